@@ -1,0 +1,245 @@
+"""Settings: frozen dataclasses loaded once, from config.toml < environment < flags.
+
+Every setting has a default in `config.toml` and an environment name. Anything
+wrong (missing file, unknown key, bad value) raises `ConfigError` with one line
+naming the culprit; the entry points print it and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
+
+
+class ConfigError(Exception):
+    """A setting cannot be used; the message names it (exit code 2)."""
+
+
+def _env(name: str, **extra: Any) -> Any:
+    return field(metadata={"env": name, **extra})
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = _env("HOST")
+    port: int = _env("PORT", min=1, max=65535)
+    workers: int = _env("API_WORKERS", min=0)  # 0: one per CPU
+    max_body_size: int = _env("MAX_BODY_SIZE", min=1024)
+    shutdown_timeout: float = _env("SHUTDOWN_TIMEOUT", min=0.0)
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    db_url: str = _env("DB_URL")
+    folder_path: Path = _env("FOLDER_PATH")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = _env("REDIS_URL")
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    token_ttl: int = _env("TOKEN_TTL", min=1)
+    argon2_time_cost: int = _env("ARGON2_TIME_COST", min=1)
+    argon2_memory_kib: int = _env("ARGON2_MEMORY_KIB", min=8)
+    hash_threads: int = _env("HASH_THREADS", min=1)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    processes: int = _env("JOB_WORKERS", min=0)
+    concurrency: int = _env("WORKER_CONCURRENCY", min=1)
+    max_attempts: int = _env("WORKER_MAX_ATTEMPTS", min=1)
+    retry_base_delay: float = _env("WORKER_RETRY_BASE_DELAY", min=0.0)
+    retry_max_delay: float = _env("WORKER_RETRY_MAX_DELAY", min=0.0)
+    claim_idle: float = _env("WORKER_CLAIM_IDLE", min=0.1)
+    max_image_pixels: int = _env("WORKER_MAX_IMAGE_PIXELS", min=1)
+    cpu_threads: int = _env("WORKER_CPU_THREADS", min=0)  # 0: one per CPU
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    graceful_timeout: float = _env("GRACEFUL_TIMEOUT", min=0.0)
+    heartbeat_timeout: float = _env("HEARTBEAT_TIMEOUT", min=0.1)
+    start_timeout: float = _env("START_TIMEOUT", min=0.1)
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = _env("LOG_LEVEL", choices=("debug", "info", "warning", "error"))
+    format: str = _env("LOG_FORMAT", choices=("auto", "json", "console"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings
+    storage: StorageSettings
+    redis: RedisSettings
+    security: SecuritySettings
+    worker: WorkerSettings
+    supervisor: SupervisorSettings
+    log: LogSettings
+    source: Path = DEFAULT_CONFIG
+
+    def replace(self, **sections: Any) -> Settings:
+        """A copy with some fields of some sections changed: replace(server={"port": 0})."""
+        changed = {
+            name: dataclasses.replace(getattr(self, name), **values)
+            for name, values in sections.items()
+        }
+        return dataclasses.replace(self, **changed)
+
+
+_SECTIONS: dict[str, type] = {
+    f.name: f.type if isinstance(f.type, type) else globals()[f.type]
+    for f in dataclasses.fields(Settings)
+    if f.name != "source"
+}
+
+
+def _coerce(where: str, raw: Any, typ: Any, meta: Mapping[str, Any]) -> Any:
+    """Turn a TOML or environment value into the field's type, checking its bounds."""
+    typ = {"int": int, "float": float, "str": str, "Path": Path}.get(typ, typ)
+    try:
+        if typ is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            value: Any = int(raw.strip()) if isinstance(raw, str) else int(raw)
+        elif typ is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            value = float(raw)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError
+        elif typ is Path:
+            if not isinstance(raw, str) or not raw:
+                raise ValueError
+            path = Path(raw).expanduser()
+            value = path if path.is_absolute() else PROJECT_ROOT / path
+        else:
+            if not isinstance(raw, str):
+                raise ValueError
+            value = raw
+    except (TypeError, ValueError):
+        kind = {int: "a whole number", float: "a number", Path: "a path"}.get(typ, "a string")
+        raise ConfigError(f"{where}: {raw!r} is not {kind}") from None
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(f"{where}: {raw!r} is below the minimum {meta['min']}")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(f"{where}: {raw!r} is above the maximum {meta['max']}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"{where}: {raw!r} is not one of {', '.join(meta['choices'])}")
+    return value
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+
+
+def _mongo_url_from_original_env(env: Mapping[str, str]) -> str | None:
+    """The original service's names: DB_HOST (+ DB_PORT, DB_DATABASE) mean MongoDB."""
+    host = env.get("DB_HOST")
+    if not host:
+        return None
+    port = env.get("DB_PORT") or "27017"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"DB_PORT: {port!r} is not a port number")
+    database = env.get("DB_DATABASE") or "files_manager"
+    return f"mongodb://{host}:{port}/{quote(database, safe='')}"
+
+
+def _check_db_url(url: str) -> None:
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        return
+    if url.startswith("mongodb+srv://"):
+        return  # checking it means a DNS look-up: left to the start-up check
+    if url.startswith("mongodb://"):
+        from pymongo.uri_parser import parse_uri
+
+        try:
+            parse_uri(url)
+        except Exception as exc:  # pymongo raises several kinds for a bad URL
+            raise ConfigError(f"storage.db_url (DB_URL): invalid MongoDB URL: {exc}") from None
+        return
+    raise ConfigError(
+        f"storage.db_url (DB_URL): {url!r} is neither sqlite:///path nor mongodb://..."
+    )
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read the file, apply the environment, then `overrides` ("section.key" -> value)."""
+    env = os.environ if env is None else env
+    path = Path(config_path) if config_path is not None else DEFAULT_CONFIG
+    data = _read_file(path)
+    overrides = dict(overrides or {})
+
+    for name in data:
+        if name not in _SECTIONS:
+            raise ConfigError(f"{path}: unknown section [{name}]")
+    for key in overrides:
+        section, _, option = key.partition(".")
+        known = _SECTIONS.get(section)
+        if known is None or option not in {f.name for f in dataclasses.fields(known)}:
+            raise ConfigError(f"unknown setting {key}")
+
+    db_url_from_env = _mongo_url_from_original_env(env)
+    sections: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for key in table:
+            if key not in fields:
+                raise ConfigError(f"{path}: unknown setting {section}.{key}")
+        values = {}
+        for name, f in fields.items():
+            env_name = f.metadata["env"]
+            where = f"{section}.{name}"
+            if f"{section}.{name}" in overrides:
+                raw, where = overrides[f"{section}.{name}"], f"{where} (command line)"
+            elif env.get(env_name) not in (None, ""):
+                raw, where = env[env_name], f"{where} ({env_name})"
+            elif section == "storage" and name == "db_url" and db_url_from_env:
+                raw, where = db_url_from_env, f"{where} (DB_HOST)"
+            elif name in table:
+                raw, where = table[name], f"{where} ({path.name})"
+            else:
+                raise ConfigError(f"{path}: missing setting {section}.{name}")
+            values[name] = _coerce(where, raw, f.type, f.metadata)
+        sections[section] = cls(**values)
+
+    settings = Settings(**sections, source=path.resolve())
+    _check_db_url(settings.storage.db_url)
+    return settings
+
+
+def cpu_count() -> int:
+    """CPUs this process may use (affinity-aware), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)

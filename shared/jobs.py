@@ -1,0 +1,94 @@
+"""Jobs: the one place that names the Redis streams and the job format.
+
+The API enqueues with `enqueue`; the worker (services/worker) reads the same
+streams through a consumer group. An entry's fields:
+
+    data      JSON of the payload, with the original's names: {"fileId", "userId"}
+    attempts  how many times the job was tried already ("0" when first enqueued)
+    first_at  when it was first enqueued (ms since the epoch), kept across retries
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+PREFIX = "files_manager:jobs:"
+THUMBNAILS = "thumbnails"
+WELCOME = "welcome"
+KINDS: tuple[str, ...] = (THUMBNAILS, WELCOME)
+GROUP = "files_manager:workers"
+DEAD_LETTERS = PREFIX + "dead"
+
+
+def stream_of(kind: str) -> str:
+    """The stream that carries jobs of `kind`."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown job kind {kind!r}")
+    return PREFIX + kind
+
+
+def kind_of(stream: str | bytes) -> str:
+    if isinstance(stream, bytes):
+        stream = stream.decode()
+    return stream.removeprefix(PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    kind: str
+    payload: Mapping[str, Any]
+    attempts: int = 0
+    first_at: int = field(default_factory=lambda: int(time.time() * 1000))
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "data": json.dumps(dict(self.payload), separators=(",", ":")),
+            "attempts": str(self.attempts),
+            "first_at": str(self.first_at),
+        }
+
+    @classmethod
+    def from_fields(cls, kind: str, fields: Mapping[bytes | str, bytes | str]) -> Job:
+        """Decode a stream entry. A malformed entry decodes to an empty payload,
+        which fails validation (and is dead-lettered) instead of crashing a worker."""
+        def text(key: str) -> str:
+            value = fields.get(key, fields.get(key.encode(), b""))
+            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+        try:
+            payload = json.loads(text("data") or "{}")
+        except ValueError:
+            payload = {}
+        if not isinstance(payload, dict):
+            payload = {}
+        try:
+            attempts = int(text("attempts") or 0)
+        except ValueError:
+            attempts = 0
+        try:
+            first_at = int(text("first_at"))
+        except ValueError:
+            first_at = int(time.time() * 1000)
+        return cls(kind=kind, payload=payload, attempts=attempts, first_at=first_at)
+
+
+def thumbnails_job(file_id: str, user_id: str) -> Job:
+    return Job(THUMBNAILS, {"fileId": file_id, "userId": user_id})
+
+
+def welcome_job(user_id: str) -> Job:
+    return Job(WELCOME, {"userId": user_id})
+
+
+async def enqueue(redis: Redis, job: Job) -> str:
+    """Append the job to its stream; returns the entry id. Streams are kept
+    bounded by the worker deleting acknowledged entries, never by trimming
+    here (a MAXLEN cap could drop jobs nobody has read yet)."""
+    entry_id = await redis.xadd(stream_of(job.kind), job.fields())
+    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id

@@ -1,0 +1,16 @@
+"""The Redis client both services use."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+
+def open_redis(url: str) -> Redis:
+    """A pooled asyncio client; connects lazily. Timeouts keep a dead Redis
+    from hanging a request forever."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+        health_check_interval=30,
+    )

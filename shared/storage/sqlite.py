@@ -1,0 +1,225 @@
+"""SQLite backend: the embedded default, so the service runs with nothing but Redis.
+
+WAL mode lets several API processes read while one writes; writes wait for the
+lock (busy_timeout) in a dedicated thread so they never stall the event loop.
+Reads are single indexed look-ups answered from the page cache in microseconds,
+so they run inline: a thread hop would cost more than the query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..config import PROJECT_ROOT
+from ..errors import EmailTaken
+from .base import PAGE_SIZE, ROOT, FileRecord, NewFile, ParentId, User, is_id, is_root, new_id
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id       TEXT PRIMARY KEY,
+    email    TEXT NOT NULL UNIQUE,
+    password TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    type       TEXT NOT NULL CHECK (type IN ('folder', 'file', 'image')),
+    is_public  INTEGER NOT NULL DEFAULT 0,
+    parent_id  TEXT NOT NULL,           -- '0' for the root
+    local_path TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS files_by_parent ON files (user_id, parent_id, id);
+"""
+
+_FILE_COLUMNS = "id, user_id, name, type, is_public, parent_id, local_path"
+
+
+def sqlite_path(url: str) -> Path:
+    """sqlite:///relative/to/project or sqlite:////absolute/path."""
+    raw = url.removeprefix("sqlite:///")
+    path = Path(raw)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA synchronous = NORMAL")  # durable across crashes of the process in WAL mode
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _file(row: tuple) -> FileRecord:
+    file_id, user_id, name, type_, is_public, parent_id, local_path = row
+    return FileRecord(
+        id=file_id,
+        user_id=user_id,
+        name=name,
+        type=type_,
+        is_public=bool(is_public),
+        parent_id=ROOT if parent_id == "0" else parent_id,
+        local_path=local_path,
+    )
+
+
+def _user(row: tuple | None) -> User | None:
+    return None if row is None else User(id=row[0], email=row[1], password_hash=row[2])
+
+
+class SQLiteStorage:
+    def __init__(self, path: Path, reader: sqlite3.Connection, writer: sqlite3.Connection) -> None:
+        self.path = path
+        self._reader = reader
+        self._writer = writer
+        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+
+    @classmethod
+    async def open(cls, url: str) -> SQLiteStorage:
+        path = sqlite_path(url)
+
+        def setup() -> tuple[sqlite3.Connection, sqlite3.Connection]:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = _connect(path)
+            writer.execute("PRAGMA journal_mode = WAL")
+            writer.executescript(_SCHEMA)
+            return _connect(path), writer
+
+        reader, writer = await asyncio.to_thread(setup)
+        return cls(path, reader, writer)
+
+    async def _write(self, sql: str, params: tuple = ()) -> list[tuple]:
+        def run() -> list[tuple]:
+            return self._writer.execute(sql, params).fetchall()
+
+        return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
+
+    async def ping(self) -> bool:
+        try:
+            self._reader.execute("SELECT 1").fetchone()
+            return True
+        except sqlite3.Error:
+            return False
+
+    async def close(self) -> None:
+        self._write_thread.shutdown(wait=True)
+        self._reader.close()
+        self._writer.close()
+
+    # users
+
+    async def create_user(self, email: str, password_hash: str) -> User:
+        user = User(id=new_id(), email=email, password_hash=password_hash)
+        try:
+            await self._write(
+                "INSERT INTO users (id, email, password) VALUES (?, ?, ?)",
+                (user.id, email, password_hash),
+            )
+        except sqlite3.IntegrityError:
+            raise EmailTaken() from None
+        return user
+
+    async def delete_user(self, user_id: str) -> None:
+        await self._write("DELETE FROM users WHERE id = ?", (user_id,))
+
+    async def user_by_id(self, user_id: str) -> User | None:
+        if not is_id(user_id):
+            return None
+        return _user(
+            self._reader.execute(
+                "SELECT id, email, password FROM users WHERE id = ?", (user_id.lower(),)
+            ).fetchone()
+        )
+
+    async def user_by_email(self, email: str) -> User | None:
+        return _user(
+            self._reader.execute(
+                "SELECT id, email, password FROM users WHERE email = ?", (email,)
+            ).fetchone()
+        )
+
+    async def set_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
+        rows = await self._write(
+            "UPDATE users SET password = ? WHERE id = ? AND password = ? RETURNING id",
+            (new_hash, user_id, old_hash),
+        )
+        return bool(rows)
+
+    async def count_users(self) -> int:
+        return self._reader.execute("SELECT count(*) FROM users").fetchone()[0]
+
+    # files
+
+    async def create_file(self, new: NewFile) -> FileRecord:
+        record = FileRecord(
+            id=new_id(),
+            user_id=new.user_id,
+            name=new.name,
+            type=new.type,
+            is_public=new.is_public,
+            parent_id=ROOT if is_root(new.parent_id) else str(new.parent_id).lower(),
+            local_path=new.local_path,
+        )
+        await self._write(
+            f"INSERT INTO files ({_FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.id,
+                record.user_id,
+                record.name,
+                record.type,
+                int(record.is_public),
+                "0" if record.parent_id == ROOT else record.parent_id,
+                record.local_path,
+            ),
+        )
+        return record
+
+    async def delete_file(self, user_id: str, file_id: str) -> None:
+        await self._write("DELETE FROM files WHERE id = ? AND user_id = ?", (file_id, user_id))
+
+    async def file_of_user(self, user_id: str, file_id: str) -> FileRecord | None:
+        if not is_id(file_id):
+            return None
+        row = self._reader.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE id = ? AND user_id = ?",
+            (file_id.lower(), user_id),
+        ).fetchone()
+        return None if row is None else _file(row)
+
+    async def file_readable_by(self, user_id: str | None, file_id: str) -> FileRecord | None:
+        if not is_id(file_id):
+            return None
+        row = self._reader.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE id = ? AND (is_public = 1 OR user_id = ?)",
+            (file_id.lower(), user_id),
+        ).fetchone()
+        return None if row is None else _file(row)
+
+    async def children(self, user_id: str, parent_id: ParentId, page: int) -> list[FileRecord]:
+        if is_root(parent_id):
+            parent_key = "0"
+        elif is_id(parent_id):
+            parent_key = str(parent_id).lower()
+        else:
+            return []
+        rows = self._reader.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE user_id = ? AND parent_id = ?"
+            " ORDER BY id LIMIT ? OFFSET ?",
+            (user_id, parent_key, PAGE_SIZE, page * PAGE_SIZE),
+        ).fetchall()
+        return [_file(row) for row in rows]
+
+    async def set_public(self, user_id: str, file_id: str, is_public: bool) -> FileRecord | None:
+        if not is_id(file_id):
+            return None
+        rows = await self._write(
+            f"UPDATE files SET is_public = ? WHERE id = ? AND user_id = ? RETURNING {_FILE_COLUMNS}",
+            (int(is_public), file_id.lower(), user_id),
+        )
+        return _file(rows[0]) if rows else None
+
+    async def count_files(self) -> int:
+        return self._reader.execute("SELECT count(*) FROM files").fetchone()[0]

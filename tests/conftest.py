@@ -1,0 +1,104 @@
+"""Fixtures every test area uses: a private redis-server on a free port, temp
+folders, a temp SQLite file and Settings pointing at them. Nothing of ours is mocked."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from shared.config import Settings, load_settings
+
+TESTS = Path(__file__).resolve().parent
+IMAGES = TESTS / "images"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of our own (never the machine's shared one), for the whole run."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run the README's test command, which installs it")
+    folder = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(folder), "--logfile", str(folder / "redis.log")],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"redis-server did not start: {(folder / 'redis.log').read_text()}")
+            time.sleep(0.02)
+    client.close()
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The private Redis, emptied before each test."""
+    with redis.Redis.from_url(redis_server) as client:
+        client.flushall()
+    return redis_server
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str) -> Settings:
+    """Settings on temp folders, a temp SQLite file and the private Redis.
+    argon2 runs with a small cost here so the suite stays quick; the production
+    cost is checked on its own (tests/test_passwords.py)."""
+    env = {
+        "FOLDER_PATH": str(tmp_path / "files"),
+        "DB_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "REDIS_URL": redis_url,
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_KIB": "64",
+        "LOG_FORMAT": "json",
+        "PORT": str(free_port()),
+        "WORKER_CLAIM_IDLE": "1",
+        "WORKER_RETRY_BASE_DELAY": "0.05",
+    }
+    return load_settings(env=env)
+
+
+@pytest.fixture
+def env_for(settings: Settings) -> dict[str, str]:
+    """The environment a subprocess needs to see the same settings."""
+    env = dict(os.environ)
+    env.update({
+        "FOLDER_PATH": str(settings.storage.folder_path),
+        "DB_URL": settings.storage.db_url,
+        "REDIS_URL": settings.redis.url,
+        "ARGON2_TIME_COST": str(settings.security.argon2_time_cost),
+        "ARGON2_MEMORY_KIB": str(settings.security.argon2_memory_kib),
+        "LOG_FORMAT": "json",
+        "PORT": str(settings.server.port),
+        "WORKER_CLAIM_IDLE": str(settings.worker.claim_idle),
+        "WORKER_RETRY_BASE_DELAY": str(settings.worker.retry_base_delay),
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
