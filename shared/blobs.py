@@ -68,8 +68,15 @@ class BlobStore:
     async def write(self, data: bytes) -> str:
         """Store `data` under a fresh UUID name; returns its absolute path."""
         path = self.new_path()
-        await asyncio.to_thread(write_atomically, path, data)
+        await asyncio.to_thread(self._write, path, data)
         return path
+
+    def _write(self, path: str, data: bytes) -> None:
+        try:
+            write_atomically(path, data)
+        except FileNotFoundError:  # the folder was removed while we ran: recreate it
+            self.ensure_folder()
+            write_atomically(path, data)
 
     @staticmethod
     async def remove(path: str) -> None:

@@ -1,0 +1,66 @@
+"""create_app(settings): the one composition root of the API.
+
+Each resource has its own cleanup_ctx, opened in order at start-up and closed
+in reverse at shutdown; handlers reach them through typed AppKeys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from shared.blobs import BlobStore
+from shared.config import Settings
+from shared.passwords import PasswordHasher
+from shared.redis_client import open_redis
+from shared.storage import open_storage
+from shared.tokens import TokenStore
+
+from . import openapi
+from .access_log import access_log_middleware
+from .errors import error_middleware
+from .keys import BLOBS, PASSWORDS, REDIS, SETTINGS, STORAGE, TOKENS
+from .routes import auth, file_data, files, status, users
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    app[STORAGE] = await open_storage(app[SETTINGS].storage.db_url)
+    yield
+    await app[STORAGE].close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[REDIS] = redis = open_redis(settings.redis.url)
+    app[TOKENS] = TokenStore(redis, settings.security.token_ttl)
+    yield
+    await redis.aclose()
+
+
+async def _passwords(app: web.Application) -> AsyncIterator[None]:
+    security = app[SETTINGS].security
+    app[PASSWORDS] = hasher = await asyncio.to_thread(
+        PasswordHasher, security.argon2_time_cost, security.argon2_memory_kib, security.hash_threads
+    )
+    yield
+    hasher.close()
+
+
+async def _blobs(app: web.Application) -> AsyncIterator[None]:
+    app[BLOBS] = blobs = BlobStore(app[SETTINGS].storage.folder_path)
+    await asyncio.to_thread(blobs.ensure_folder)
+    yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[access_log_middleware, error_middleware],
+        client_max_size=settings.server.max_body_size,
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([_storage, _redis, _passwords, _blobs])
+    for module in (status, users, auth, files, file_data, openapi):
+        app.router.add_routes(module.routes)
+    return app

@@ -1,0 +1,72 @@
+"""The one place where exceptions become HTTP responses.
+
+Domain errors carry the contract's message; this middleware picks the status.
+A backend that does not answer is a 503 (not the client's fault, worth a retry);
+anything else unexpected is a 500, logged once with its traceback, and the
+process goes on serving.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import redis.exceptions
+from aiohttp import web
+from pymongo.errors import ConnectionFailure, ExecutionTimeout
+
+from shared.errors import DomainError, Invalid, NotFound, StorageUnavailable, Unauthorized
+from shared.logging import get_logger
+
+log = get_logger("api")
+
+_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (Unauthorized, 401),
+    (NotFound, 404),
+    (Invalid, 400),
+)
+
+_UNAVAILABLE = (
+    StorageUnavailable,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionFailure,
+    ExecutionTimeout,
+    sqlite3.OperationalError,
+)
+
+# Messages for aiohttp's own errors (unknown route, wrong method, body too large).
+_HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
+
+
+def error_response(status: int, message: str, headers=None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+def _status_of(exc: DomainError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        return error_response(_status_of(exc), exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise  # redirects and 304 Not Modified are answers, not errors
+        if exc.status == 413:
+            message = f"Request body too large: {exc.text}"
+        else:
+            message = _HTTP_MESSAGES.get(exc.status, exc.reason)
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        return error_response(exc.status, message, headers=headers)
+    except _UNAVAILABLE as exc:
+        log.warning("backend.unavailable", error=repr(exc), path=request.path)
+        return error_response(503, "Service unavailable", headers={"Retry-After": "1"})
+    except Exception:
+        log.exception("request.error", method=request.method, path=request.path)
+        return error_response(500, "Internal server error")

@@ -1,0 +1,19 @@
+"""Typed application keys: what the composition root puts in the app."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from shared.blobs import BlobStore
+from shared.config import Settings
+from shared.passwords import PasswordHasher
+from shared.storage import Storage
+from shared.tokens import TokenStore
+
+SETTINGS = web.AppKey("settings", Settings)
+STORAGE = web.AppKey("storage", Storage)
+REDIS = web.AppKey("redis", Redis)
+TOKENS = web.AppKey("tokens", TokenStore)
+PASSWORDS = web.AppKey("passwords", PasswordHasher)
+BLOBS = web.AppKey("blobs", BlobStore)

@@ -1,0 +1,61 @@
+"""GET /files/:id/data: the content (or a thumbnail), streamed from disk.
+
+aiohttp's FileResponse streams (never a whole-file read), answers Range
+requests with 206, and sends ETag/Last-Modified with 304 on a match.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import stat
+
+from aiohttp import web
+
+from shared.blobs import thumbnail_path
+from shared.errors import Invalid, NotFound
+
+from ..auth import optional_user
+from ..keys import STORAGE
+
+routes = web.RouteTableDef()
+
+THUMBNAIL_SIZES = ("500", "250", "100")
+# Only the built-in table: the answer must not depend on the host's /etc/mime.types.
+_MIME = mimetypes.MimeTypes(filenames=())
+
+
+def content_type_for(name: str) -> str:
+    guessed, _ = _MIME.guess_type(name, strict=False)
+    return guessed or "application/octet-stream"
+
+
+@routes.get("/files/{id}/data")
+async def file_data(request: web.Request) -> web.StreamResponse:
+    user = await optional_user(request)
+    record = await request.app[STORAGE].file_readable_by(
+        user.id if user else None, request.match_info["id"]
+    )
+    if record is None:
+        raise NotFound()
+    if record.type == "folder":
+        raise Invalid("A folder doesn't have content")
+    size = request.query.get("size")
+    if size is not None and size not in THUMBNAIL_SIZES:
+        raise Invalid("Invalid size: use 500, 250 or 100")
+    if not record.local_path:
+        raise NotFound()
+    path = record.local_path if size is None else thumbnail_path(record.local_path, int(size))
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise NotFound()
+    except OSError:
+        raise NotFound() from None
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": content_type_for(record.name),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "public, max-age=0" if record.is_public else "private, max-age=0",
+        },
+    )

@@ -1,0 +1,138 @@
+"""File metadata: POST /files, GET /files/:id, GET /files, PUT publish/unpublish."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from aiohttp import web
+
+from shared.errors import Invalid, NotFound
+from shared.jobs import enqueue, thumbnails_job
+from shared.storage import FILE_TYPES, PAGE_SIZE, ROOT, NewFile, ParentId, is_id, is_root
+
+from ..auth import current_user
+from ..bodies import decode_base64, json_object
+from ..keys import BLOBS, REDIS, STORAGE
+from ..views import file_view
+
+routes = web.RouteTableDef()
+
+MAX_NAME_LENGTH = 1024
+_MAX_PAGE = 2**31 // PAGE_SIZE  # beyond this no backend can hold that many files
+
+
+def _is_root_value(value: Any) -> bool:
+    # As the original's `parentId || 0`: absent, null, "", 0 and "0" all mean the root.
+    return value is None or value == "" or value is False or is_root(value)
+
+
+async def _parent(request: web.Request, user_id: str, value: Any) -> ParentId:
+    """The validated parent: ROOT, or the id of one of the user's folders."""
+    if _is_root_value(value):
+        return ROOT
+    parent = await request.app[STORAGE].file_of_user(user_id, value) if is_id(value) else None
+    if parent is None:
+        raise Invalid("Parent not found")
+    if parent.type != "folder":
+        raise Invalid("Parent is not a folder")
+    return parent.id
+
+
+@routes.post("/files")
+async def create_file(request: web.Request) -> web.Response:
+    user = await current_user(request)  # the token first, before the body is looked at
+    body = await json_object(request)
+
+    name = body.get("name")
+    if name is None or name == "":
+        raise Invalid("Missing name")
+    file_type = body.get("type")
+    if file_type not in FILE_TYPES:
+        raise Invalid("Missing type")
+    data = body.get("data")
+    if file_type != "folder" and (data is None or data == ""):
+        raise Invalid("Missing data")
+    parent_id = await _parent(request, user.id, body.get("parentId"))
+
+    # Beyond the contract's checks: the types of what was given.
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        raise Invalid(f"Invalid name: expected a string of at most {MAX_NAME_LENGTH} characters")
+    is_public = body.get("isPublic", False)
+    if is_public is None:
+        is_public = False
+    if not isinstance(is_public, bool):
+        raise Invalid("Invalid isPublic: expected true or false")
+    if file_type != "folder" and not isinstance(data, str):
+        raise Invalid("Invalid data: expected a base64 string")
+
+    storage = request.app[STORAGE]
+    new = NewFile(user.id, name, file_type, is_public, parent_id, local_path=None)
+    if file_type == "folder":
+        return web.json_response(file_view(await storage.create_file(new)), status=201)
+
+    content = await decode_base64(data)
+    blobs = request.app[BLOBS]
+    local_path = await blobs.write(content)
+    record = None
+    try:
+        record = await storage.create_file(
+            NewFile(user.id, name, file_type, is_public, parent_id, local_path)
+        )
+        if file_type == "image":
+            await enqueue(request.app[REDIS], thumbnails_job(record.id, user.id))
+    except BaseException:
+        # A failed request leaves nothing behind: no blob, no document.
+        with contextlib.suppress(Exception):
+            if record is not None:
+                await storage.delete_file(user.id, record.id)
+            await blobs.remove(local_path)
+        raise
+    return web.json_response(file_view(record), status=201)
+
+
+@routes.get("/files/{id}")
+async def show_file(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    record = await request.app[STORAGE].file_of_user(user.id, request.match_info["id"])
+    if record is None:
+        raise NotFound()
+    return web.json_response(file_view(record))
+
+
+def _page(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 0
+    if not raw.isdecimal():
+        raise Invalid("Invalid page: expected a whole number from 0")
+    return int(raw)
+
+
+@routes.get("/files")
+async def list_files(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    page = _page(request.query.get("page"))
+    parent = request.query.get("parentId")
+    parent_id: ParentId = ROOT if parent is None or parent == "" or is_root(parent) else parent
+    if page > _MAX_PAGE:
+        return web.json_response([])
+    records = await request.app[STORAGE].children(user.id, parent_id, page)
+    return web.json_response([file_view(r) for r in records])
+
+
+async def _set_public(request: web.Request, is_public: bool) -> web.Response:
+    user = await current_user(request)
+    record = await request.app[STORAGE].set_public(user.id, request.match_info["id"], is_public)
+    if record is None:
+        raise NotFound()
+    return web.json_response(file_view(record))
+
+
+@routes.put("/files/{id}/publish")
+async def publish(request: web.Request) -> web.Response:
+    return await _set_public(request, True)
+
+
+@routes.put("/files/{id}/unpublish")
+async def unpublish(request: web.Request) -> web.Response:
+    return await _set_public(request, False)

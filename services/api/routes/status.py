@@ -1,0 +1,36 @@
+"""GET /status and GET /stats."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from ..keys import REDIS, STORAGE
+
+routes = web.RouteTableDef()
+
+_PING_TIMEOUT = 1.0
+
+
+async def _answers(probe) -> bool:
+    try:
+        return bool(await asyncio.wait_for(probe, _PING_TIMEOUT))
+    except Exception:  # any failure means "does not answer right now"
+        return False
+
+
+@routes.get("/status")
+async def status(request: web.Request) -> web.Response:
+    """Always 200, so a load balancer can read which backend is down."""
+    redis_ok, db_ok = await asyncio.gather(
+        _answers(request.app[REDIS].ping()), _answers(request.app[STORAGE].ping())
+    )
+    return web.json_response({"redis": redis_ok, "db": db_ok})
+
+
+@routes.get("/stats")
+async def stats(request: web.Request) -> web.Response:
+    storage = request.app[STORAGE]
+    users, files = await asyncio.gather(storage.count_users(), storage.count_files())
+    return web.json_response({"users": users, "files": files})

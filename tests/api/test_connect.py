@@ -1,0 +1,150 @@
+"""GET /connect and GET /disconnect; tokens in Redis in the original's layout."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from shared.storage import open_storage
+
+from .conftest import basic
+
+
+@pytest.fixture
+async def user(client):
+    await client.post("/users", json={"email": "bob@dylan.com", "password": "toto1234!"})
+    return "bob@dylan.com", "toto1234!"
+
+
+async def auth_keys(settings) -> list[bytes]:
+    async with aioredis.from_url(settings.redis.url) as r:
+        return sorted(await r.keys("auth_*"))
+
+
+async def test_connect_returns_a_token_stored_as_auth_key_for_24_hours(client, user, backend_settings):
+    resp = await client.get("/connect", headers=basic(*user))
+    assert resp.status == 200
+    body = await resp.json()
+    assert set(body) == {"token"}
+    token = body["token"]
+    assert uuid.UUID(token).version == 4
+    me = await (await client.get("/users/me", headers={"X-Token": token})).json()
+    async with aioredis.from_url(backend_settings.redis.url) as r:
+        assert (await r.get(f"auth_{token}")).decode() == me["id"]
+        ttl = await r.ttl(f"auth_{token}")
+    assert 86400 - 5 <= ttl <= 86400
+
+
+async def test_each_connect_gives_a_new_token(client, user):
+    t1 = (await (await client.get("/connect", headers=basic(*user))).json())["token"]
+    t2 = (await (await client.get("/connect", headers=basic(*user))).json())["token"]
+    assert t1 != t2
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer abc",
+        "Basic",
+        "Basic !!!not-base64!!!",
+        "Basic " + base64.b64encode(b"hello").decode(),  # no colon
+        "Basic " + base64.b64encode(b":toto1234!").decode(),  # no email
+        "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),  # not UTF-8
+    ],
+)
+async def test_malformed_authorization_is_unauthorized_and_creates_no_token(client, user, header, backend_settings):
+    headers = {} if header is None else {"Authorization": header}
+    resp = await client.get("/connect", headers=headers)
+    assert resp.status == 401
+    assert await resp.json() == {"error": "Unauthorized"}
+    assert await auth_keys(backend_settings) == []
+
+
+async def test_wrong_password_is_unauthorized(client, user, backend_settings):
+    resp = await client.get("/connect", headers=basic(user[0], "wrong"))
+    assert resp.status == 401
+    assert await resp.json() == {"error": "Unauthorized"}
+    assert await auth_keys(backend_settings) == []
+
+
+async def test_unknown_user_is_unauthorized(client, user, backend_settings):
+    resp = await client.get("/connect", headers=basic("nobody@x.io", "toto1234!"))
+    assert resp.status == 401
+    assert await auth_keys(backend_settings) == []
+
+
+async def test_password_with_a_colon_works(client):
+    await client.post("/users", json={"email": "c@x.io", "password": "a:b:c"})
+    resp = await client.get("/connect", headers=basic("c@x.io", "a:b:c"))
+    assert resp.status == 200
+
+
+async def test_head_connect_mints_no_token(client, user, backend_settings):
+    resp = await client.head("/connect", headers=basic(*user))
+    assert resp.status == 405
+    assert await auth_keys(backend_settings) == []
+
+
+async def test_disconnect_deletes_the_token(client, user, backend_settings):
+    token = (await (await client.get("/connect", headers=basic(*user))).json())["token"]
+    resp = await client.get("/disconnect", headers={"X-Token": token})
+    assert resp.status == 204
+    assert await resp.read() == b""
+    assert await auth_keys(backend_settings) == []
+    resp = await client.get("/users/me", headers={"X-Token": token})
+    assert resp.status == 401
+
+
+async def test_disconnect_with_unknown_token(client):
+    resp = await client.get("/disconnect", headers={"X-Token": "nope"})
+    assert resp.status == 401
+    assert await resp.json() == {"error": "Unauthorized"}
+
+
+async def test_disconnect_without_token(client):
+    resp = await client.get("/disconnect")
+    assert resp.status == 401
+
+
+async def test_token_issued_by_the_original_is_accepted(client, user, backend_settings):
+    """The original wrote auth_<uuid> -> the user id; such a token keeps working."""
+    me_token = (await (await client.get("/connect", headers=basic(*user))).json())["token"]
+    user_id = (await (await client.get("/users/me", headers={"X-Token": me_token})).json())["id"]
+    legacy = str(uuid.uuid4())
+    async with aioredis.from_url(backend_settings.redis.url) as r:
+        await r.set(f"auth_{legacy}", user_id, ex=86400)
+    resp = await client.get("/users/me", headers={"X-Token": legacy})
+    assert resp.status == 200
+    assert (await resp.json())["id"] == user_id
+
+
+async def test_legacy_sha1_user_logs_in_and_is_rehashed(client, backend_settings):
+    storage = await open_storage(backend_settings.storage.db_url)
+    try:
+        legacy = await storage.create_user("old@x.io", hashlib.sha1(b"oldpass").hexdigest())
+        resp = await client.get("/connect", headers=basic("old@x.io", "wrong"))
+        assert resp.status == 401
+        assert (await storage.user_by_id(legacy.id)).password_hash == hashlib.sha1(b"oldpass").hexdigest()
+        resp = await client.get("/connect", headers=basic("old@x.io", "oldpass"))
+        assert resp.status == 200
+        rehashed = (await storage.user_by_id(legacy.id)).password_hash
+        assert rehashed.startswith("$argon2id$")
+        # and the new hash works on the next login
+        resp = await client.get("/connect", headers=basic("old@x.io", "oldpass"))
+        assert resp.status == 200
+    finally:
+        await storage.close()
+
+
+async def test_tokens_never_appear_in_logs(client, user, capsys):
+    token = (await (await client.get("/connect", headers=basic(*user))).json())["token"]
+    await client.get("/users/me", headers={"X-Token": token})
+    await client.get("/disconnect", headers={"X-Token": token})
+    out = capsys.readouterr()
+    assert token not in out.out + out.err
