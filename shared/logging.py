@@ -22,9 +22,10 @@ def _renderer(fmt: str):
     return structlog.processors.JSONRenderer()
 
 
-def configure_logging(settings: LogSettings, **context: object) -> None:
+def configure_logging(settings: LogSettings, *, cache: bool = True, **context: object) -> None:
     """Configure structlog and stdlib logging for this process. `context`
-    (e.g. role="api", worker=2) is bound to every line."""
+    (e.g. role="api", worker=2) is bound to every line. `cache=False` looks
+    up sys.stdout at every call (tests that capture output need that)."""
     level = getattr(logging, settings.level.upper())
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -40,8 +41,8 @@ def configure_logging(settings: LogSettings, **context: object) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(),
+        cache_logger_on_first_use=cache,
     )
     structlog.contextvars.clear_contextvars()
     if context:

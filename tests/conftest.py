@@ -26,6 +26,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(autouse=True)
+def json_logs() -> None:
+    """Logs as in production off a terminal: one JSON object per line."""
+    from shared.config import LogSettings
+    from shared.logging import configure_logging
+
+    configure_logging(LogSettings(level="info", format="json"), cache=False)
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A redis-server of our own (never the machine's shared one), for the whole run."""
