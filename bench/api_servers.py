@@ -1,0 +1,41 @@
+"""The two servers the API benchmark compares, each one process on uvloop:
+
+    ours  the whole Files Manager app (create_app), settings from the environment
+    bare  a bare aiohttp handler returning a constant JSON body
+"""
+
+from __future__ import annotations
+
+import sys
+
+import uvloop
+from aiohttp import web
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+
+
+def bare_app() -> web.Application:
+    body = b'{"id":"5f1e7d35c7ba06511e683b21","userId":"5f1e7d35c7ba06511e683b20","name":"a.txt","type":"file","isPublic":false,"parentId":0}'
+
+    async def constant(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", constant)
+    return app
+
+
+def our_app() -> web.Application:
+    from services.api.app import create_app
+    from shared.config import load_settings
+    from shared.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log)
+    return create_app(settings)
+
+
+if __name__ == "__main__":
+    kind, port = sys.argv[1], int(sys.argv[2])
+    app = our_app() if kind == "ours" else bare_app()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=uvloop.new_event_loop())
