@@ -37,8 +37,9 @@ DEFAULT_DATABASE = "files_manager"
 _SERVER_SELECTION_MS = 5000
 # GET /status must answer within about a second when MongoDB is down.
 _PING_TIMEOUT = 0.8
-# Bound on connecting and building indexes at start-up (below the supervisor's start timeout).
-_OPEN_TIMEOUT = 10.0
+# Bound on building each index at start-up: a slow build on a large legacy
+# collection must not stop the service from starting (it warns and goes on).
+_INDEX_TIMEOUT = 5.0
 
 _ROOT_VALUES: list[Any] = [0, "0"]
 _CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)[^@/]*@")
@@ -120,10 +121,10 @@ class MongoStorage:
         except (PyMongoError, ValueError) as exc:
             raise StorageUnavailable(f"MongoDB at {redact(url)}: {exc}") from None
         try:
-            with pymongo.timeout(_OPEN_TIMEOUT):
-                await client.admin.command("ping")
-                emails_unique = await _ensure_indexes(client[database_name])
-        except PyMongoError as exc:  # unreachable, timed out, or refused our credentials
+            # Bounded by serverSelectionTimeoutMS (pymongo.timeout would override it).
+            await client.admin.command("ping")
+            emails_unique = await _ensure_indexes(client[database_name])
+        except PyMongoError as exc:  # unreachable, or refused our credentials
             await client.close()
             raise StorageUnavailable(f"MongoDB at {redact(url)} does not answer: {exc}") from None
         except BaseException:
@@ -271,25 +272,32 @@ class MongoStorage:
 async def _ensure_indexes(db) -> bool:
     """Create the indexes the queries need; True when emails are known unique.
 
-    A legacy database may hold duplicate emails (the original had no index) or
-    an index of its own on the same keys: the service still runs, with a warning."""
+    A legacy database may hold duplicate emails (the original had no index), an
+    index of its own on the same keys, or be too large to index within the start
+    timeout: the service still runs, with a warning, and create_user then checks
+    for a taken email before inserting."""
     emails_unique = True
     try:
-        await db["users"].create_index([("email", 1)], unique=True, name="email_1")
-    except OperationFailure as exc:  # DuplicateKeyError (11000) is one of these
+        with pymongo.timeout(_INDEX_TIMEOUT):
+            await db["users"].create_index([("email", 1)], unique=True, name="email_1")
+    except PyMongoError as exc:
+        if not (isinstance(exc, OperationFailure) or exc.timeout):
+            raise  # the server went away: not something to carry on from
         emails_unique = False
-        if exc.code in (11000, 11001):
+        if isinstance(exc, OperationFailure) and exc.code in (11000, 11001):  # DuplicateKeyError
             log.warning(
                 "storage.mongo.duplicate_emails",
                 detail="users holds duplicate emails, so no unique index: sign-up checks before inserting",
             )
-        else:  # e.g. an existing non-unique email_1 index, or no createIndex right
-            log.warning("storage.mongo.index_failed", index="users.email_1", code=exc.code, error=str(exc))
+        else:  # an existing non-unique email_1 index, no createIndex right, or a slow build
+            log.warning("storage.mongo.index_failed", index="users.email_1", error=str(exc))
     try:
-        await db["files"].create_index(
-            [("userId", 1), ("parentId", 1), ("_id", 1)], name="userId_1_parentId_1__id_1"
-        )
-    except OperationFailure as exc:
-        log.warning("storage.mongo.index_failed", index="files.userId_1_parentId_1__id_1",
-                    code=exc.code, error=str(exc))
+        with pymongo.timeout(_INDEX_TIMEOUT):
+            await db["files"].create_index(
+                [("userId", 1), ("parentId", 1), ("_id", 1)], name="userId_1_parentId_1__id_1"
+            )
+    except PyMongoError as exc:
+        if not (isinstance(exc, OperationFailure) or exc.timeout):
+            raise
+        log.warning("storage.mongo.index_failed", index="files.userId_1_parentId_1__id_1", error=str(exc))
     return emails_unique
