@@ -112,7 +112,10 @@ class MongoStorage:
 
         Raises StorageUnavailable naming the URL (without credentials) when no
         server answers within a bounded time, so a start never hangs."""
-        options: dict[str, Any] = {"appname": "files-manager"}
+        # Our defaults only where the URL does not set its own (keyword options win over the URL's).
+        options: dict[str, Any] = {}
+        if "appname=" not in url.lower():
+            options["appname"] = "files-manager"
         if "serverselectiontimeoutms=" not in url.lower():
             options["serverSelectionTimeoutMS"] = _SERVER_SELECTION_MS
         try:
