@@ -73,6 +73,8 @@ class SupervisorSettings:
     graceful_timeout: float = _env("GRACEFUL_TIMEOUT", min=0.0)
     heartbeat_timeout: float = _env("HEARTBEAT_TIMEOUT", min=0.1)
     start_timeout: float = _env("START_TIMEOUT", min=0.1)
+    crash_limit: int = _env("CRASH_LIMIT", min=1)
+    crash_window: float = _env("CRASH_WINDOW", min=0.1)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,64 @@
+"""An API worker child: the aiohttp app on the socket the master bound, under grace.
+
+Stopping is done in three beats so no accepted request is dropped:
+1. stop accepting (the listening socket stays open in the master and the other
+   workers, so new connections go there);
+2. lame duck: every response now carries `Connection: close`, so a keep-alive
+   client's next request is answered and it reconnects elsewhere, instead of
+   racing our close of its idle connection;
+3. aiohttp's own shutdown: idle connections closed, in-flight requests (a long
+   download too) given `server.shutdown_timeout`, then the app's cleanup
+   (storage and Redis clients closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from shared.grace import Grace
+from shared.supervision.child import ChildContext, run_child
+
+from .app import create_app
+
+# Longest time a keep-alive connection gets to send its next request once we
+# drain; a busy client sends within milliseconds, an idle one is closed after.
+LAME_DUCK = 1.0
+_POLL = 0.02
+
+
+def run_api_worker(ctx: ChildContext) -> int:
+    """The child target the master forks."""
+    return run_child(ctx, serve)
+
+
+async def serve(grace: Grace, ctx: ChildContext) -> None:
+    settings = ctx.settings
+    assert ctx.sock is not None, "an API worker needs the master's listening socket"
+    app = create_app(settings)
+    draining = False
+
+    async def close_after_response(request: web.Request, response: web.StreamResponse) -> None:
+        if draining:
+            response.force_close()
+
+    app.on_response_prepare.append(close_after_response)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                           shutdown_timeout=settings.server.shutdown_timeout)
+    await runner.setup()
+    site = web.SockSite(runner, ctx.sock)
+
+    async def stop(time_left: float) -> None:
+        nonlocal draining
+        draining = True
+        loop = asyncio.get_running_loop()
+        await site.stop()
+        server = runner.server
+        deadline = loop.time() + min(LAME_DUCK, time_left / 2)
+        while server is not None and server.connections and loop.time() < deadline:
+            await asyncio.sleep(_POLL)
+        await runner.cleanup()
+
+    grace.on_shutdown(stop)
+    await site.start()

@@ -1,0 +1,74 @@
+"""Start checks: Redis and the database must answer within the start timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from ..config import Settings
+from ..redis_client import open_redis
+from ..storage import open_storage
+
+_RETRY = 0.2
+
+
+class StartCheckFailed(Exception):
+    """A dependency did not answer in time; the message names which and where (exit 3)."""
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit for a log line."""
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+async def _until(deadline: float, probe) -> Exception | None:
+    """Run `probe` until it succeeds or the deadline passes; the last error or None."""
+    loop = asyncio.get_running_loop()
+    last: Exception | None = None
+    while True:
+        left = deadline - loop.time()
+        if left <= 0:
+            return last or TimeoutError("no answer")
+        try:
+            await asyncio.wait_for(probe(), left)
+            return None
+        except Exception as exc:  # any failure: try again until the deadline
+            last = exc
+        await asyncio.sleep(min(_RETRY, max(0.0, deadline - loop.time())))
+
+
+async def _redis_ok(url: str) -> None:
+    client = open_redis(url)
+    try:
+        if not await client.ping():
+            raise ConnectionError("PING not answered")
+    finally:
+        await client.aclose()
+
+
+async def _db_ok(url: str) -> None:
+    storage = await open_storage(url)
+    try:
+        if not await storage.ping():
+            raise ConnectionError("ping not answered")
+    finally:
+        await storage.close()
+
+
+async def check_dependencies(settings: Settings) -> None:
+    """Both checks at once, each bounded by `supervisor.start_timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.supervisor.start_timeout
+    redis_error, db_error = await asyncio.gather(
+        _until(deadline, lambda: _redis_ok(settings.redis.url)),
+        _until(deadline, lambda: _db_ok(settings.storage.db_url)),
+    )
+    timeout = settings.supervisor.start_timeout
+    if redis_error is not None:
+        raise StartCheckFailed(
+            f"Redis unreachable at {redact(settings.redis.url)} within {timeout:g} s: {redis_error}"
+        )
+    if db_error is not None:
+        raise StartCheckFailed(
+            f"database unreachable at {redact(settings.storage.db_url)} within {timeout:g} s: {db_error}"
+        )

@@ -1,0 +1,146 @@
+"""Forking children and the master's record of each one.
+
+The master forks (like gunicorn's arbiter) rather than spawning interpreters: the
+modules are already imported, so a crashed worker is replaced in milliseconds.
+Forking happens inside the master's asyncio loop, so the child first forgets that
+loop (without touching its epoll set, which it shares with the master)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .beacon import Beacon
+from .child import ChildContext, remember_stop_signals
+from .process import die_with_parent, set_title
+
+ChildTarget = Callable[[ChildContext], int]
+
+LABELS = {"api": "api worker", "job": "job worker"}
+_ALL_SIGNALS = set(signal.valid_signals())
+
+
+def title_of(kind: str, index: int) -> str:
+    return f"files-manager: {LABELS.get(kind, kind)} {index}"
+
+
+@dataclass
+class Child:
+    """What the master knows about one live child."""
+
+    pid: int
+    kind: str
+    index: int
+    generation: int
+    fd: int  # read end of the child's pipe (ready + heartbeats)
+    started: float
+    last_beat: float
+    ready: bool = False
+    retiring: bool = False  # asked to stop by the master: its exit is expected
+    hung: bool = False
+    stop_sent_at: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def slot(self) -> tuple[str, int]:
+        return (self.kind, self.index)
+
+    @property
+    def name(self) -> str:
+        return f"{LABELS.get(self.kind, self.kind)} {self.index}"
+
+
+def _forget_master_loop(loop: asyncio.AbstractEventLoop | None, fds: Iterable[int]) -> None:
+    """In the child: drop the master's signal wake-up, loop and pipes. Only close()
+    is used on the shared epoll instance: unregistering would change the master's."""
+    signal.set_wakeup_fd(-1)
+    if loop is not None:
+        for name in ("_ssock", "_csock"):
+            sock = getattr(loop, name, None)
+            if sock is not None:
+                try:
+                    os.close(sock.detach())
+                except OSError:
+                    pass
+        selector = getattr(getattr(loop, "_selector", None), "_selector", None)
+        if selector is not None:
+            selector.close()
+    asyncio.events._set_running_loop(None)
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _reset_signals() -> None:
+    for sig in (signal.SIGCHLD, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+    remember_stop_signals()
+    # Operator signals meant for the master (the terminal sends them to the whole
+    # group): a child ignores them rather than stop or die.
+    for sig in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def fork_child(
+    *,
+    kind: str,
+    index: int,
+    generation: int,
+    target: ChildTarget,
+    make_context: Callable[[str, int, int, str, Beacon], ChildContext],
+    master_fds: Iterable[int],
+    now: float,
+    on_fork_in_child: Callable[[], None] = lambda: None,
+) -> Child:
+    """Fork one child running `target(ctx)`; the child never returns from here."""
+    read_fd, write_fd = os.pipe()
+    os.set_inheritable(read_fd, False)
+    master_pid = os.getpid()
+    loop = asyncio.get_running_loop()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Signals stay blocked across fork so none lands in the child while it still
+    # has the master's handlers (they would write to the master's wake-up fd).
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        os.close(read_fd)
+        os.close(write_fd)
+        raise
+    if pid == 0:  # the child
+        code = 1
+        try:
+            _forget_master_loop(loop, [read_fd, *master_fds])
+            _reset_signals()
+            on_fork_in_child()
+            title = title_of(kind, index)
+            set_title(title)
+            die_with_parent(master_pid)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            ctx = make_context(kind, index, generation, title, Beacon(write_fd))
+            code = target(ctx)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    os.close(write_fd)
+    os.set_blocking(read_fd, False)
+    return Child(pid=pid, kind=kind, index=index, generation=generation, fd=read_fd,
+                 started=now, last_beat=now)

@@ -1,0 +1,414 @@
+"""The master: one Grace app that keeps the right children alive.
+
+It owns no request or job work. Its start hook forks the children, a supervise
+task watches heartbeats, readiness and due restarts, SIGCHLD reaps, and its
+shutdown hook stops every child and waits (bounded by the graceful timeout,
+after which the timeout callback SIGKILLs the stragglers: exit 1)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from socket import socket
+
+from ..config import ConfigError, Settings, cpu_count
+from ..grace import Grace
+from ..logging import get_logger
+from .beacon import READY
+from .child import ChildContext
+from .children import Child, ChildTarget, fork_child, title_of
+from .notify import Notifier
+from .policy import Backoff, CrashWindow
+from .process import set_title
+
+log = get_logger("supervisor")
+
+_TICK = 0.05  # how often the supervise task looks at heartbeats and due restarts
+_REAP_AFTER_KILL = 2.0  # seconds to collect SIGKILLed children before exiting
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of child: what it runs and how many of it the settings ask for."""
+
+    name: str  # "api" / "job"
+    target: ChildTarget
+    count: Callable[[Settings], int]
+
+
+def api_count(settings: Settings) -> int:
+    return settings.server.workers or cpu_count()
+
+
+def job_count(settings: Settings) -> int:
+    return settings.worker.processes
+
+
+def _describe(status: int) -> tuple[dict, str]:
+    """waitpid status -> log fields and a phrase for humans."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return {"signal": name}, f"killed by {name}"
+    code = os.waitstatus_to_exitcode(status)
+    return {"code": code}, f"exited with code {code}"
+
+
+class Master:
+    def __init__(
+        self,
+        settings: Settings,
+        kinds: list[Kind],
+        sock: socket | None,
+        *,
+        reload_settings: Callable[[], Settings],
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.settings = settings
+        self.kinds = {kind.name: kind for kind in kinds}
+        self.sock = sock
+        self._reload_settings = reload_settings
+        self.notify = notifier or Notifier()
+        sup = settings.supervisor
+        self.grace = Grace("master", timeout=sup.graceful_timeout, on_timeout=self._force_stop)
+        self.children: dict[int, Child] = {}
+        self.generation = 1
+        self.counts = self._counts(settings)
+        self._backoff: dict[tuple[str, int], Backoff] = {}
+        self._due: dict[tuple[str, int], float] = {}  # slot -> when to (re)spawn
+        self._crashes = CrashWindow(sup.crash_limit, sup.crash_window)
+        self._ready_announced = False
+        self._reloading: int | None = None  # the generation being brought up
+        self._reason = ""
+        self._all_gone = asyncio.Event()
+        self._last_watchdog = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- wiring ---------------------------------------------------------------
+    def _counts(self, settings: Settings) -> dict[str, int]:
+        return {name: kind.count(settings) for name, kind in self.kinds.items()}
+
+    async def run(self) -> int:
+        set_title("files-manager: master")
+        self._loop = loop = asyncio.get_running_loop()
+        grace = self.grace
+        grace.on_error(lambda exc, ctx: log.error("master.error", exc_info=exc, **ctx))
+        grace.on_start(self._start)
+        grace.on_shutdown(self._stop_children)
+        grace.on_exit(self._exit)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_stop_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
+        loop.add_signal_handler(signal.SIGTTIN, self._scale, +1)
+        loop.add_signal_handler(signal.SIGTTOU, self._scale, -1)
+        loop.add_signal_handler(signal.SIGCHLD, self._reap)
+        return await grace.run()
+
+    def shutdown(self, code: int = 0, reason: str = "shutdown()") -> None:
+        """Stop the whole service with `code` (grace's app.shutdown in the master)."""
+        if not self.grace.stopping:
+            self._reason = reason
+        self.grace.shutdown(code)
+
+    async def _start(self) -> None:
+        log.info("master.start", pid=os.getpid(), api_workers=self.counts.get("api", 0),
+                 job_workers=self.counts.get("job", 0), port=self.settings.server.port,
+                 host=self.settings.server.host)
+        self._status("starting")
+        now = self._now()
+        for name, count in self.counts.items():
+            for index in range(1, count + 1):
+                self._due[(name, index)] = now
+        self._spawn_due()
+        self.grace.spawn(self._supervise(), name="supervise")
+
+    # --- signals --------------------------------------------------------------
+    def _on_stop_signal(self, sig: int) -> None:
+        name = signal.Signals(sig).name
+        if self.grace.stopping:
+            log.warning("shutdown.second_signal", signal=name)
+            self.grace.force()
+        else:
+            self.shutdown(0, reason=f"signal {name}")
+
+    def _on_reload_signal(self) -> None:
+        if self.grace.stopping:
+            return
+        if self._reloading is not None:
+            log.warning("reload.busy", generation=self._reloading)
+            return
+        self._reload()
+
+    # --- children ---------------------------------------------------------------
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    def _context(self, kind: str, index: int, generation: int, title: str, beacon) -> ChildContext:
+        return ChildContext(kind=kind, index=index, generation=generation, title=title,
+                            settings=self.settings, sock=self.sock if kind == "api" else None,
+                            beacon=beacon, master_pid=os.getpid())
+
+    def _spawn(self, kind: str, index: int, generation: int) -> Child:
+        child = fork_child(
+            kind=kind, index=index, generation=generation, target=self.kinds[kind].target,
+            make_context=self._context, master_fds=[c.fd for c in self.children.values()],
+            now=self._now(), on_fork_in_child=self.notify.close_in_child,
+        )
+        self.children[child.pid] = child
+        assert self._loop is not None
+        self._loop.add_reader(child.fd, self._on_pipe, child)
+        log.info("child.spawn", pid=child.pid, kind=kind, index=index, generation=generation)
+        return child
+
+    def _spawn_due(self) -> None:
+        if self.grace.stopping:
+            self._due.clear()
+            return
+        now = self._now()
+        for slot, when in list(self._due.items()):
+            if when > now:
+                continue
+            del self._due[slot]
+            kind, index = slot
+            if index > self.counts.get(kind, 0):
+                continue  # scaled down meanwhile
+            self._spawn(kind, index, self._target_generation())
+
+    def _on_pipe(self, child: Child) -> None:
+        try:
+            data = os.read(child.fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # the child closed its end: it is exiting; SIGCHLD follows
+            assert self._loop is not None
+            self._loop.remove_reader(child.fd)
+            return
+        child.last_beat = self._now()
+        if READY in data and not child.ready:
+            child.ready = True
+            log.info("child.ready", pid=child.pid, kind=child.kind, index=child.index,
+                     generation=child.generation,
+                     boot_ms=round((child.last_beat - child.started) * 1000, 1))
+            self._check_progress()
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            child = self.children.pop(pid, None)
+            if child is None:
+                continue
+            self._forget(child)
+            fields, cause = _describe(status)
+            crashed = not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
+            log.info("child.exit", pid=pid, kind=child.kind, index=child.index,
+                     generation=child.generation, expected=child.retiring or self.grace.stopping,
+                     **fields)
+            if child.hung:
+                cause = f"hung (no heartbeat for {self.settings.supervisor.heartbeat_timeout:g} s)"
+            self._after_exit(child, crashed, cause)
+        if not self.children:
+            self._all_gone.set()
+        else:
+            self._all_gone.clear()
+
+    def _forget(self, child: Child) -> None:
+        assert self._loop is not None
+        self._loop.remove_reader(child.fd)
+        try:
+            os.close(child.fd)
+        except OSError:
+            pass
+
+    def _after_exit(self, child: Child, crashed: bool, cause: str) -> None:
+        if self.grace.stopping or child.retiring:
+            return
+        if child.generation < self._target_generation():
+            return  # a reload is bringing up its successor
+        if self._current(child.slot) is not None:
+            return  # already replaced (e.g. a reload brought up its successor)
+        now = self._now()
+        if child.index > self.counts.get(child.kind, 0):
+            return
+        if crashed:
+            if self._crashes.record(now):
+                log.error("master.crash_loop", child=child.name, pid=child.pid, cause=cause,
+                          crashes=self._crashes.limit + 1, window=self._crashes.window)
+                self.shutdown(1, reason=f"crash loop: {child.name} {cause}")
+                return
+            delay = self._backoff.setdefault(child.slot, Backoff()).after_crash(now - child.started)
+        else:
+            delay = 0.0  # asked to stop by itself (grace.shutdown(0) in the child)
+        log.info("child.restart", kind=child.kind, index=child.index, delay=delay,
+                 cause=cause, crashed=crashed)
+        self._due[child.slot] = now + delay
+        self._spawn_due()
+
+    def _target_generation(self) -> int:
+        return self._reloading or self.generation
+
+    def _current(self, slot: tuple[str, int]) -> Child | None:
+        target = self._target_generation()
+        for child in self.children.values():
+            if child.slot == slot and not child.retiring and child.generation >= target:
+                return child
+        return None
+
+    def _retire(self, child: Child, sig: int = signal.SIGTERM) -> None:
+        child.retiring = True
+        child.stop_sent_at = self._now()
+        try:
+            os.kill(child.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    # --- the supervise task -------------------------------------------------------
+    async def _supervise(self) -> None:
+        timeout = self.settings.supervisor.heartbeat_timeout
+        while not self.grace.stopping:
+            await asyncio.sleep(_TICK)
+            now = self._now()
+            timeout = self.settings.supervisor.heartbeat_timeout
+            for child in list(self.children.values()):
+                if not child.hung and now - child.last_beat > timeout:
+                    child.hung = True
+                    log.error("child.hung", pid=child.pid, kind=child.kind, index=child.index,
+                              silent_for=round(now - child.last_beat, 2))
+                    try:
+                        os.kill(child.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            self._spawn_due()
+            self._watchdog(now)
+
+    def _watchdog(self, now: float) -> None:
+        interval = self.notify.watchdog_interval
+        if interval is None or now - self._last_watchdog < interval:
+            return
+        if any(c.hung for c in self.children.values()):
+            return
+        self._last_watchdog = now
+        self.notify.send("WATCHDOG=1")
+
+    def _all_ready(self, generation: int) -> bool:
+        for kind, count in self.counts.items():
+            for index in range(1, count + 1):
+                if not any(c.slot == (kind, index) and c.ready and not c.retiring
+                           and c.generation >= generation for c in self.children.values()):
+                    return False
+        return True
+
+    def _check_progress(self) -> None:
+        if self.grace.stopping:
+            return
+        if not self._ready_announced and self._all_ready(self.generation):
+            self._ready_announced = True
+            log.info("master.ready", pid=os.getpid(), children=len(self.children))
+            self.notify.send("READY=1", self._status_line("serving"))
+        if self._reloading is not None and self._all_ready(self._reloading):
+            self._finish_reload()
+
+    def _status(self, what: str) -> None:
+        self.notify.send(self._status_line(what))
+
+    def _status_line(self, what: str) -> str:
+        api = sum(1 for c in self.children.values() if c.kind == "api" and not c.retiring)
+        job = sum(1 for c in self.children.values() if c.kind == "job" and not c.retiring)
+        return f"STATUS={what}: {api} api workers, {job} job workers"
+
+    # --- reload and scaling ------------------------------------------------------
+    def _reload(self) -> None:
+        log.info("reload.start", generation=self.generation + 1)
+        self.notify.send("RELOADING=1", "STATUS=reloading")
+        try:
+            new = self._reload_settings()
+        except ConfigError as exc:
+            log.error("reload.failed", error=str(exc))
+            self.notify.send("READY=1", self._status_line("serving (reload failed)"))
+            return
+        if (new.server.host, new.server.port) != (self.settings.server.host, self.settings.server.port):
+            log.warning("reload.address_kept", reason="the listening socket is bound once",
+                        host=self.settings.server.host, port=self.settings.server.port)
+        self.settings = new
+        self._crashes = CrashWindow(new.supervisor.crash_limit, new.supervisor.crash_window)
+        self.grace.timeout(new.supervisor.graceful_timeout)
+        self.counts = self._counts(new)
+        self._reloading = self.generation + 1
+        self._due.clear()
+        for kind, count in self.counts.items():
+            for index in range(1, count + 1):
+                self._spawn(kind, index, self._reloading)
+        self._check_progress()
+
+    def _finish_reload(self) -> None:
+        generation = self._reloading
+        assert generation is not None
+        for child in list(self.children.values()):
+            if child.generation < generation and not child.retiring:
+                self._retire(child)
+        self.generation = generation
+        self._reloading = None
+        log.info("reload.done", generation=generation)
+        self.notify.send("READY=1", self._status_line("serving"))
+
+    def _scale(self, step: int) -> None:
+        if self.grace.stopping or "api" not in self.counts:
+            return
+        count = self.counts["api"]
+        if step < 0 and count <= 1:
+            log.warning("scale.refused", api_workers=count, reason="at least one API worker")
+            return
+        self.counts["api"] = count + step
+        log.info("scale", api_workers=self.counts["api"])
+        if step > 0:
+            self._spawn("api", count + 1, self._target_generation())
+        else:
+            self._due.pop(("api", count), None)
+            for child in list(self.children.values()):
+                if child.slot == ("api", count) and not child.retiring:
+                    self._retire(child)
+        self._status("serving")
+
+    # --- shutdown ----------------------------------------------------------------
+    async def _stop_children(self, time_left: float) -> None:
+        log.info("shutdown.start", reason=self._reason or "shutdown()",
+                 children=len(self.children), timeout=time_left)
+        self.notify.send("STOPPING=1", "STATUS=stopping")
+        self._due.clear()
+        for child in list(self.children.values()):
+            self._retire(child)
+        self._reap()
+        await self._all_gone.wait()
+
+    async def _force_stop(self) -> None:
+        """The graceful timeout passed or a second signal came: SIGKILL whoever is left."""
+        left = list(self.children.values())
+        log.error("shutdown.forced", children=[{"pid": c.pid, "kind": c.kind, "index": c.index}
+                                               for c in left])
+        for child in left:
+            try:
+                os.kill(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._reap()
+        try:
+            await asyncio.wait_for(self._all_gone.wait(), _REAP_AFTER_KILL)
+        except TimeoutError:
+            log.error("shutdown.unreaped", pids=list(self.children))
+
+    def _exit(self, code: int) -> None:
+        log.info("exit", code=code, reason=self._reason or None)
+        self.notify.send(f"STATUS=exited with code {code}")
+
+
+__all__ = ["Kind", "Master", "api_count", "job_count", "title_of"]

@@ -1,0 +1,134 @@
+"""python supervisor.py: run Files Manager (the master, its API and job workers).
+
+Exit codes: 0 clean shutdown, 1 forced or fatal, 2 bad command line or config,
+3 start-up failed (port in use, Redis or the database unreachable), 128+N the
+master died of signal N. See the README's "Operating" section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sys
+from typing import Any
+
+from shared.config import ConfigError, Settings, load_settings
+
+EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_START = 0, 1, 2, 3
+
+DESCRIPTION = """\
+Run Files Manager: one master process that binds the port once and supervises
+API worker processes (all serving that socket) and job worker processes.
+
+Signals to the master: SIGINT/SIGTERM graceful shutdown (a second one forces it,
+exit 1); SIGHUP rolling reload (re-reads the config, new workers before old ones
+retire); SIGTTIN/SIGTTOU one API worker more/less.
+Exit codes: 0 clean, 1 forced or fatal, 2 bad command line or config,
+3 start-up failed (port in use, Redis or the database unreachable), 128+N killed by signal N.
+Every setting also has an environment variable (see config.toml); flags win over both."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="supervisor.py", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="PATH",
+                        help="TOML configuration file (default: config.toml beside this script)")
+    parser.add_argument("--host", metavar="ADDR", help="address to listen on (HOST)")
+    parser.add_argument("--port", type=int, metavar="N", help="port to listen on (PORT)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="API worker processes; 0 = one per CPU (API_WORKERS)")
+    parser.add_argument("--job-workers", type=int, metavar="N",
+                        help="job worker processes; 0 = none (JOB_WORKERS)")
+    parser.add_argument("--graceful-timeout", type=float, metavar="SECONDS",
+                        help="seconds children get to stop before SIGKILL (GRACEFUL_TIMEOUT)")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        help="LOG_LEVEL")
+    parser.add_argument("--log-format", choices=("auto", "json", "console"), help="LOG_FORMAT")
+    return parser.parse_args(argv)
+
+
+def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
+    pairs = {
+        "server.host": args.host, "server.port": args.port, "server.workers": args.workers,
+        "worker.processes": args.job_workers,
+        "supervisor.graceful_timeout": args.graceful_timeout,
+        "log.level": args.log_level, "log.format": args.log_format,
+    }
+    return {key: value for key, value in pairs.items() if value is not None}
+
+
+def bind(settings: Settings) -> socket.socket:
+    """The one listening socket, bound before any child exists (no SO_REUSEPORT)."""
+    host = settings.server.host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, settings.server.port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    sock.set_inheritable(True)
+    return sock
+
+
+def fail(code: int, message: str) -> int:
+    print(f"supervisor.py: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)  # exits 2 on a bad command line (argparse's convention)
+    overrides = overrides_of(args)
+
+    def load() -> Settings:
+        return load_settings(args.config, overrides=overrides)
+
+    try:
+        settings = load()
+    except ConfigError as exc:
+        return fail(EXIT_USAGE, f"configuration error: {exc}")
+
+    from shared.logging import configure_logging, get_logger
+
+    configure_logging(settings.log, role="master")
+    log = get_logger("supervisor")
+
+    try:
+        sock = bind(settings)
+    except OSError as exc:
+        where = f"{settings.server.host}:{settings.server.port}"
+        log.error("master.bind_failed", address=where, error=exc.strerror)
+        return fail(EXIT_START, f"cannot listen on {where}: {exc.strerror}")
+
+    from shared.supervision.checks import StartCheckFailed, check_dependencies
+
+    try:
+        # Its own short-lived loop: gone (threads joined) before any fork.
+        asyncio.run(check_dependencies(settings))
+    except StartCheckFailed as exc:
+        log.error("master.start_failed", error=str(exc))
+        return fail(EXIT_START, str(exc))
+
+    # Imported here, in the master, so that forked children start with them loaded.
+    from services.api.serve import run_api_worker
+    from services.worker.child import run_job_worker
+    from shared.supervision.master import Kind, Master, api_count, job_count
+
+    master = Master(
+        settings,
+        [Kind("api", run_api_worker, api_count), Kind("job", run_job_worker, job_count)],
+        sock,
+        reload_settings=load,
+    )
+    with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+        code = runner.run(master.run())
+    sock.close()
+    return code
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
