@@ -66,6 +66,7 @@ class WorkerSettings:
     claim_idle: float = _env("WORKER_CLAIM_IDLE", min=0.1)
     max_image_pixels: int = _env("WORKER_MAX_IMAGE_PIXELS", min=1)
     cpu_threads: int = _env("WORKER_CPU_THREADS", min=0)  # 0: one per CPU
+    stale_part_age: float = _env("WORKER_STALE_PART_AGE", min=0.0)
 
 
 @dataclass(frozen=True)
