@@ -59,7 +59,7 @@ def server(kind: str, env: dict[str, str]):
                             env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
     try:
         wait_http(f"http://127.0.0.1:{port}/status")
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", [proc.pid]
     finally:
         proc.terminate()
         proc.wait(20)
@@ -79,21 +79,26 @@ def main() -> None:
                "LOG_FORMAT": "json", "PYTHONPATH": str(ROOT)}
         token, folder_id, file_id = asyncio.run(seed(env, args.files))
         auth = {"X-Token": token}
-        run = lambda url, **kw: wrk(url, seconds=args.seconds, connections=args.connections, **kw)  # noqa: E731
-
         results: dict[str, dict[str, float]] = {}
-        with server("bare", env) as base:
+        with server("bare", env) as (base, pids):
+            run = lambda url, **kw: wrk(url, seconds=args.seconds, connections=args.connections,  # noqa: E731
+                                        server_pids=pids, **kw)
             results["bare constant JSON"] = run(f"{base}/files/{file_id}")
-        with server("ours", env) as base:
+        with server("ours", env) as (base, pids):
+            run = lambda url, **kw: wrk(url, seconds=args.seconds, connections=args.connections,  # noqa: E731
+                                        server_pids=pids, **kw)
             results["GET /files/:id"] = run(f"{base}/files/{file_id}", headers=auth)
             results["GET /files page 0"] = run(f"{base}/files?parentId={folder_id}&page=0", headers=auth)
             results["GET /files page 400"] = run(f"{base}/files?parentId={folder_id}&page=400", headers=auth)
             results["GET /status"] = run(f"{base}/status")
 
     bare = results["bare constant JSON"]["rps"]
-    print(f"{'case':24} {'req/s':>9} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    bare_cpu = results["bare constant JSON"]["cpu_us_per_req"]
+    print(f"{'case':24} {'req/s':>9} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11}"
+          f" {'CPU vs bare':>12} {'errors':>7}")
     for name, r in results.items():
         print(f"{name:24} {r['rps']:9.0f} {r['rps'] / bare:8.2f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f}"
+              f" {r['cpu_us_per_req']:11.1f} {bare_cpu / r['cpu_us_per_req']:12.2f}"
               f" {int(r['non2xx'] + r['errors']):7d}")
     page_ratio = results["GET /files page 0"]["rps"] / results["GET /files page 400"]["rps"]
     print(f"\nGET /files/:id / bare = {results['GET /files/:id']['rps'] / bare:.2f} (target >= 0.50)")

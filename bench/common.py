@@ -89,15 +89,32 @@ def _ms(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time consumed so far by these processes (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, *, seconds: int = 10, connections: int = 64, threads: int = 1,
-        headers: dict[str, str] | None = None) -> dict[str, float]:
-    """Run wrk; returns req/s, p50/p99 latency (ms) and non-2xx/socket error counts."""
+        headers: dict[str, str] | None = None, server_pids: list[int] | None = None) -> dict[str, float]:
+    """Run wrk; returns req/s, p50/p99 latency (ms), non-2xx/socket error counts
+    and, given the server's pids, its CPU time per request in microseconds (a
+    figure that other load on the machine disturbs far less than req/s)."""
     binary = ensure_tool("wrk", "wrk")
     cmd = [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for name, value in (headers or {}).items():
         cmd[1:1] = ["-H", f"{name}: {value}"]
+    cpu_before = cpu_seconds(server_pids or [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(server_pids or []) - cpu_before
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     result = {
+        "requests": requests,
+        "cpu_us_per_req": cpu / requests * 1e6 if server_pids and requests else 0.0,
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50_ms": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
         "p99_ms": _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import orjson
 import structlog
 
 from .config import LogSettings
@@ -19,7 +20,12 @@ def _renderer(fmt: str):
         fmt = "console" if sys.stdout.isatty() else "json"
     if fmt == "console":
         return structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
-    return structlog.processors.JSONRenderer()
+    return structlog.processors.JSONRenderer(serializer=_dumps)
+
+
+def _dumps(obj, default=None, **_: object) -> str:
+    # orjson: a request line is rendered on every request, json.dumps costs 3x more.
+    return orjson.dumps(obj, default=default).decode()
 
 
 def configure_logging(settings: LogSettings, *, cache: bool = True, **context: object) -> None:
@@ -36,7 +42,6 @@ def configure_logging(settings: LogSettings, *, cache: bool = True, **context: o
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
             renderer,
         ],

@@ -15,6 +15,7 @@ from shared.blobs import BlobStore
 from shared.config import Settings
 from shared.passwords import PasswordHasher
 from shared.redis_client import open_redis
+from shared.redis_get import PipelinedGet
 from shared.storage import open_storage
 from shared.tokens import TokenStore
 
@@ -34,8 +35,11 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[REDIS] = redis = open_redis(settings.redis.url)
-    app[TOKENS] = TokenStore(redis, settings.security.token_ttl)
+    fast = PipelinedGet(settings.redis.url) if PipelinedGet.supports(settings.redis.url) else None
+    app[TOKENS] = TokenStore(redis, settings.security.token_ttl, get=fast.get if fast else None)
     yield
+    if fast is not None:
+        await fast.aclose()
     await redis.aclose()
 
 

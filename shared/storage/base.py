@@ -23,7 +23,7 @@ ParentId = int | str
 
 PAGE_SIZE = 20
 
-_OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 
 
 def new_id() -> str:
@@ -33,7 +33,7 @@ def new_id() -> str:
 
 def is_id(value: object) -> bool:
     """Whether `value` is a well-formed id (24 lowercase or uppercase hex digits)."""
-    return isinstance(value, str) and len(value) == 24 and _OBJECT_ID.fullmatch(value.lower()) is not None
+    return isinstance(value, str) and len(value) == 24 and _OBJECT_ID.fullmatch(value) is not None
 
 
 def is_root(parent_id: object) -> bool:
