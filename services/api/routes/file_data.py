@@ -1,7 +1,8 @@
 """GET /files/:id/data: the content (or a thumbnail), streamed from disk.
 
 aiohttp's FileResponse streams (never a whole-file read), answers Range
-requests with 206, and sends ETag/Last-Modified with 304 on a match.
+requests with 206, and sends ETag/Last-Modified with 304 on a match; our
+subclass sends with zero-copy sendfile on uvloop too (services/api/sendfile.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from shared.errors import Invalid, NotFound
 
 from ..auth import optional_user
 from ..keys import STORAGE
+from ..sendfile import ZeroCopyFileResponse
 
 routes = web.RouteTableDef()
 
@@ -51,7 +53,7 @@ async def file_data(request: web.Request) -> web.StreamResponse:
             raise NotFound()
     except OSError:
         raise NotFound() from None
-    return web.FileResponse(
+    return ZeroCopyFileResponse(
         path,
         headers={
             "Content-Type": content_type_for(record.name),
