@@ -1,0 +1,112 @@
+"""python -m services.worker [--config PATH] [run | status [--json] | requeue-dead]
+
+`run` (the default) runs one standalone worker until SIGINT/SIGTERM: exit 0
+after a graceful stop, 1 if the worker failed, 2 for a bad config or command
+line, 3 if it could not start (Redis or the database unreachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+
+from shared.config import ConfigError, Settings, load_settings
+from shared.logging import configure_logging, get_logger
+from shared.redis_client import open_redis
+
+from .consumer import JobWorker
+from .status import format_status, queue_status, requeue_dead
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m services.worker",
+                                     description="The Files Manager job worker.")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml)")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="consume jobs until SIGINT/SIGTERM (the default)")
+    status = commands.add_parser("status", help="queue depth, pending, retries, dead letters")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    commands.add_parser("requeue-dead", help="put the dead letters back on their streams")
+    return parser
+
+
+async def _run_worker(settings: Settings) -> int:
+    worker = JobWorker(settings)
+    loop = asyncio.get_running_loop()
+    # A second signal shortens the deadline to now: jobs in hand stay pending.
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        worker.stop(None if signals == 1 else 0)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    log = get_logger("worker")
+    try:
+        try:
+            await worker.start()
+        except Exception as exc:  # Redis or the database unreachable, a bad folder...
+            log.error("worker.start_failed", error=f"{type(exc).__name__}: {exc}")
+            return 3
+        try:
+            await worker.run()
+        except Exception:
+            log.exception("worker.failed")
+            return 1
+    finally:
+        await worker.close()
+    return 0
+
+
+async def _status(settings: Settings, as_json: bool) -> int:
+    redis = open_redis(settings.redis.url)
+    try:
+        status = await queue_status(redis)
+    finally:
+        await redis.aclose()
+    print(json.dumps(status, indent=2) if as_json else format_status(status))
+    return 0
+
+
+async def _requeue(settings: Settings) -> int:
+    redis = open_redis(settings.redis.url)
+    try:
+        moved = await requeue_dead(redis)
+    finally:
+        await redis.aclose()
+    print(f"requeued {moved} dead letter(s)")
+    return 0
+
+
+def _event_loop_policy() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    command = args.command or "run"
+    configure_logging(settings.log, role="worker")
+    _event_loop_policy()
+    if command == "status":
+        return asyncio.run(_status(settings, args.json))
+    if command == "requeue-dead":
+        return asyncio.run(_requeue(settings))
+    return asyncio.run(_run_worker(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""What each job kind does. A handler finishes (the job is acked), raises
+`JobRejected` (permanent: dead letters at once) or raises anything else
+(transient: retried with backoff)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+
+from shared.jobs import Job
+from shared.storage import Storage
+
+from .thumbnails import ImageRejected, make_thumbnails
+from .welcome import WelcomeSender, welcome_text
+
+Handler = Callable[[Job], Awaitable[None]]
+
+
+class JobRejected(Exception):
+    """The job can never succeed (bad payload, missing record, not an image)."""
+
+
+def _field(job: Job, name: str) -> str:
+    value = job.payload.get(name)
+    if value is None or value == "":
+        raise JobRejected(f"Missing {name}")
+    return str(value)
+
+
+class ThumbnailsHandler:
+    """Validate, then render in the CPU pool so the event loop never blocks."""
+
+    def __init__(self, storage: Storage, pool: Executor, max_pixels: int) -> None:
+        self.storage = storage
+        self.pool = pool
+        self.max_pixels = max_pixels
+
+    async def __call__(self, job: Job) -> None:
+        file_id = _field(job, "fileId")
+        user_id = _field(job, "userId")
+        record = await self.storage.file_of_user(user_id, file_id)
+        if record is None or record.type != "image" or not record.local_path:
+            raise JobRejected("File not found")
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self.pool, make_thumbnails, record.local_path, self.max_pixels)
+        except ImageRejected as exc:
+            raise JobRejected(f"Image rejected: {exc}") from None
+        except FileNotFoundError:  # the upload's content is gone: no retry brings it back
+            raise JobRejected("File not found") from None
+
+
+class WelcomeHandler:
+    def __init__(self, storage: Storage, sender: WelcomeSender) -> None:
+        self.storage = storage
+        self.sender = sender
+
+    async def __call__(self, job: Job) -> None:
+        user_id = _field(job, "userId")
+        user = await self.storage.user_by_id(user_id)
+        if user is None:
+            raise JobRejected("User not found")
+        await self.sender.send(user.email)
+
+
+__all__ = ["Handler", "JobRejected", "ThumbnailsHandler", "WelcomeHandler", "welcome_text"]

@@ -1,0 +1,164 @@
+"""Helpers for the worker tests: real SQLite metadata, real files in the temp
+FOLDER_PATH, the private Redis, workers in-process or as real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from services.worker.consumer import JobWorker
+from shared.config import Settings
+from shared.jobs import DEAD_LETTERS, GROUP, KINDS, Job, enqueue, stream_of
+from shared.redis_client import open_redis
+from shared.storage import NewFile, ROOT, Storage, open_storage
+
+PROJECT = Path(__file__).resolve().parents[2]
+IMAGES = PROJECT / "tests" / "images"
+
+
+async def until(condition: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0,
+                what: str = "condition") -> None:
+    """Poll `condition` every few ms until it holds; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = open_redis(settings.redis.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def storage(settings: Settings) -> AsyncIterator[Storage]:
+    settings.storage.folder_path.mkdir(parents=True, exist_ok=True)
+    store = await open_storage(settings.storage.db_url)
+    yield store
+    await store.close()
+
+
+class Data:
+    """Users and uploaded files, made the way the API makes them."""
+
+    def __init__(self, settings: Settings, storage: Storage, redis: Redis) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.redis = redis
+
+    async def user(self, email: str | None = None) -> str:
+        user = await self.storage.create_user(email or f"{uuid.uuid4().hex[:8]}@example.com", "x")
+        return user.id
+
+    async def image(self, user_id: str, source: str | bytes, type_: str = "image") -> tuple[str, str]:
+        """Store `source` (a tests/images name or raw bytes) as an upload; (file id, path)."""
+        path = self.settings.storage.folder_path / str(uuid.uuid4())
+        if isinstance(source, bytes):
+            path.write_bytes(source)
+        else:
+            shutil.copyfile(IMAGES / source, path)
+        record = await self.storage.create_file(NewFile(
+            user_id=user_id, name=str(source)[:20], type=type_, is_public=False,
+            parent_id=ROOT, local_path=str(path)))
+        return record.id, str(path)
+
+    async def enqueue(self, job: Job) -> str:
+        return await enqueue(self.redis, job)
+
+
+@pytest.fixture
+async def data(settings: Settings, storage: Storage, redis: Redis) -> Data:
+    return Data(settings, storage, redis)
+
+
+async def dead_letters(redis: Redis) -> list[dict[str, str]]:
+    return [{"id": i.decode(), **{k.decode(): v.decode() for k, v in f.items()}}
+            for i, f in await redis.xrange(DEAD_LETTERS)]
+
+
+async def queue_empty(redis: Redis, kinds: tuple[str, ...] = KINDS) -> bool:
+    """No entry left in any stream and nothing pending: every job settled."""
+    for kind in kinds:
+        if await redis.xlen(stream_of(kind)):
+            return False
+    return True
+
+
+async def pending_count(redis: Redis, stream: str) -> int:
+    return int((await redis.xpending(stream, GROUP))["pending"])
+
+
+class RunningWorker:
+    """A JobWorker running in this event loop."""
+
+    def __init__(self, worker: JobWorker) -> None:
+        self.worker = worker
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> RunningWorker:
+        await self.worker.start()
+        self.task = asyncio.create_task(self.worker.run())
+        return self
+
+    async def stop(self, timeout: float | None = 5.0) -> None:
+        self.worker.stop(timeout)
+        await asyncio.wait_for(self.task, 30)
+        await self.worker.close()
+
+
+@pytest.fixture
+async def run_worker(settings: Settings) -> AsyncIterator[Callable[..., Awaitable[RunningWorker]]]:
+    running: list[RunningWorker] = []
+
+    async def start(settings_: Settings | None = None, **kwargs) -> RunningWorker:
+        worker = await RunningWorker(JobWorker(settings_ or settings, **kwargs)).start()
+        running.append(worker)
+        return worker
+
+    yield start
+    for worker in running:
+        if not worker.task.done():
+            await worker.stop(1.0)
+
+
+def spawn_worker(env: dict[str, str], *args: str, **extra_env: str) -> subprocess.Popen:
+    """`python -m services.worker` as a real process, logs on stdout."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.worker", *args],
+        cwd=PROJECT, env={**env, **extra_env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "services.worker", *args], cwd=PROJECT,
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def log_events(output: str) -> list[dict]:
+    """The JSON log lines of a process's output (other lines are skipped)."""
+    events = []
+    for line in output.splitlines():
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                pass
+    return events
