@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 from dataclasses import dataclass
 
 from PIL import ExifTags, Image, UnidentifiedImageError
@@ -47,6 +48,9 @@ RESAMPLE = Image.Resampling.LANCZOS
 # least this many times larger than the target, then Lanczos: near-identical
 # quality, much less work on large non-JPEG images (JPEGs are shrunk by draft).
 REDUCING_GAP = 3.0
+# Well-formed progressive JPEGs have about 10 scans; this leaves room for
+# embedded previews and multi-picture files while stopping scan bombs.
+MAX_JPEG_SCANS = 100
 
 # The same table as ImageOps.exif_transpose; we apply it to the 500 px result
 # rather than to the whole decoded image.
@@ -64,8 +68,9 @@ _SWAPS_AXES = {5, 6, 7, 8}
 # Everything Pillow raises while parsing or decoding bad data. OSError is in
 # the list because Pillow reports truncated/broken streams with it; reading
 # the file happens before decoding, so a real I/O error never reaches here.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError,
-                  TypeError, ZeroDivisionError, MemoryError, OverflowError)
+# MemoryError is left out on purpose: it may be the machine's state, not the file's.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
+                  ZeroDivisionError, OverflowError, struct.error, RuntimeError, AssertionError)
 
 
 class ImageRejected(Exception):
@@ -102,10 +107,18 @@ def render_thumbnails(data: bytes, max_pixels: int) -> list[bytes]:
     im = _open(data, max_pixels)
     try:
         out_format = "JPEG" if im.format == "MPO" else im.format
-        plan = _plan(im)
-        im, box = _decode(im, plan)
-        images = _resize_chain(im, box, plan)
-        return _encode_all(images, out_format, im.info)
+        if out_format == "JPEG":
+            _check_scans(data)
+            plan = _plan(im)  # EXIF sits in the JPEG header: known before decoding
+            box = _draft(im, plan)
+            _load(im)
+        else:
+            _load(im)  # a PNG may keep its EXIF after the pixels: decode first
+            plan = _plan(im)
+            box = (0, 0, *im.size)
+        decoded = _sane_mode(im)
+        images = _resize_chain(decoded, box, plan)
+        return _encode_all(images, out_format, _icc_to_keep(im, decoded))
     finally:
         im.close()
 
@@ -116,7 +129,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         im = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
     except UnidentifiedImageError:
         raise ImageRejected(f"not an image Pillow can read in an accepted format ({_ACCEPTED_NAMES})") from None
-    except Image.DecompressionBombError as exc:  # Pillow's own, larger limit tripped at open
+    except Image.DecompressionBombError as exc:  # Pillow's own limit tripped at open
         raise ImageRejected(_too_many_pixels(exc, max_pixels)) from None
     except _DECODE_ERRORS as exc:
         raise ImageRejected(f"corrupt image header: {exc}") from None
@@ -134,11 +147,25 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
 
 
 def _too_many_pixels(exc: Exception, max_pixels: int) -> str:
-    found = re.search(r"\((\d+) pixels\)", str(exc))
+    """Pillow's bomb message, in our words: it fires at open, before we see the size."""
+    found = re.search(r"\((\d+) pixels\) exceeds limit of (\d+)", str(exc))
     if found is None:
-        return f"image is too large to decode safely (a decompression bomb?): {exc}"
-    pixels = int(found.group(1))
-    return f"image has {pixels} pixels, above the limit of {min(max_pixels, pixels - 1)}"
+        return f"image is too large to decode safely: {exc}"
+    pixels, pillow_limit = int(found.group(1)), int(found.group(2))
+    return f"image has {pixels} pixels, above the limit of {min(max_pixels, pillow_limit)}"
+
+
+def _check_scans(data: bytes) -> None:
+    """Refuse JPEGs with absurdly many scans before libjpeg walks them all.
+
+    Each progressive scan revisits every block of the picture, so a small
+    file with thousands of scans decodes for minutes: the pixel limit does not
+    catch it. Entropy-coded data escapes 0xFF, so each FF DA is a scan header
+    (or one of an embedded preview's: counting them too only errs on the safe side).
+    """
+    scans = data.count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise ImageRejected(f"JPEG has {scans} scans, above the limit of {MAX_JPEG_SCANS}")
 
 
 def _orientation(im: Image.Image) -> int:
@@ -163,30 +190,37 @@ def _plan(im: Image.Image) -> _Plan:
     return _Plan(tuple(sizes), orientation)
 
 
-def _decode(im: Image.Image, plan: _Plan) -> tuple[Image.Image, tuple[float, float, float, float]]:
-    """Decode the first frame once, JPEGs at the smallest scale still >= the 500 box.
+def _draft(im: Image.Image, plan: _Plan) -> tuple[float, float, float, float]:
+    """Have libjpeg decode at the smallest 1/2^k scale still covering the 500 box.
 
-    Returns the decoded image (in stored orientation, sane mode) and the box
-    of it that holds the whole picture (draft may pad the last partial block).
+    The box is the 500 thumbnail's real one in stored orientation: draft keeps
+    both sides at least that large, so asking for a 500x500 square would cost a
+    whole scale step on a landscape photo. Returns the part of the scaled
+    decode that holds the picture (the last partial block is padding).
     """
-    box: tuple[float, float, float, float] = (0, 0, *im.size)
-    if im.format in ("JPEG", "MPO"):
-        w, h = plan.sizes[0]
-        stored_box = (h, w) if plan.orientation in _SWAPS_AXES else (w, h)
-        drafted = im.draft(None, stored_box)
-        if drafted is not None:
-            box = drafted[1]
+    w, h = plan.sizes[0]
+    stored_box = (h, w) if plan.orientation in _SWAPS_AXES else (w, h)
+    drafted = im.draft(None, stored_box)
+    return drafted[1] if drafted is not None else (0, 0, *im.size)
+
+
+def _load(im: Image.Image) -> None:
+    """Decode the first frame; anything wrong with the data is a rejection."""
     try:
         im.load()
-        decoded = _sane_mode(im)
     except Image.DecompressionBombError as exc:
         raise ImageRejected(f"image is too large to decode safely: {exc}") from None
     except _DECODE_ERRORS as exc:
         raise ImageRejected(f"corrupt or truncated image: {exc}") from None
-    if decoded is not im:
-        decoded.info = dict(im.info)
-        im.close()
-    return decoded, box
+
+
+def _icc_to_keep(source: Image.Image, decoded: Image.Image) -> bytes | None:
+    """The ICC profile, unless the pixels left its colour space (CMYK -> RGB...)."""
+    icc = source.info.get("icc_profile")
+    if not icc:
+        return None
+    same_space = {"CMYK": {"CMYK"}, "YCbCr": set(), "LAB": set(), "HSV": set()}
+    return icc if decoded.mode in same_space.get(source.mode, {decoded.mode}) else None
 
 
 def _sane_mode(im: Image.Image) -> Image.Image:
@@ -213,10 +247,14 @@ def _sane_mode(im: Image.Image) -> Image.Image:
 
 
 def _to_8bit_grey(im: Image.Image) -> Image.Image:
-    """Map 16-bit, 32-bit or float greys onto 0..255 by their own range."""
+    """16-bit greys keep their look (0..65535 -> 0..255); 32-bit and float
+    greys have no fixed range, so their own range is stretched onto 0..255."""
     wide = im.convert("F")
-    low, high = wide.getextrema()
-    scale = 255.0 / (high - low) if high > low else 0.0
+    if im.mode.startswith("I;16"):
+        low, scale = 0.0, 1 / 257
+    else:
+        low, high = wide.getextrema()
+        scale = 255.0 / (high - low) if high > low else 0.0
     return wide.point(lambda v: (v - low) * scale).convert("L")
 
 
@@ -240,7 +278,7 @@ def _resize_chain(
     return images
 
 
-def _encode_all(images: list[Image.Image], out_format: str, info: dict) -> list[bytes]:
+def _encode_all(images: list[Image.Image], out_format: str, icc: bytes | None) -> list[bytes]:
     """Encode each size once (a narrow image repeats itself across widths)."""
     done: dict[int, bytes] = {}
     result = []
@@ -248,18 +286,17 @@ def _encode_all(images: list[Image.Image], out_format: str, info: dict) -> list[
         key = id(image)
         if key not in done:
             try:
-                done[key] = _encode(image, out_format, info)
+                done[key] = _encode(image, out_format, icc)
             except _DECODE_ERRORS as exc:  # deterministic: the same input fails the same way
                 raise ImageRejected(f"could not write a {out_format} thumbnail: {exc}") from None
         result.append(done[key])
     return result
 
 
-def _encode(im: Image.Image, out_format: str, info: dict) -> bytes:
+def _encode(im: Image.Image, out_format: str, icc: bytes | None) -> bytes:
     """Same format as the original; the ICC profile is kept (colours stay right),
     EXIF is not (orientation is applied, and GPS data need not travel)."""
     buf = io.BytesIO()
-    icc = info.get("icc_profile")
     extra = {"icc_profile": icc} if icc else {}
     if out_format == "JPEG":
         if im.mode not in ("L", "RGB", "CMYK"):

@@ -219,6 +219,50 @@ def test_bmp_stays_bmp(tmp_path: Path) -> None:
     assert sizes(paths) == [(500, 375), (250, 188), (100, 75)]
 
 
+def test_phone_mpo_jpeg_comes_out_as_a_plain_jpeg(tmp_path: Path) -> None:
+    """Phones write JPEGs with a second picture inside; Pillow calls them MPO."""
+    photo = big_photo(1200, 900)
+    buf = io.BytesIO()
+    photo.save(buf, "MPO", save_all=True, append_images=[ImageOps.invert(photo)], quality=95)
+    original = place(tmp_path, "", buf.getvalue())
+    assert Image.open(original).format == "MPO"
+    paths = make_thumbnails(original, LIMIT)
+    assert [opened(p).format for p in paths] == ["JPEG"] * 3
+    thumb = opened(paths[0])
+    assert psnr(thumb, photo.resize(thumb.size, Image.Resampling.LANCZOS)) > 30  # the first picture
+
+
+def test_tiff_stays_tiff_and_cmyk_becomes_rgb(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    big_photo(800, 600).convert("CMYK").save(buf, "TIFF")
+    original = place(tmp_path, "", buf.getvalue())
+    thumb = opened(make_thumbnails(original, LIMIT)[0])
+    assert (thumb.format, thumb.mode, thumb.size) == ("TIFF", "RGB", (500, 375))
+    expected = opened(original).convert("RGB").resize((500, 375), Image.Resampling.LANCZOS)
+    assert psnr(thumb, expected) > 30
+
+
+def test_icc_profile_is_kept_and_exif_is_dropped(tmp_path: Path) -> None:
+    """Colours stay right; camera and GPS data do not travel with thumbnails."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"  # Make
+    exif[0x0112] = 1
+    original = place(tmp_path, "", jpeg_bytes(big_photo(1000, 750), icc_profile=icc, exif=exif.tobytes()))
+    for path in make_thumbnails(original, LIMIT):
+        im = Image.open(path)
+        assert im.info.get("icc_profile") == icc
+        assert "exif" not in im.info and len(im.getexif()) == 0
+
+
+def test_progressive_jpeg_is_fine(tmp_path: Path) -> None:
+    original = place(tmp_path, "", jpeg_bytes(big_photo(1600, 1200), progressive=True))
+    assert opened(original).info.get("progressive")
+    assert sizes(make_thumbnails(original, LIMIT)) == [(500, 375), (250, 188), (100, 75)]
+
+
 # --- EXIF orientation ------------------------------------------------------
 
 
@@ -271,6 +315,35 @@ def _other_format(fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def _truncated_png() -> bytes:
+    data = (IMAGES / "transparent.png").read_bytes()
+    return data[: len(data) // 2]
+
+
+def _png_with_bad_pixels() -> bytes:
+    """A well-formed PNG whose compressed pixel data is scrambled (CRC fixed up)."""
+    import struct
+    import zlib
+
+    data = bytearray((IMAGES / "transparent.png").read_bytes())
+    at = data.index(b"IDAT") - 4
+    length = struct.unpack(">I", data[at:at + 4])[0]
+    body = at + 8
+    data[body + 2: body + length] = random.Random(5).randbytes(length - 2)  # keep the zlib header
+    data[body + length: body + length + 4] = struct.pack(">I", zlib.crc32(data[at + 4: body + length]))
+    return bytes(data)
+
+
+def _scan_bomb() -> bytes:
+    """A progressive JPEG whose last scan is repeated: each pass walks the whole
+    picture, so a few thousand of them decode for minutes on a large image."""
+    buf = io.BytesIO()
+    opened(str(IMAGES / "flower.jpg")).save(buf, "JPEG", progressive=True)
+    data = buf.getvalue()
+    last, end = data.rindex(b"\xff\xda"), data.rindex(b"\xff\xd9")
+    return data[:end] + data[last:end] * 150 + data[end:]
+
+
 HOSTILE = {
     "decompression bomb": ("decompression_bomb.gif", None, "pixels, above the limit of"),
     "broken png": ("broken.png", None, "not an image"),
@@ -280,6 +353,9 @@ HOSTILE = {
     "empty file": ("", b"", "not an image"),
     "PPM (readable, not allowed)": ("", _other_format("PPM"), "accepted format"),
     "TGA (readable, not allowed)": ("", _other_format("TGA"), "accepted format"),
+    "truncated png": ("", _truncated_png(), "truncated"),
+    "png with scrambled pixels": ("", _png_with_bad_pixels(), "corrupt"),
+    "jpeg scan bomb": ("", _scan_bomb(), "scans, above the limit of"),
     "jpeg header, garbage body": ("", (IMAGES / "hopper.jpg").read_bytes()[:700]
                                   + random.Random(3).randbytes(5000), "corrupt"),
 }
