@@ -17,6 +17,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.worker.consumer import JobWorker
+from services.worker.settle import stream_key
 from shared.config import Settings
 from shared.jobs import DEAD_LETTERS, GROUP, KINDS, Job, enqueue, stream_of
 from shared.redis_client import open_redis
@@ -97,7 +98,7 @@ async def dead_letters(redis: Redis) -> list[dict[str, str]]:
 async def queue_empty(redis: Redis, kinds: tuple[str, ...] = KINDS) -> bool:
     """No entry left in any stream and nothing pending: every job settled."""
     for kind in kinds:
-        if await redis.xlen(stream_of(kind)):
+        if await redis.xlen(stream_key(kind)):
             return False
     return True
 

@@ -1,0 +1,223 @@
+"""Delivery mechanics against the real Redis: retries with backoff, dead
+letters, contained exceptions, claiming from silent consumers, finishing our
+own pending entries, poison pills, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from services.worker.settle import delayed_key, stream_key
+from shared.jobs import DEAD_LETTERS, GROUP, Job, stream_of, thumbnails_job, welcome_job
+
+from .conftest import dead_letters, log_events, pending_count, queue_empty, until
+
+
+async def test_transient_failures_are_retried_with_backoff_then_dead_lettered(
+        data, redis, run_worker, settings, capsys):
+    """A file whose content is a folder: opening it raises IsADirectoryError
+    (an OSError, i.e. transient) every time."""
+    user_id = await data.user()
+    file_id, path = await data.image(user_id, "hopper.jpg")
+    import os
+    os.unlink(path)
+    os.mkdir(path)
+    s = settings.replace(worker={"max_attempts": 4, "retry_base_delay": 0.02})
+    await run_worker(s)
+    entry_id = await data.enqueue(thumbnails_job(file_id, user_id))
+    await until(lambda: redis.xlen(DEAD_LETTERS), what="the dead letter")
+    [letter] = await dead_letters(redis)
+    assert letter["kind"] == "thumbnails"
+    assert letter["attempts"] == "4"
+    assert letter["error"].startswith("IsADirectoryError")
+    assert json.loads(letter["data"]) == {"fileId": file_id, "userId": user_id}
+    assert letter["original_id"] != entry_id  # the last try was a re-queued entry
+    assert await queue_empty(redis)
+    assert await redis.zcard(delayed_key(stream_of("thumbnails"))) == 0
+    events = log_events(capsys.readouterr().out)
+    retries = [e for e in events if e["event"] == "job.retry"]
+    assert [e["attempt"] for e in retries] == [1, 2, 3]
+    assert [e["delay"] for e in retries] == [0.02, 0.04, 0.08]  # doubling
+    assert all("Traceback" in e["exception"] for e in retries)  # logged with the traceback
+    [dead] = [e for e in events if e["event"] == "job.dead"]
+    assert dead["attempt"] == 4 and dead["error"].startswith("IsADirectoryError")
+
+
+async def test_retry_delay_is_capped(data, redis, run_worker, settings, capsys):
+    calls = []
+
+    async def failing(job: Job) -> None:
+        calls.append(job.attempts)
+        raise OSError("disk on fire")
+
+    s = settings.replace(worker={"max_attempts": 4, "retry_base_delay": 0.02, "retry_max_delay": 0.03})
+    await run_worker(s, handlers={"flaky": failing})
+    await redis.xadd(stream_key("flaky"), Job("flaky", {}).fields())
+    await until(lambda: redis.xlen(DEAD_LETTERS), what="the dead letter")
+    assert calls == [0, 1, 2, 3]
+    delays = [e["delay"] for e in log_events(capsys.readouterr().out) if e["event"] == "job.retry"]
+    assert delays == [0.02, 0.03, 0.03]
+
+
+async def test_an_unexpected_exception_is_contained_and_the_worker_goes_on(
+        data, redis, run_worker, settings, capsys):
+    seen: list[tuple[str, int]] = []
+
+    async def handler(job: Job) -> None:
+        seen.append((job.payload["n"], job.attempts))
+        if job.payload["n"] == "bad" and job.attempts < 2:
+            raise KeyError("surprise")
+
+    await run_worker(handlers={"mixed": handler})
+    for n in ("bad", "good1", "good2"):
+        await redis.xadd(stream_key("mixed"), Job("mixed", {"n": n}).fields())
+    await until(lambda: ("bad", 2) in seen and len(seen) == 5, what="the retried job to succeed")
+    await until(lambda: queue_empty(redis, ("mixed",)), what="all acked")
+    assert sorted(seen) == [("bad", 0), ("bad", 1), ("bad", 2), ("good1", 0), ("good2", 0)]
+    assert await redis.xlen(DEAD_LETTERS) == 0
+    retries = [e for e in log_events(capsys.readouterr().out) if e["event"] == "job.retry"]
+    assert len(retries) == 2  # once per failure
+    assert all("KeyError: 'surprise'" in e["exception"] for e in retries)
+
+
+async def test_entries_of_a_silent_consumer_are_claimed(data, redis, run_worker, settings):
+    """Another consumer read two jobs and died; one of them was deleted since."""
+    user_id = await data.user("late@example.com")
+    stream = stream_of("welcome")
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    first = await data.enqueue(welcome_job(user_id))
+    gone = await data.enqueue(welcome_job(user_id))
+    await redis.xreadgroup(GROUP, "dead-consumer", {stream: ">"}, count=10)
+    await redis.xdel(stream, gone)
+    assert await pending_count(redis, stream) == 2
+
+    class Collect:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send(self, email: str) -> None:
+            self.sent.append(email)
+
+    sender = Collect()
+    await run_worker(settings.replace(worker={"claim_idle": 0.3}), sender=sender)
+    await until(lambda: sender.sent, what="the claimed job to run")
+    await until(lambda: _no_pending(redis, stream), what="nothing pending")
+    await until(lambda: queue_empty(redis), what="the surviving entry acked and deleted")
+    assert sender.sent == ["late@example.com"]  # the deleted entry did not run
+    assert await redis.xrange(stream) == []
+    del first
+
+
+async def _no_pending(redis, stream: str) -> bool:
+    return await pending_count(redis, stream) == 0
+
+
+async def test_a_named_worker_first_finishes_its_own_pending_entries(data, redis, run_worker, settings):
+    """The claim timeout is long here: only the own-pending read can explain the run."""
+    stream = stream_of("thumbnails")
+    user_id = await data.user()
+    file_id, path = await data.image(user_id, "hopper.jpg")
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    await data.enqueue(thumbnails_job(file_id, user_id))
+    await redis.xreadgroup(GROUP, "worker-7", {stream: ">"}, count=10)  # read, then "crashed"
+    await run_worker(settings.replace(worker={"claim_idle": 600.0}), name="worker-7")
+    await until(lambda: _no_pending(redis, stream), what="the own pending entry acked")
+    import os
+    assert all(os.path.exists(f"{path}_{w}") for w in (500, 250, 100))
+    assert await queue_empty(redis)
+
+
+async def test_a_job_delivered_too_often_is_dead_lettered(data, redis, run_worker, settings):
+    """A poison pill that kills every worker running it: its delivery count
+    grows with each claim, and past max_attempts it goes to the dead letters."""
+    calls = []
+
+    async def handler(job: Job) -> None:
+        calls.append(job)
+
+    stream = stream_key("poison")
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    entry_id = await redis.xadd(stream, Job("poison", {"n": 1}).fields())
+    await redis.xreadgroup(GROUP, "victim", {stream: ">"})
+    # as if five workers had claimed it and died: XCLAIM sets the delivery count
+    await redis.xclaim(stream, GROUP, "victim", 0, [entry_id], retrycount=5)
+    await run_worker(settings.replace(worker={"max_attempts": 5, "claim_idle": 0.2}),
+                     handlers={"poison": handler})
+    await until(lambda: redis.xlen(DEAD_LETTERS), what="the dead letter")
+    [letter] = await dead_letters(redis)
+    assert letter["error"].startswith("Stalled: delivered 6 times")
+    assert calls == []
+    assert await _no_pending(redis, stream)
+
+
+async def test_graceful_stop_finishes_jobs_in_hand_and_reads_no_more(redis, run_worker, settings):
+    release = asyncio.Event()
+    started: list[int] = []
+    finished: list[int] = []
+
+    async def slow(job: Job) -> None:
+        started.append(job.payload["n"])
+        await release.wait()
+        finished.append(job.payload["n"])
+
+    stream = stream_key("slow")
+    running = await run_worker(settings.replace(worker={"concurrency": 3}), handlers={"slow": slow})
+    for n in range(5):
+        await redis.xadd(stream, Job("slow", {"n": n}).fields())
+    await until(lambda: len(started) == 3, what="three jobs in hand")
+    running.worker.stop(10.0)
+    asyncio.get_running_loop().call_later(0.1, release.set)
+    await asyncio.wait_for(running.task, 10)
+    assert sorted(finished) == [0, 1, 2]
+    assert len(started) == 3  # nothing read after the stop
+    assert await redis.xlen(stream) == 2  # the two unread jobs wait for the next consumer
+    assert await _no_pending(redis, stream)
+    assert running.worker.counts["done"] == 3
+
+
+async def test_past_the_deadline_jobs_stay_pending(redis, run_worker, settings):
+    started = []
+
+    async def stuck(job: Job) -> None:
+        started.append(job)
+        await asyncio.Event().wait()
+
+    stream = stream_key("stuck")
+    running = await run_worker(handlers={"stuck": stuck})
+    await redis.xadd(stream, Job("stuck", {}).fields())
+    await until(lambda: started, what="the job in hand")
+    running.worker.stop(0.2)
+    await asyncio.wait_for(running.task, 10)
+    assert running.worker.counts["abandoned"] == 1
+    assert await pending_count(redis, stream) == 1  # not acked: the next consumer gets it
+    assert await redis.xlen(stream) == 1
+    # and another worker does get it, once it has been silent long enough
+    finished = []
+
+    async def quick(job: Job) -> None:
+        finished.append(job)
+
+    await run_worker(settings.replace(worker={"claim_idle": 0.2}), handlers={"stuck": quick})
+    await until(lambda: finished, what="the job claimed by the next worker")
+    await until(lambda: _no_pending(redis, stream), what="acked")
+
+
+async def test_concurrency_limits_jobs_in_hand(redis, run_worker, settings):
+    running_now = 0
+    peak = 0
+
+    async def job(_: Job) -> None:
+        nonlocal running_now, peak
+        running_now += 1
+        peak = max(peak, running_now)
+        await asyncio.sleep(0.005)
+        running_now -= 1
+
+    stream = stream_key("limited")
+    await run_worker(settings.replace(worker={"concurrency": 4}), handlers={"limited": job})
+    pipe = redis.pipeline(transaction=False)
+    for n in range(100):
+        pipe.xadd(stream, Job("limited", {"n": n}).fields())
+    await pipe.execute()
+    await until(lambda: queue_empty(redis, ("limited",)), what="all done")
+    assert peak == 4
