@@ -79,7 +79,17 @@ def fail(code: int, message: str) -> int:
     return code
 
 
+def one_write_per_line() -> None:
+    """Master and children share stdout: each log line must reach it in one
+    write(2) (atomic on a pipe up to 4 KiB), even under PYTHONUNBUFFERED=1,
+    where print() would write the line and its newline separately."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True, write_through=False)
+
+
 def main(argv: list[str] | None = None) -> int:
+    one_write_per_line()
     args = parse_args(argv)  # exits 2 on a bad command line (argparse's convention)
     overrides = overrides_of(args)
 
@@ -130,5 +140,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

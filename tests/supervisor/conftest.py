@@ -69,11 +69,13 @@ class Service:
                  where: Callable[[dict], bool] = lambda e: True) -> dict[str, Any]:
         """The first event called `name` (from index `after`) matching `where`."""
         deadline = time.monotonic() + timeout
+        seen = after  # scan each event once: request logs can be thousands a second
         with self._cond:
             while True:
-                for event in self.events[after:]:
+                for event in self.events[seen:]:
                     if event.get("event") == name and where(event):
                         return event
+                seen = len(self.events)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     names = [e.get("event") for e in self.events[-40:]]
