@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.worker",
                                      description="The Files Manager job worker.")
     parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml)")
+    parser.add_argument("--name", help="consumer name for `run` (default: host:pid:random); "
+                        "a worker restarted under the same name first finishes its own pending jobs")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="consume jobs until SIGINT/SIGTERM (the default)")
     status = commands.add_parser("status", help="queue depth, pending, retries, dead letters")
@@ -33,8 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _run_worker(settings: Settings) -> int:
-    worker = JobWorker(settings)
+async def _run_worker(settings: Settings, name: str | None) -> int:
+    worker = JobWorker(settings, name=name)
     loop = asyncio.get_running_loop()
     # A second signal shortens the deadline to now: jobs in hand stay pending.
     signals = 0
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_status(settings, args.json))
     if command == "requeue-dead":
         return asyncio.run(_requeue(settings))
-    return asyncio.run(_run_worker(settings))
+    return asyncio.run(_run_worker(settings, args.name))
 
 
 if __name__ == "__main__":

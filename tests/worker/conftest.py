@@ -140,12 +140,48 @@ async def run_worker(settings: Settings) -> AsyncIterator[Callable[..., Awaitabl
             await worker.stop(1.0)
 
 
-def spawn_worker(env: dict[str, str], *args: str, **extra_env: str) -> subprocess.Popen:
-    """`python -m services.worker` as a real process, logs on stdout."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.worker", *args],
-        cwd=PROJECT, env={**env, **extra_env},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+class WorkerProcess:
+    """`python -m services.worker` as a real process; its output goes to a
+    file (a pipe nobody reads could fill up and block the worker)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *args: str, **extra_env: str) -> None:
+        self.log_path = log_path
+        self._out = open(log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "services.worker", *args],
+            cwd=PROJECT, env={**env, **extra_env}, stdout=self._out, stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def events(self, name: str | None = None) -> list[dict]:
+        return [e for e in log_events(self.output()) if name is None or e.get("event") == name]
+
+    def wait(self, timeout: float = 30) -> int:
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._out.close()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.wait()
+
+
+@pytest.fixture
+def spawn(env_for: dict[str, str], tmp_path: Path):
+    """Start worker processes; any still running at the end are killed."""
+    started: list[WorkerProcess] = []
+
+    def start(*args: str, **extra_env: str) -> WorkerProcess:
+        worker = WorkerProcess(env_for, tmp_path / f"worker-{len(started)}.log", *args, **extra_env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
