@@ -295,8 +295,8 @@ class Master:
         interval = self.notify.watchdog_interval
         if interval is None or now - self._last_watchdog < interval:
             return
-        if any(c.hung for c in self.children.values()):
-            return
+        if not self._ready_announced or any(c.hung for c in self.children.values()):
+            return  # starting (TimeoutStartSec covers it) or a child is hung
         self._last_watchdog = now
         self.notify.send("WATCHDOG=1")
 
