@@ -233,6 +233,8 @@ def _sane_mode(im: Image.Image) -> Image.Image:
     spaces go to RGB. CMYK is kept for JPEG, which writes it back as is.
     """
     mode = im.mode
+    if mode in ("L", "RGB") and "transparency" in im.info:
+        return im.convert(mode + "A")  # a colour key would not survive resampling
     if mode in ("L", "LA", "RGB", "RGBA"):
         return im
     if mode == "CMYK":
@@ -287,6 +289,7 @@ def _encode_all(images: list[Image.Image], out_format: str, icc: bytes | None) -
     for image in images:
         key = id(image)
         if key not in done:
+            image.info = {}  # PNG and TIFF writers fall back to info: only what we pass goes out
             try:
                 done[key] = _encode(image, out_format, icc)
             except _DECODE_ERRORS as exc:  # deterministic: the same input fails the same way
@@ -311,6 +314,8 @@ def _encode(im: Image.Image, out_format: str, icc: bytes | None) -> bytes:
             im = im.convert("RGBA" if "A" in im.mode else "RGB")
         im.save(buf, "WEBP", quality=WEBP_QUALITY, **extra)
     elif out_format == "GIF":
+        if im.mode == "LA":
+            im = im.convert("RGBA")
         im.save(buf, "GIF")  # Pillow quantizes RGB(A) itself, keeping a transparent slot
     elif out_format == "TIFF":
         im.save(buf, "TIFF", compression="tiff_adobe_deflate", **extra)

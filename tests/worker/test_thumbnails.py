@@ -232,12 +232,15 @@ def test_phone_mpo_jpeg_comes_out_as_a_plain_jpeg(tmp_path: Path) -> None:
     assert psnr(thumb, photo.resize(thumb.size, Image.Resampling.LANCZOS)) > 30  # the first picture
 
 
-def test_tiff_stays_tiff_and_cmyk_becomes_rgb(tmp_path: Path) -> None:
+def test_tiff_stays_tiff_and_cmyk_becomes_rgb_without_its_cmyk_profile(tmp_path: Path) -> None:
     buf = io.BytesIO()
-    big_photo(800, 600).convert("CMYK").save(buf, "TIFF")
+    fake_cmyk_profile = b"\0" * 128  # only its presence matters: it must not land on RGB pixels
+    big_photo(800, 600).convert("CMYK").save(buf, "TIFF", icc_profile=fake_cmyk_profile)
     original = place(tmp_path, "", buf.getvalue())
+    assert Image.open(original).info.get("icc_profile") == fake_cmyk_profile
     thumb = opened(make_thumbnails(original, LIMIT)[0])
     assert (thumb.format, thumb.mode, thumb.size) == ("TIFF", "RGB", (500, 375))
+    assert "icc_profile" not in thumb.info
     expected = opened(original).convert("RGB").resize((500, 375), Image.Resampling.LANCZOS)
     assert psnr(thumb, expected) > 30
 
@@ -261,6 +264,19 @@ def test_progressive_jpeg_is_fine(tmp_path: Path) -> None:
     original = place(tmp_path, "", jpeg_bytes(big_photo(1600, 1200), progressive=True))
     assert opened(original).info.get("progressive")
     assert sizes(make_thumbnails(original, LIMIT)) == [(500, 375), (250, 188), (100, 75)]
+
+
+def test_png_colour_key_becomes_alpha(tmp_path: Path) -> None:
+    """An RGB PNG whose transparency is one colour: resampling would blur the key."""
+    rgb = opened(str(IMAGES / "hopper.jpg"))
+    rgb.paste((0, 255, 0), (0, 0, 64, 128))
+    buf = io.BytesIO()
+    rgb.save(buf, "PNG", transparency=(0, 255, 0))
+    original = place(tmp_path, "", buf.getvalue())
+    thumb = opened(make_thumbnails(original, LIMIT)[2])
+    assert thumb.mode == "RGBA"
+    assert thumb.getchannel("A").getpixel((10, 50)) == 0
+    assert thumb.getchannel("A").getpixel((90, 50)) == 255
 
 
 # --- EXIF orientation ------------------------------------------------------
