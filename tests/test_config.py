@@ -1,0 +1,103 @@
+"""Settings: config.toml < environment < flags; every mistake named on one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.config import PROJECT_ROOT, ConfigError, load_settings
+
+
+def test_defaults_from_config_toml():
+    s = load_settings(env={})
+    assert s.server.port == 5000
+    assert s.storage.folder_path == Path("/tmp/files_manager")
+    assert s.storage.db_url == "sqlite:///data/files_manager.sqlite3"
+    assert s.redis.url == "redis://127.0.0.1:6379/0"
+    assert s.worker.processes == 1
+    assert s.security.token_ttl == 86400
+
+
+def test_environment_overrides_the_file():
+    s = load_settings(env={"PORT": "8080", "FOLDER_PATH": "/srv/files", "REDIS_URL": "redis://r:6380/2",
+                           "API_WORKERS": "3", "JOB_WORKERS": "2", "GRACEFUL_TIMEOUT": "5.5",
+                           "HEARTBEAT_TIMEOUT": "7"})
+    assert s.server.port == 8080
+    assert s.storage.folder_path == Path("/srv/files")
+    assert s.redis.url == "redis://r:6380/2"
+    assert (s.server.workers, s.worker.processes) == (3, 2)
+    assert (s.supervisor.graceful_timeout, s.supervisor.heartbeat_timeout) == (5.5, 7.0)
+
+
+def test_flags_override_the_environment():
+    s = load_settings(env={"PORT": "8080"}, overrides={"server.port": 9090})
+    assert s.server.port == 9090
+
+
+def test_original_db_names_mean_mongodb():
+    s = load_settings(env={"DB_HOST": "mongo.internal", "DB_PORT": "27018", "DB_DATABASE": "fm"})
+    assert s.storage.db_url == "mongodb://mongo.internal:27018/fm"
+    s = load_settings(env={"DB_HOST": "localhost"})
+    assert s.storage.db_url == "mongodb://localhost:27017/files_manager"
+
+
+def test_db_url_wins_over_db_host():
+    s = load_settings(env={"DB_HOST": "mongo", "DB_URL": "sqlite:////var/lib/fm.sqlite3"})
+    assert s.storage.db_url == "sqlite:////var/lib/fm.sqlite3"
+
+
+def test_relative_folder_is_relative_to_the_project():
+    s = load_settings(env={"FOLDER_PATH": "blobs"})
+    assert s.storage.folder_path == PROJECT_ROOT / "blobs"
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"PORT": "abc"}, "server.port (PORT): 'abc' is not a whole number"),
+        ({"PORT": "70000"}, "server.port (PORT): '70000' is above the maximum 65535"),
+        ({"API_WORKERS": "-1"}, "server.workers (API_WORKERS): '-1' is below the minimum 0"),
+        ({"GRACEFUL_TIMEOUT": "soon"}, "supervisor.graceful_timeout (GRACEFUL_TIMEOUT): 'soon' is not a number"),
+        ({"LOG_LEVEL": "loud"}, "log.level (LOG_LEVEL): 'loud' is not one of debug, info, warning, error"),
+        ({"DB_URL": "postgres://x"}, "storage.db_url (DB_URL): 'postgres://x' is neither sqlite:///path nor mongodb://..."),
+        ({"DB_HOST": "h", "DB_PORT": "x"}, "DB_PORT: 'x' is not a port number"),
+    ],
+)
+def test_bad_values_are_named(env, message):
+    with pytest.raises(ConfigError) as err:
+        load_settings(env=env)
+    assert str(err.value) == message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found: .*nope.toml"):
+        load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_unknown_key_and_section(tmp_path):
+    source = (PROJECT_ROOT / "config.toml").read_text()
+    bad = tmp_path / "c.toml"
+    bad.write_text(source.replace("[server]\n", "[server]\nprot = 1\n"))
+    with pytest.raises(ConfigError, match=r"unknown setting server.prot"):
+        load_settings(bad, env={})
+    bad.write_text(source + "\n[extra]\nx = 1\n")
+    with pytest.raises(ConfigError, match=r"unknown section \[extra\]"):
+        load_settings(bad, env={})
+
+
+def test_invalid_toml_and_wrong_type_in_file(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[server\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_settings(bad, env={})
+    source = (PROJECT_ROOT / "config.toml").read_text()
+    bad.write_text(source.replace("port = 5000", 'port = "five thousand"'))
+    with pytest.raises(ConfigError, match=r"server.port \(c.toml\): 'five thousand' is not a whole number"):
+        load_settings(bad, env={})
+
+
+def test_settings_are_frozen():
+    s = load_settings(env={})
+    with pytest.raises(AttributeError):
+        s.server.port = 1  # type: ignore[misc]
