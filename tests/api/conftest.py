@@ -1,21 +1,94 @@
-"""API fixtures: the real app (create_app) on a real port, over SQLite and,
-when FM_TEST_MONGO_URL names a server, over MongoDB too."""
+"""API fixtures. Every contract test runs three ways:
+
+- `sqlite`: the real app (create_app) on a real port, over a temp SQLite file;
+- `mongo`: the same over MongoDB, when FM_TEST_MONGO_URL names a server;
+- `live`: over HTTP against `python supervisor.py` itself (two API worker
+  processes on one socket, SQLite), started once for the session and emptied
+  before each test: the service as an operator runs it.
+"""
 
 from __future__ import annotations
 
 import base64
 import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
 from services.api.app import create_app
-from shared.config import Settings
+from shared.config import Settings, load_settings
+from tests.conftest import free_port
 
 MONGO_URL = os.environ.get("FM_TEST_MONGO_URL", "")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class LiveService:
+    url: str
+    settings: Settings
+    log: Path
+    proc: subprocess.Popen
+
+    def reset(self) -> None:
+        """Empty the database and the folder (Redis is flushed by `redis_url`)."""
+        with sqlite3.connect(self.settings.storage.db_url.removeprefix("sqlite:///")) as db:
+            db.execute("DELETE FROM files")
+            db.execute("DELETE FROM users")
+        folder = self.settings.storage.folder_path
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+
+
+@pytest.fixture(scope="session")
+def live_service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    folder = tmp_path_factory.mktemp("live")
+    env = {
+        **os.environ,
+        "PORT": str(free_port()),
+        "FOLDER_PATH": str(folder / "files"),
+        "DB_URL": f"sqlite:///{folder / 'db.sqlite3'}",
+        "REDIS_URL": redis_server,
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_KIB": "64",
+        "API_WORKERS": "2",
+        "JOB_WORKERS": "0",  # the tests look at the jobs the API enqueues
+        "LOG_FORMAT": "json",
+        "PYTHONUNBUFFERED": "1",
+    }
+    settings = load_settings(env=env)
+    log = folder / "service.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "supervisor.py")], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{settings.server.port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/status", timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"supervisor.py did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.05)
+    try:
+        yield LiveService(url, settings, log, proc)
+    finally:
+        proc.send_signal(2)  # SIGINT: the graceful way
+        assert proc.wait(30) == 0, log.read_text()[-3000:]
 
 
 def mongo_database_url(base: str, database: str) -> str:
@@ -23,10 +96,15 @@ def mongo_database_url(base: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
-@pytest.fixture(params=["sqlite", "mongo"])
+@pytest.fixture(params=["sqlite", "mongo", "live"])
 def backend_settings(request: pytest.FixtureRequest, settings: Settings):
     if request.param == "sqlite":
         yield settings
+        return
+    if request.param == "live":
+        live = request.getfixturevalue("live_service")
+        live.reset()
+        yield live.settings
         return
     if not MONGO_URL:
         pytest.skip("MongoDB backend not exercised: FM_TEST_MONGO_URL is not set "
@@ -40,8 +118,35 @@ def backend_settings(request: pytest.FixtureRequest, settings: Settings):
 
 
 @pytest.fixture
-async def client(aiohttp_client, backend_settings: Settings) -> TestClient:
-    return await aiohttp_client(create_app(backend_settings))
+async def client(request: pytest.FixtureRequest, aiohttp_client, backend_settings: Settings):
+    if request.node.callspec.params.get("backend_settings") != "live":
+        yield await aiohttp_client(create_app(backend_settings))
+        return
+    live = request.getfixturevalue("live_service")
+    async with aiohttp.ClientSession(base_url=live.url) as session:
+        yield session
+
+
+@pytest.fixture
+def service_output(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture):
+    """read() -> what the service logged since the last read: this process's
+    stdout for in-process backends, the supervisor's log for `live`."""
+    live = (request.getfixturevalue("live_service")
+            if request.node.callspec.params.get("backend_settings") == "live" else None)
+    position = [live.log.stat().st_size if live else 0]
+    capsys.readouterr()
+
+    def read() -> str:
+        out = capsys.readouterr().out
+        if live:
+            with open(live.log, "rb") as fh:
+                fh.seek(position[0])
+                data = fh.read()
+            position[0] += len(data)
+            out += data.decode(errors="replace")
+        return out
+
+    return read
 
 
 def basic(email: str, password: str) -> dict[str, str]:
