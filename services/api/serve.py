@@ -41,7 +41,10 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
 
     async def close_after_response(request: web.Request, response: web.StreamResponse) -> None:
         if draining:
+            # The hook runs after aiohttp computed the headers: say it ourselves,
+            # or the client reuses a connection we are about to close.
             response.force_close()
+            response.headers["Connection"] = "close"
 
     app.on_response_prepare.append(close_after_response)
     runner = web.AppRunner(app, handle_signals=False, access_log=None,

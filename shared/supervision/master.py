@@ -385,6 +385,10 @@ class Master:
                  children=len(self.children), timeout=time_left)
         self.notify.send("STOPPING=1", "STATUS=stopping")
         self._due.clear()
+        if self.sock is not None:
+            # Our copy only: once the last worker stops accepting, new connections
+            # are refused at once instead of waiting in a backlog nobody reads.
+            self.sock.close()
         for child in list(self.children.values()):
             self._retire(child)
         self._reap()

@@ -1,0 +1,227 @@
+"""supervisor.py against gunicorn (aiohttp's GunicornUVLoopWebWorker), same app,
+same worker count, same run:
+
+- req/s, p99 and server CPU per request for GET /status and an authenticated GET /files/:id;
+- time to answer again after the only worker was SIGKILLed (the master holds the
+  socket, so a request sent right after the kill waits in the backlog until the
+  replacement accepts it: the figure is the replacement time, measured from outside);
+- requests failed during a SIGHUP reload and during a SIGTERM, both under load.
+  "failed" is a request on an accepted connection that got no complete answer
+  (wrk's read/write/timeout errors and non-2xx); connections refused once every
+  worker stopped accepting at a shutdown are counted apart ("refused").
+
+    .venv/bin/python bench/supervisor_bench.py [--seconds 5] [--rounds 2] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import PYTHON, ROOT, cpu_seconds, ensure_tool, free_port, redis_server, wait_http, wrk  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "supervisor_bench.json"
+
+
+def children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(x) for x in text)
+    return found
+
+
+class Server:
+    """ours: python supervisor.py; gunicorn: the same app under aiohttp's uvloop worker."""
+
+    def __init__(self, kind: str, env: dict[str, str], workers: int) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**env, "PORT": str(self.port), "API_WORKERS": str(workers), "JOB_WORKERS": "0"}
+        if kind == "ours":
+            cmd = [PYTHON, "supervisor.py", "--host", "127.0.0.1"]
+        else:
+            cmd = [PYTHON, "-m", "gunicorn", "bench.supervisor_gunicorn_app:app",
+                   "--worker-class", "aiohttp.GunicornUVLoopWebWorker",
+                   "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
+                   "--graceful-timeout", env["GRACEFUL_TIMEOUT"], "--log-level", "warning"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_http(f"{self.url}/status", 30)
+        deadline = time.monotonic() + 30
+        while len(self.workers()) < workers:  # every worker up, not only the first
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{kind}: workers did not start")
+            time.sleep(0.05)
+        time.sleep(0.5)  # the last worker's app start-up (a benchmark, not a test)
+
+    def workers(self) -> list[int]:
+        return children_of(self.proc.pid)
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid, *self.workers()]
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.wait(10)
+
+
+def account(url: str) -> tuple[str, str]:
+    """A user, its token and one file of theirs: the authenticated GET /files/:id."""
+    email = f"bench{time.monotonic_ns()}@example.com"
+
+    def call(method: str, path: str, body=None, headers=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{url}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"null")
+
+    call("POST", "/users", {"email": email, "password": "pw"})
+    basic = base64.b64encode(f"{email}:pw".encode()).decode()
+    token = call("GET", "/connect", headers={"Authorization": f"Basic {basic}"})["token"]
+    file = call("POST", "/files", {"name": "a.txt", "type": "file",
+                                   "data": base64.b64encode(b"hello").decode()},
+                {"X-Token": token})
+    return token, file["id"]
+
+
+def wrk_under_signal(server: Server, path: str, sig: int, seconds: float, at: float,
+                     after_signal=None) -> dict:
+    """wrk for `seconds`; `sig` to the master `at` seconds in. Error breakdown."""
+    binary = ensure_tool("wrk", "wrk")
+    cmd = [binary, "-t2", "-c64", f"-d{seconds}s", f"{server.url}{path}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    time.sleep(at)
+    server.proc.send_signal(sig)
+    if after_signal:
+        after_signal()
+    out = proc.communicate()[0]
+    result = {"requests": int(re.search(r"(\d+) requests in", out).group(1)),
+              "refused": 0, "failed": 0}
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        connect, read, write, timeout = (int(x) for x in m.groups())
+        result["refused"] = connect
+        result["failed"] = read + write + timeout
+        result["breakdown"] = {"connect": connect, "read": read, "write": write, "timeout": timeout}
+    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        result["failed"] += int(m.group(1))
+    return result
+
+
+def replace_time(server: Server, rounds: int) -> float:
+    """Median seconds from SIGKILL of the only worker to an answer on a new connection."""
+    times = []
+    for _ in range(rounds):
+        [victim] = server.workers()
+        began = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        with urllib.request.urlopen(f"{server.url}/status", timeout=30) as resp:
+            assert resp.status == 200
+        times.append(time.monotonic() - began)
+        deadline = time.monotonic() + 10
+        while victim in server.workers() or len(server.workers()) != 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError("worker count did not settle")
+            time.sleep(0.02)
+        time.sleep(0.3)  # let the new worker finish its start-up before the next kill
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    kinds = ("ours", "gunicorn")
+    results: dict = {k: {} for k in kinds}
+    with redis_server() as redis_url, tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "REDIS_URL": redis_url, "DB_URL": f"sqlite:///{tmp}/db.sqlite3",
+               "FOLDER_PATH": f"{tmp}/files", "LOG_FORMAT": "json", "GRACEFUL_TIMEOUT": "10",
+               "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "64", "PYTHONPATH": str(ROOT)}
+        # Throughput: both servers up, runs alternating.
+        servers = {k: Server(k, env, args.workers) for k in kinds}
+        token, file_id = account(servers["ours"].url)
+        cases = {"status": ("/status", {}), "file": (f"/files/{file_id}", {"X-Token": token})}
+        runs: dict = {k: {c: [] for c in cases} for k in kinds}
+        for _ in range(args.rounds):
+            for case, (path, headers) in cases.items():
+                for kind in kinds:
+                    server = servers[kind]
+                    runs[kind][case].append(wrk(f"{server.url}{path}", seconds=args.seconds,
+                                                connections=64, threads=2, headers=headers,
+                                                server_pids=server.pids()))
+        for kind in kinds:
+            for case in cases:
+                rs = runs[kind][case]
+                results[kind][case] = {
+                    "rps": statistics.median(r["rps"] for r in rs),
+                    "p99_ms": statistics.median(r["p99_ms"] for r in rs),
+                    "cpu_us_per_req": statistics.median(r["cpu_us_per_req"] for r in rs),
+                    "errors": sum(r["errors"] + r["non2xx"] for r in rs),
+                }
+        # SIGHUP under load.
+        for kind in kinds:
+            results[kind]["reload"] = wrk_under_signal(servers[kind], "/status", signal.SIGHUP,
+                                                       args.seconds + 2, 2)
+        # SIGTERM under load.
+        for kind in kinds:
+            server = servers[kind]
+            results[kind]["sigterm"] = wrk_under_signal(server, "/status", signal.SIGTERM, 4, 2)
+            results[kind]["sigterm"]["exit_code"] = server.proc.wait(30)
+        # Replacement time, one worker each.
+        for kind in kinds:
+            server = Server(kind, env, 1)
+            results[kind]["replace_s"] = replace_time(server, 5)
+            server.stop()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+    report(results, args)
+
+
+def report(results: dict, args) -> None:
+    ours, gun = results["ours"], results["gunicorn"]
+    print(f"\nsupervisor.py vs gunicorn (GunicornUVLoopWebWorker), {args.workers} workers, "
+          f"wrk -t2 -c64 -d{args.seconds}s, median of {args.rounds}\n")
+    print("| case | ours | gunicorn | ratio |")
+    print("|---|---:|---:|---:|")
+    for case, label in (("status", "GET /status"), ("file", "GET /files/:id (auth)")):
+        o, g = ours[case], gun[case]
+        print(f"| {label} req/s | {o['rps']:.0f} | {g['rps']:.0f} | {o['rps'] / g['rps']:.2f}x |")
+        print(f"| {label} p99 ms | {o['p99_ms']:.2f} | {g['p99_ms']:.2f} | "
+              f"{g['p99_ms'] / o['p99_ms']:.2f}x |")
+        print(f"| {label} CPU µs/req | {o['cpu_us_per_req']:.0f} | {g['cpu_us_per_req']:.0f} | "
+              f"{g['cpu_us_per_req'] / o['cpu_us_per_req']:.2f}x |")
+    print(f"| SIGKILLed worker answering again, s | {ours['replace_s']:.3f} | "
+          f"{gun['replace_s']:.3f} | {gun['replace_s'] / ours['replace_s']:.1f}x |")
+    for case, label in (("reload", "SIGHUP under load"), ("sigterm", "SIGTERM under load")):
+        o, g = ours[case], gun[case]
+        print(f"| {label}: failed / refused / total | {o['failed']} / {o['refused']} / "
+              f"{o['requests']} | {g['failed']} / {g['refused']} / {g['requests']} | |")
+    print(f"| exit code after SIGTERM | {ours['sigterm']['exit_code']} | "
+          f"{gun['sigterm']['exit_code']} | |")
+    print("\n(ratios: above 1 means ours is better)")
+
+
+if __name__ == "__main__":
+    main()
