@@ -96,6 +96,7 @@ class JobWorker:
         self._deadline: float | None = None
         self._fatal: BaseException | None = None
         self._background: list[asyncio.Task] = []
+        self._acker_last = False
         self.counts = {"done": 0, "retried": 0, "dead": 0, "abandoned": 0}
         # Created in start(), on the running loop.
         self._wake: asyncio.Event | None = None  # a slot freed, or stop
@@ -131,16 +132,21 @@ class JobWorker:
             self._handlers[stream] = handler
             self._kinds[stream] = kind
             self._claim_cursor[stream] = "0-0"
-            try:
-                await self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+        await self._create_groups()
         folder = self.settings.storage.folder_path
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         removed = await asyncio.to_thread(remove_stale_parts, folder, w.stale_part_age)
         self.log.info("worker.start", streams=list(self._kinds.values()),
                       concurrency=w.concurrency, stale_parts_removed=removed)
+
+    async def _create_groups(self) -> None:
+        """XGROUP CREATE ... 0 MKSTREAM on every stream; an existing group is fine."""
+        for stream in self._handlers:
+            try:
+                await self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
 
     async def run(self) -> None:
         """Consume until stop(); return once the jobs in hand are finished (or,
@@ -249,6 +255,13 @@ class JobWorker:
             except _REDIS_DOWN as exc:
                 await self._redis_trouble("read", exc)
                 continue
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # A stream was deleted under us (an operator's DEL or FLUSHALL): make it again.
+                self.log.warning("worker.group_recreated", error=str(exc))
+                await self._create_groups()
+                continue
             for stream, entries in reply or ():
                 stream = _text(stream)
                 for entry_id, fields in entries:
@@ -348,12 +361,15 @@ class JobWorker:
 
     async def _acker(self) -> None:
         """Ack finished entries in batches: whatever finished during the previous
-        round trip goes in the next one (no timer, so no added latency)."""
+        round trip goes in the next one (no timer, so no added latency). Ends
+        once told to (`_acker_last`) and nothing is left to ack."""
         while True:
             await self._ack_event.wait()
             self._ack_event.clear()
             if self._acks:
                 await self._flush_acks()
+            elif self._acker_last:
+                return
 
     async def _flush_acks(self) -> bool:
         batch, self._acks = self._acks, {}
@@ -371,23 +387,31 @@ class JobWorker:
         return True
 
     async def _finish_acks(self) -> None:
+        """Let the acker flush what is left; past the deadline (Redis down),
+        give up: those entries stay pending and run again elsewhere."""
         acker = self._background[0]
-        acker.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await acker
-        # The cancelled acker may have taken a batch mid-flight: acking twice is harmless.
-        while self._acks:
-            if not await self._flush_acks() and time.monotonic() > (self._deadline or 0):
-                self.log.error("worker.acks_lost", entries=sum(map(len, self._acks.values())))
-                break
+        self._acker_last = True
+        self._ack_event.set()
+        remaining = max((self._deadline or time.monotonic()) - time.monotonic(), 1.0)
+        try:
+            await asyncio.wait_for(asyncio.shield(acker), remaining)
+        except TimeoutError:
+            acker.cancel()
+            self.log.error("worker.acks_unsent", entries=sum(map(len, self._acks.values())))
+        except Exception:  # reported by _background_done already
+            pass
 
     # reaper and mover ---------------------------------------------------------
 
     async def _reaper(self) -> None:
         """Claim entries whose consumer went silent (died) and run them here."""
         w = self.settings.worker
-        interval = max(0.05, min(w.claim_idle / 2, 5.0))
+        # Our own entries are refreshed once idle for a quarter of claim_idle;
+        # passes come at least that often, so they are never older than
+        # claim_idle / 2 when refreshed, well before anyone may claim them.
+        interval = max(0.05, min(w.claim_idle / 4, 5.0))
         min_idle_ms = int(w.claim_idle * 1000)
+        refresh_ms = int(w.claim_idle * 250)
         last_cleanup = 0.0
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
@@ -396,12 +420,22 @@ class JobWorker:
                 return
             try:
                 for stream in self._handlers:
+                    await self._keep_ours(stream, refresh_ms)
                     await self._claim(stream, min_idle_ms)
                 if time.monotonic() - last_cleanup > CONSUMER_FORGET_AFTER / 10:
                     last_cleanup = time.monotonic()
                     await self._forget_consumers()
             except _REDIS_DOWN as exc:
                 await self._redis_trouble("claim", exc)
+
+    async def _keep_ours(self, stream: str, min_idle_ms: int) -> None:
+        """Reset the idle time of the entries we hold (a job slower than
+        claim_idle must not look abandoned and run twice). XCLAIM ... JUSTID
+        leaves the delivery count alone; the idle threshold keeps us from
+        taking back an entry another consumer has just claimed."""
+        ids = [entry_id for s, entry_id in self._in_hand if s == stream]
+        if ids:
+            await self.redis.xclaim(stream, GROUP, self.name, min_idle_ms, ids, justid=True)
 
     async def _claim(self, stream: str, min_idle_ms: int) -> None:
         """XAUTOCLAIM with the free slots, following the cursor; it goes on
@@ -490,8 +524,12 @@ class JobWorker:
         return None
 
     async def _redis_trouble(self, what: str, exc: BaseException) -> None:
-        """Redis is unreachable: log and wait a little (never a busy loop)."""
+        """Redis is unreachable: log and wait a little (never a busy loop;
+        a stop cuts the wait short, but not to nothing)."""
         self.log.error("worker.redis_error", during=what, error=f"{type(exc).__name__}: {exc}")
+        if self._stopping:
+            await asyncio.sleep(0.1)
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop_event.wait(), 0.5)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from services.worker.settle import delayed_key, stream_key
 from shared.jobs import DEAD_LETTERS, GROUP, Job, stream_of, thumbnails_job, welcome_job
@@ -221,3 +222,34 @@ async def test_concurrency_limits_jobs_in_hand(redis, run_worker, settings):
     await pipe.execute()
     await until(lambda: queue_empty(redis, ("limited",)), what="all done")
     assert peak == 4
+
+
+async def test_a_job_slower_than_claim_idle_is_not_taken_by_another_worker(redis, run_worker, settings):
+    """Two workers; the job runs for 4x claim_idle. The one holding it keeps
+    refreshing its claim, so the other never claims it and it runs once."""
+    runs: list[str] = []
+    release = asyncio.Event()
+
+    async def slow(job: Job) -> None:
+        runs.append("run")
+        await release.wait()
+
+    s = settings.replace(worker={"claim_idle": 0.2})
+    await run_worker(s, handlers={"slow": slow})
+    await run_worker(s, handlers={"slow": slow})
+    stream = stream_key("slow")
+    await redis.xadd(stream, Job("slow", {}).fields())
+    await until(lambda: runs, what="the job started")
+    idle_seen = []
+    until_t = time.monotonic() + 0.8  # 4x claim_idle
+
+    async def sample() -> bool:
+        [row] = await redis.xpending_range(stream, GROUP, "-", "+", 1)
+        idle_seen.append(row["time_since_delivered"])
+        return time.monotonic() > until_t
+
+    await until(sample, what="0.8 s of samples")
+    assert max(idle_seen) < 200  # never idle long enough to be claimable
+    release.set()
+    await until(lambda: queue_empty(redis, ("slow",)), what="acked")
+    assert runs == ["run"]
