@@ -87,3 +87,33 @@ def test_reload_rereads_the_config_and_a_bad_one_keeps_serving(start_service, tm
     assert len(service.children("api")) == 3
     service.signal(signal.SIGINT)
     assert service.wait_exit() == 0
+
+
+def test_a_draining_worker_answers_keep_alive_clients_with_connection_close(start_service):
+    """What keeps wrk-style clients (request right after response) from ever
+    writing into a connection the old worker is closing."""
+    import socket
+
+    service = start_service(API_WORKERS="1").ready()
+    request = b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    def exchange(sock: socket.socket) -> bytes:
+        sock.sendall(request)
+        data = b""
+        while not (b"\r\n\r\n" in data and data.endswith(b"}")):
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed without an answer after {data!r}"
+            data += chunk
+        return data
+
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        first = exchange(sock)
+        assert b"Connection: close" not in first
+        mark = service.mark()
+        service.signal(signal.SIGHUP)
+        service.wait_for("reload.done", after=mark)  # the old worker is draining now
+        last = exchange(sock)
+        assert last.startswith(b"HTTP/1.1 200") and b"Connection: close" in last
+        assert sock.recv(1) == b""  # and then it closes, cleanly
+    service.signal(signal.SIGINT)
+    assert service.wait_exit() == 0
