@@ -6,8 +6,11 @@ renderer, so every line of a process has one format.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import sys
+import threading
 
 import orjson
 import structlog
@@ -28,10 +31,84 @@ def _dumps(obj, default=None, **_: object) -> str:
     return orjson.dumps(obj, default=default).decode()
 
 
-def configure_logging(settings: LogSettings, *, cache: bool = True, **context: object) -> None:
+class BufferedLineLogger:
+    """A structlog logger for high-volume lines (one per request): lines are
+    collected and written together at most `delay` seconds later, in chunks of
+    whole lines of at most 4 KiB (one write(2) each, atomic on a pipe shared
+    with other processes). A write per line cost the API a fifth of its
+    throughput. Outside an event loop, or when `delay` is 0, lines go out at once.
+    Lines still held at exit are written by `flush()` (at shutdown and atexit)."""
+
+    CHUNK = 4096
+
+    def __init__(self, delay: float = 0.1) -> None:
+        self.delay = delay
+        self._lines: list[str] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._lock = threading.Lock()
+
+    def msg(self, message: str) -> None:
+        with self._lock:
+            self._lines.append(message)
+            self._size += len(message) + 1
+            full = self._size >= self.CHUNK
+        if full or self.delay <= 0:
+            self.flush()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._timer = loop.call_later(self.delay, self.flush)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            lines, self._lines, self._size = self._lines, [], 0
+        if not lines:
+            return
+        out = sys.stdout
+        chunk: list[str] = []
+        size = 0
+        for line in lines:
+            if chunk and size + len(line) + 1 > self.CHUNK:
+                out.write("".join(chunk))
+                out.flush()
+                chunk, size = [], 0
+            chunk.append(line + "\n")
+            size += len(line) + 1
+        out.write("".join(chunk))
+        out.flush()
+
+
+request_lines = BufferedLineLogger()
+atexit.register(request_lines.flush)
+
+
+def request_logger(name: str):
+    """The logger for per-request lines: the configured processors, a buffered sink."""
+    return structlog.wrap_logger(request_lines, logger_name=name)
+
+
+def flush_logs() -> None:
+    """Write out what the buffered request logger holds (call at shutdown)."""
+    request_lines.flush()
+
+
+def configure_logging(settings: LogSettings, *, cache: bool = True, buffered: bool = True,
+                      **context: object) -> None:
     """Configure structlog and stdlib logging for this process. `context`
     (e.g. role="api", worker=2) is bound to every line. `cache=False` looks
-    up sys.stdout at every call (tests that capture output need that)."""
+    up sys.stdout at every call and `buffered=False` writes request lines at
+    once (tests that capture output need both)."""
+    request_lines.flush()
+    request_lines.delay = 0.1 if buffered else 0.0
     level = getattr(logging, settings.level.upper())
     shared = [
         structlog.contextvars.merge_contextvars,

@@ -32,7 +32,7 @@ def json_logs() -> None:
     from shared.config import LogSettings
     from shared.logging import configure_logging
 
-    configure_logging(LogSettings(level="info", format="json"), cache=False)
+    configure_logging(LogSettings(level="info", format="json"), cache=False, buffered=False)
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,11 @@ import os
 import re
 import time
 
-import structlog
 from aiohttp import web
 
-log = structlog.get_logger("api.access")
+from shared.logging import request_logger
+
+log = request_logger("api.access")
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 REQUEST_ID_HEADER = "X-Request-Id"

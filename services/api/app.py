@@ -13,6 +13,7 @@ from aiohttp import web
 
 from shared.blobs import BlobStore
 from shared.config import Settings
+from shared.logging import flush_logs
 from shared.passwords import PasswordHasher
 from shared.redis_client import open_redis
 from shared.redis_get import PipelinedGet
@@ -58,13 +59,18 @@ async def _blobs(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _request_log(app: web.Application) -> AsyncIterator[None]:
+    yield
+    flush_logs()  # request lines are buffered for up to 0.1 s
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[access_log_middleware, error_middleware],
         client_max_size=settings.server.max_body_size,
     )
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([_storage, _redis, _passwords, _blobs])
+    app.cleanup_ctx.extend([_request_log, _storage, _redis, _passwords, _blobs])
     for module in (status, users, auth, files, file_data, openapi):
         app.router.add_routes(module.routes)
     return app

@@ -129,21 +129,28 @@ async def client(request: pytest.FixtureRequest, aiohttp_client, backend_setting
 
 @pytest.fixture
 def service_output(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture):
-    """read() -> what the service logged since the last read: this process's
-    stdout for in-process backends, the supervisor's log for `live`."""
+    """read(wait_for="", count=1) -> what the service logged since the last
+    read: this process's stdout for in-process backends, the supervisor's log
+    for `live`, whose request lines are buffered up to 0.1 s: read waits (with
+    a deadline) until `wait_for` appears `count` times."""
     live = (request.getfixturevalue("live_service")
             if request.node.callspec.params.get("backend_settings") == "live" else None)
     position = [live.log.stat().st_size if live else 0]
     capsys.readouterr()
 
-    def read() -> str:
+    def read(wait_for: str = "", count: int = 1) -> str:
         out = capsys.readouterr().out
         if live:
-            with open(live.log, "rb") as fh:
-                fh.seek(position[0])
-                data = fh.read()
-            position[0] += len(data)
-            out += data.decode(errors="replace")
+            deadline = time.monotonic() + 5
+            while True:
+                with open(live.log, "rb") as fh:
+                    fh.seek(position[0])
+                    data = fh.read().decode(errors="replace")
+                if not wait_for or data.count(wait_for) >= count or time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            position[0] += len(data.encode())
+            out += data
         return out
 
     return read

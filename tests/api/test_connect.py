@@ -147,6 +147,6 @@ async def test_tokens_never_appear_in_logs(client, user, service_output):
     token = (await (await client.get("/connect", headers=basic(*user))).json())["token"]
     await client.get("/users/me", headers={"X-Token": token})
     await client.get("/disconnect", headers={"X-Token": token})
-    out = service_output()
-    assert out.count('"request"') == 3  # the lines are there...
+    out = service_output('"path":"/disconnect"')
+    assert out.count('"request"') >= 3  # the lines are there (earlier ones may still arrive)...
     assert token not in out  # ...without the token

@@ -47,7 +47,7 @@ async def test_one_request_line_per_request_with_the_request_id(client, service_
     service_output()
     resp = await client.get("/status", headers={"X-Request-Id": "abc-123"})
     assert resp.headers["X-Request-Id"] == "abc-123"
-    lines = [line for line in service_output().splitlines() if '"request"' in line]
+    lines = [line for line in service_output("abc-123").splitlines() if "abc-123" in line]
     assert len(lines) == 1
     event = json.loads(lines[0])
     assert event["event"] == "request"
