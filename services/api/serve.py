@@ -14,18 +14,33 @@ Stopping is done in three beats so no accepted request is dropped:
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from aiohttp import web
 
 from shared.grace import Grace
+from shared.logging import get_logger
 from shared.supervision.child import ChildContext, run_child
 
 from .app import create_app
+
+log = get_logger("api")
 
 # Longest time a keep-alive connection gets to send its next request once we
 # drain; a busy client sends within milliseconds, an idle one is closed after.
 LAME_DUCK = 1.0
 _POLL = 0.02
+
+
+def _accept_pending(sock: socket.socket) -> list[socket.socket]:
+    taken = []
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:  # BlockingIOError: the queue is empty
+            return taken
+        conn.setblocking(False)
+        taken.append(conn)
 
 
 def run_api_worker(ctx: ChildContext) -> int:
@@ -57,11 +72,21 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
         draining = True
         loop = asyncio.get_running_loop()
         await site.stop()
+        # Connections the kernel queued but nobody accepted yet would be reset
+        # when the socket closes: take them (they get a `Connection: close`
+        # answer like the others), then close our copy at once (uvloop served a
+        # duplicate fd), so the kernel queues nothing more for us.
+        pending = _accept_pending(ctx.sock)
+        ctx.sock.close()
         server = runner.server
+        for conn in pending:
+            await loop.connect_accepted_socket(server, conn)
         deadline = loop.time() + min(LAME_DUCK, time_left / 2)
         while server is not None and server.connections and loop.time() < deadline:
             await asyncio.sleep(_POLL)
         await runner.cleanup()
+        if pending:
+            log.info("drain.adopted", connections=len(pending))
 
     grace.on_shutdown(stop)
     await site.start()

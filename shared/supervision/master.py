@@ -156,13 +156,21 @@ class Master:
         child = fork_child(
             kind=kind, index=index, generation=generation, target=self.kinds[kind].target,
             make_context=self._context, master_fds=[c.fd for c in self.children.values()],
-            now=self._now(), on_fork_in_child=self.notify.close_in_child,
+            now=self._now(), on_fork_in_child=lambda: self._in_child(kind),
         )
         self.children[child.pid] = child
         assert self._loop is not None
         self._loop.add_reader(child.fd, self._on_pipe, child)
         log.info("child.spawn", pid=child.pid, kind=kind, index=index, generation=generation)
         return child
+
+    def _in_child(self, kind: str) -> None:
+        """Runs in a freshly forked child: drop what is the master's alone."""
+        self.notify.close_in_child()
+        if kind != "api" and self.sock is not None and self.sock.fileno() >= 0:
+            # A job worker holding the listening socket would keep it open (and
+            # the kernel queueing connections) after every API worker stopped.
+            os.close(self.sock.detach())
 
     def _spawn_due(self) -> None:
         if self.grace.stopping:

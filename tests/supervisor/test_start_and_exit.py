@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -125,3 +127,34 @@ def test_master_sigkilled_leaves_no_child(start_service):
     service.signal(signal.SIGKILL)
     assert service.wait_exit() == -signal.SIGKILL  # the shell shows 128+9
     wait_until(lambda: not any(alive(pid) for pid in pids), 10, "children to follow the master")
+
+
+def listening_inode(port: int) -> str:
+    with open("/proc/net/tcp") as fh:
+        for line in fh.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":  # LISTEN
+                return fields[9]
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def socket_inodes(pid: int) -> set[str]:
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                found.add(target[8:-1])
+    return found
+
+
+def test_only_api_workers_hold_the_listening_socket(start_service):
+    """A job worker holding it would keep the port queueing connections after
+    every API worker stopped accepting (they would be reset, not refused)."""
+    service = start_service(JOB_WORKERS="1", HOST="127.0.0.1").ready()
+    inode = listening_inode(service.port)
+    assert all(inode in socket_inodes(pid) for pid in service.children("api"))
+    [job] = service.children("job")
+    assert inode not in socket_inodes(job)
+    service.signal(signal.SIGINT)
+    assert service.wait_exit() == 0
