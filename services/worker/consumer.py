@@ -97,6 +97,7 @@ class JobWorker:
         self._fatal: BaseException | None = None
         self._background: list[asyncio.Task] = []
         self._acker_last = False
+        self._reader_acks = False  # the read loop sends the acks with its reads
         self.counts = {"done": 0, "retried": 0, "dead": 0, "abandoned": 0}
         # Created in start(), on the running loop.
         self._wake: asyncio.Event | None = None  # a slot freed, or stop
@@ -110,6 +111,9 @@ class JobWorker:
         """Connect, create the groups, clean crash leftovers. `run` then finishes
         this consumer's own pending entries before reading new ones."""
         self._loop = asyncio.get_running_loop()
+        # A concrete bound logger (the lazy proxy re-binds on every call: ~3 us
+        # a line, two lines a job); logging is configured by now.
+        self.log = get_logger("worker").bind(consumer=self.name)
         self._wake = asyncio.Event()
         self._stop_event = asyncio.Event()
         self._ack_event = asyncio.Event()
@@ -243,19 +247,43 @@ class JobWorker:
             self.log.info("worker.recovered", jobs=recovered)
 
     async def _consume(self) -> None:
+        try:
+            self._reader_acks = True
+            await self._consume_loop()
+        finally:
+            self._reader_acks = False
+            self._ack_event.set()  # whatever is left is the acker's
+
+    async def _consume_loop(self) -> None:
         streams = {stream: ">" for stream in self._handlers}
         while not self._stopping:
             self._start_backlog()
             free = self._free()
             if free <= 0 or self._backlog:
+                if self._acks:  # no read for now to carry them: the acker sends them
+                    self._reader_acks = False
+                    self._ack_event.set()
                 await self._wait_wake()
+                self._reader_acks = True
                 continue
+            acks, self._acks = self._acks, {}
             try:
-                reply = await self.redis.xreadgroup(GROUP, self.name, streams, count=free, block=BLOCK_MS)
+                if acks:  # acks ride along with the read (the acker handles the rest)
+                    reply = await self._settler.ack(acks, streams, consumer=self.name, count=free)
+                    self._acked(acks)
+                else:
+                    self._reader_acks = False  # blocked: jobs finishing now are acked by the acker
+                    try:
+                        reply = await self.redis.xreadgroup(GROUP, self.name, streams, count=free,
+                                                            block=BLOCK_MS)
+                    finally:
+                        self._reader_acks = True
             except _REDIS_DOWN as exc:
+                self._unsent(acks)
                 await self._redis_trouble("read", exc)
                 continue
             except ResponseError as exc:
+                self._unsent(acks)  # acking twice is harmless
                 if "NOGROUP" not in str(exc):
                     raise
                 # A stream was deleted under us (an operator's DEL or FLUSHALL): make it again.
@@ -274,6 +302,7 @@ class JobWorker:
             return 0  # claimed back while we hold it: it is running already
         if not fields:  # deleted from the stream while pending: nothing to run
             self._queue_ack(stream, entry_id)
+            self._wake.set()  # the reader may be waiting for a slot: it hands the ack over
             return 0
         self._in_hand.add(key)
         if self._free() > 0 and not self._backlog:
@@ -361,14 +390,17 @@ class JobWorker:
 
     async def _acker(self) -> None:
         """Ack finished entries in batches: whatever finished during the previous
-        round trip goes in the next one (no timer, so no added latency). Ends
-        once told to (`_acker_last`) and nothing is left to ack."""
+        round trip goes in the next one (no timer, so no added latency).
+        While the read loop is running and not blocked, it sends the acks
+        itself with its next read (`_reader_acks`): a finished job frees a
+        slot, which wakes the reader at once. Ends once told to
+        (`_acker_last`) and nothing is left to ack."""
         while True:
             await self._ack_event.wait()
             self._ack_event.clear()
-            if self._acks:
+            if self._acks and not self._reader_acks:
                 await self._flush_acks()
-            elif self._acker_last:
+            elif self._acker_last and not self._acks:
                 return
 
     async def _flush_acks(self) -> bool:
@@ -376,15 +408,23 @@ class JobWorker:
         try:
             await self._settler.ack(batch)
         except _REDIS_DOWN as exc:
-            for stream, ids in batch.items():  # keep them for the next round
-                self._acks.setdefault(stream, [])[:0] = ids
+            self._unsent(batch)
             await self._redis_trouble("ack", exc)
-            self._ack_event.set()
             return False
+        self._acked(batch)
+        return True
+
+    def _acked(self, batch: Mapping[str, list[str]]) -> None:
         for stream, ids in batch.items():
             for entry_id in ids:
                 self._in_hand.discard((stream, entry_id))
-        return True
+
+    def _unsent(self, batch: Mapping[str, list[str]]) -> None:
+        """Put acks back for the next round (first, keeping their order)."""
+        for stream, ids in batch.items():
+            self._acks.setdefault(stream, [])[:0] = ids
+        if batch:
+            self._ack_event.set()
 
     async def _finish_acks(self) -> None:
         """Let the acker flush what is left; past the deadline (Redis down),

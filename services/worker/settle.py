@@ -112,13 +112,19 @@ class Settler:
         self._move_due = redis.register_script(_MOVE_DUE)
         self._requeue_dead = redis.register_script(_REQUEUE_DEAD)
 
-    async def ack(self, acks: Mapping[str, list[str]]) -> None:
-        """Ack and delete finished entries, all streams in one MULTI round trip."""
+    async def ack(self, acks: Mapping[str, list[str]], then_read: Mapping[str, str] | None = None,
+                  *, consumer: str = "", count: int = 0) -> object:
+        """Ack and delete finished entries, all streams in one MULTI round trip.
+        With `then_read`, the same MULTI ends with a (non-blocking) XREADGROUP
+        for `consumer`, whose reply is returned: one round trip instead of two."""
         pipe = self.redis.pipeline(transaction=True)
         for stream, ids in acks.items():
             pipe.xack(stream, GROUP, *ids)
             pipe.xdel(stream, *ids)
-        await pipe.execute()
+        if then_read is not None:
+            pipe.xreadgroup(GROUP, consumer, dict(then_read), count=count)
+        replies = await pipe.execute()
+        return replies[-1] if then_read is not None else None
 
     async def retry(self, stream: str, entry_id: str, job: Job, delay: float) -> bool:
         """Ack the entry and schedule `job` again (attempts + 1) after `delay` s.

@@ -253,3 +253,30 @@ async def test_a_job_slower_than_claim_idle_is_not_taken_by_another_worker(redis
     release.set()
     await until(lambda: queue_empty(redis, ("slow",)), what="acked")
     assert runs == ["run"]
+
+
+async def test_quick_jobs_are_acked_while_a_slow_one_holds_a_slot(redis, run_worker, settings):
+    """Acks must not wait for a read: with every slot but one taken by a job
+    that never ends, the quick jobs around it are still acked and deleted."""
+    release = asyncio.Event()
+    quick_done: list[int] = []
+
+    async def slow(job: Job) -> None:
+        await release.wait()
+
+    async def quick(job: Job) -> None:
+        quick_done.append(job.payload["n"])
+
+    await run_worker(settings.replace(worker={"concurrency": 2}),
+                     handlers={"slow": slow, "quick": quick})
+    await redis.xadd(stream_key("slow"), Job("slow", {}).fields())
+    pipe = redis.pipeline(transaction=False)
+    for n in range(30):
+        pipe.xadd(stream_key("quick"), Job("quick", {"n": n}).fields())
+    await pipe.execute()
+    await until(lambda: len(quick_done) == 30, what="the quick jobs done")
+    await until(lambda: queue_empty(redis, ("quick",)), what="the quick jobs acked and deleted")
+    assert await _no_pending(redis, stream_key("quick"))
+    assert await pending_count(redis, stream_key("slow")) == 1  # still running
+    release.set()
+    await until(lambda: queue_empty(redis, ("slow",)), what="the slow job acked")
