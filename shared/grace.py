@@ -159,7 +159,7 @@ class Grace:
 
     def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")
-        if exc is None or isinstance(exc, (ConnectionError, OSError)):
+        if exc is None or isinstance(exc, (OSError, asyncio.CancelledError)):
             # Transport noise (a client hung up) is not our state going bad.
             loop.default_exception_handler(context)
             return

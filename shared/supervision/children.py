@@ -8,6 +8,7 @@ loop (without touching its epoll set, which it shares with the master)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -106,6 +107,10 @@ def fork_child(
     loop = asyncio.get_running_loop()
     sys.stdout.flush()
     sys.stderr.flush()
+    # Everything the master allocated (imported modules, settings) goes to the
+    # permanent generation: the child's collector never walks it (less GC work
+    # per request) and never touches its pages (no copy-on-write).
+    gc.freeze()
     # Signals stay blocked across fork so none lands in the child while it still
     # has the master's handlers (they would write to the master's wake-up fd).
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)

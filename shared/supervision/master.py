@@ -124,6 +124,7 @@ class Master:
                 self._due[(name, index)] = now
         self._spawn_due()
         self.grace.spawn(self._supervise(), name="supervise")
+        self._check_progress()  # nothing to wait for when no child is configured
 
     # --- signals --------------------------------------------------------------
     def _on_stop_signal(self, sig: int) -> None:
