@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from shared.jobs import GROUP, Job, stream_of, thumbnails_job, welcome_job
+from shared.logging import flush_logs
 
 from .conftest import dead_letters, log_events, pending_count, queue_empty, until
 
@@ -103,6 +104,7 @@ async def test_thumbnails_are_written_and_the_stream_stays_empty(data, redis, ru
     # the group stays (created with MKSTREAM), and its entries-read moved on
     groups = await redis.xinfo_groups(stream_of("thumbnails"))
     assert [g["name"] for g in groups] == [GROUP.encode()]
+    flush_logs()  # job.start/job.done go through the buffered sink
     events = log_events(capsys.readouterr().out)
     starts = [e for e in events if e["event"] == "job.start"]
     dones = [e for e in events if e["event"] == "job.done"]
