@@ -24,14 +24,15 @@ ROOT = Path(__file__).resolve().parents[2]
 class Service:
     """One supervisor.py process and what it logged."""
 
-    def __init__(self, env: dict[str, str], args: list[str]) -> None:
+    def __init__(self, env: dict[str, str], args: list[str],
+                 command: list[str] | None = None) -> None:
         self.port = int(env["PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
         self.events: list[dict[str, Any]] = []
         self.stderr: list[str] = []
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "supervisor.py"), *args],
+            [*(command or [sys.executable, str(ROOT / "supervisor.py")]), *args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True,  # its own group: killpg() plays a terminal's Ctrl-C
         )

@@ -49,7 +49,7 @@ async def test_long_download_in_flight_during_sigint_completes_byte_for_byte(sta
 
 async def test_sigint_to_the_whole_group_is_one_ordered_shutdown(start_service):
     """Ctrl-C in a terminal: every process gets SIGINT at once."""
-    service = start_service()
+    service = start_service(JOB_WORKERS="1")
     await asyncio.to_thread(service.ready)
     data = os.urandom(SIZE)
     async with aiohttp.ClientSession() as session:
