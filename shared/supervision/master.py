@@ -82,6 +82,7 @@ class Master:
         self._crashes = CrashWindow(sup.crash_limit, sup.crash_window)
         self._ready_announced = False
         self._reloading: int | None = None  # the generation being brought up
+        self._before_reload: tuple[Settings, dict[str, int]] = (settings, {})
         self._reason = ""
         self._all_gone = asyncio.Event()
         self._last_watchdog = 0.0
@@ -242,6 +243,9 @@ class Master:
     def _after_exit(self, child: Child, crashed: bool, cause: str) -> None:
         if self.grace.stopping or child.retiring:
             return
+        if crashed and self._reloading is not None and child.generation == self._reloading:
+            self._abort_reload(child, cause)
+            return
         if child.generation < self._target_generation():
             return  # a reload is bringing up its successor
         if self._current(child.slot) is not None:
@@ -348,6 +352,7 @@ class Master:
         if (new.server.host, new.server.port) != (self.settings.server.host, self.settings.server.port):
             log.warning("reload.address_kept", reason="the listening socket is bound once",
                         host=self.settings.server.host, port=self.settings.server.port)
+        self._before_reload = (self.settings, dict(self.counts))
         self.settings = new
         self._crashes = CrashWindow(new.supervisor.crash_limit, new.supervisor.crash_window)
         self.grace.timeout(new.supervisor.graceful_timeout)
@@ -358,6 +363,27 @@ class Master:
             for index in range(1, count + 1):
                 self._spawn(kind, index, self._reloading)
         self._check_progress()
+
+    def _abort_reload(self, child: Child, cause: str) -> None:
+        """A new child crashed before the reload finished: the old ones (still
+        serving) stay, the new ones go, the old settings come back."""
+        generation = self._reloading
+        log.error("reload.failed", error=f"new {child.name} {cause}", generation=generation)
+        for other in list(self.children.values()):
+            if other.generation == generation and not other.retiring:
+                self._retire(other)
+        self.settings, self.counts = self._before_reload
+        sup = self.settings.supervisor
+        self._crashes = CrashWindow(sup.crash_limit, sup.crash_window)
+        self.grace.timeout(sup.graceful_timeout)
+        self._reloading = None
+        self._due.clear()
+        for kind, count in self.counts.items():  # any old slot that died meanwhile
+            for index in range(1, count + 1):
+                if self._current((kind, index)) is None:
+                    self._due[(kind, index)] = self._now()
+        self._spawn_due()
+        self.notify.send("READY=1", self._status_line("serving (reload failed)"))
 
     def _finish_reload(self) -> None:
         generation = self._reloading

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import urllib.request
 
 import aiohttp
 
@@ -115,5 +116,33 @@ def test_a_draining_worker_answers_keep_alive_clients_with_connection_close(star
         last = exchange(sock)
         assert last.startswith(b"HTTP/1.1 200") and b"Connection: close" in last
         assert sock.recv(1) == b""  # and then it closes, cleanly
+    service.signal(signal.SIGINT)
+    assert service.wait_exit() == 0
+
+
+def test_a_reload_whose_new_children_crash_keeps_the_old_ones(start_service, tmp_path):
+    from shared.config import DEFAULT_CONFIG
+
+    config = tmp_path / "config.toml"
+    text = DEFAULT_CONFIG.read_text()
+    folder = tmp_path / "files"
+    config.write_text(text.replace('folder_path = "/tmp/files_manager"', f'folder_path = "{folder}"'))
+    service = start_service("--config", str(config), FOLDER_PATH="").ready()
+    old = sorted(service.children())
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    config.write_text(text.replace('folder_path = "/tmp/files_manager"',
+                                   f'folder_path = "{blocker / "files"}"'))
+    mark = service.mark()
+    service.signal(signal.SIGHUP)
+    failed = service.wait_for("reload.failed", after=mark)
+    assert "exited with code 1" in failed["error"]
+    assert service.named("reload.done") == []
+    # the new generation goes, the old one keeps serving
+    for e in [e for e in service.events[mark:] if e.get("event") == "child.spawn"]:
+        service.wait_for("child.exit", after=mark, where=lambda x, pid=e["pid"]: x["pid"] == pid)
+    assert sorted(service.children()) == old
+    with urllib.request.urlopen(f"{service.url}/status", timeout=5) as resp:
+        assert resp.status == 200
     service.signal(signal.SIGINT)
     assert service.wait_exit() == 0
