@@ -287,12 +287,22 @@ class Master:
 
     # --- the supervise task -------------------------------------------------------
     async def _supervise(self) -> None:
-        timeout = self.settings.supervisor.heartbeat_timeout
         while not self.grace.stopping:
             await asyncio.sleep(_TICK)
             now = self._now()
             timeout = self.settings.supervisor.heartbeat_timeout
+            grace_period = self.settings.supervisor.graceful_timeout
             for child in list(self.children.values()):
+                if (child.retiring and child.stop_sent_at is not None and not child.hung
+                        and now - child.stop_sent_at > grace_period):
+                    # Retired by a reload or SIGTTOU and still there: same rule as a shutdown.
+                    child.hung = True
+                    log.error("child.forced", pid=child.pid, kind=child.kind, index=child.index)
+                    try:
+                        os.kill(child.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    continue
                 if not child.hung and now - child.last_beat > timeout:
                     child.hung = True
                     log.error("child.hung", pid=child.pid, kind=child.kind, index=child.index,

@@ -113,3 +113,19 @@ def test_sigttin_adds_and_sigttou_removes_an_api_worker(start_service):
     assert status_ok(service.url)
     service.signal(signal.SIGINT)
     assert service.wait_exit() == 0
+
+
+def test_a_retired_child_that_does_not_leave_is_killed_after_the_graceful_timeout(start_service):
+    service = start_service(API_WORKERS="2", GRACEFUL_TIMEOUT="1", HEARTBEAT_TIMEOUT="30").ready()
+    stuck = service.children("api")[1]  # api worker 2, the one SIGTTOU retires
+    os.kill(stuck, signal.SIGSTOP)
+    mark = service.mark()
+    service.signal(signal.SIGTTOU)
+    forced = service.wait_for("child.forced", after=mark)
+    assert forced["pid"] == stuck
+    gone = service.wait_for("child.exit", after=mark, where=lambda e: e["pid"] == stuck)
+    assert gone["signal"] == "SIGKILL" and gone["expected"] is True
+    assert service.named("child.restart") == []
+    assert status_ok(service.url)
+    service.signal(signal.SIGINT)
+    assert service.wait_exit() == 0
