@@ -32,7 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, cpu_seconds, ensure_tool, free_port, redis_server, wait_http, wrk  # noqa: E402
+from bench.common import (  # noqa: E402
+    PYTHON, ROOT, ensure_tool, free_port, redis_server, wait_http, wrk,
+)
 
 RESULTS = ROOT / "bench" / "results" / "supervisor_bench.json"
 

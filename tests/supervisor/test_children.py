@@ -8,7 +8,7 @@ import signal
 import time
 import urllib.request
 
-from .conftest import alive, wait_until
+from .conftest import alive
 
 
 def status_ok(url: str) -> bool:
