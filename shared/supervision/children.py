@@ -14,7 +14,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .beacon import Beacon
 from .child import ChildContext, remember_stop_signals
@@ -45,7 +45,6 @@ class Child:
     retiring: bool = False  # asked to stop by the master: its exit is expected
     hung: bool = False
     stop_sent_at: float | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def slot(self) -> tuple[str, int]:
