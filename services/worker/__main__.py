@@ -13,6 +13,8 @@ import json
 import signal
 import sys
 
+from redis.exceptions import RedisError
+
 from shared.config import ConfigError, Settings, load_settings
 from shared.logging import configure_logging, get_logger
 from shared.redis_client import open_redis
@@ -103,11 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "run"
     configure_logging(settings.log, role="worker")
     _event_loop_policy()
-    if command == "status":
-        return asyncio.run(_status(settings, args.json))
-    if command == "requeue-dead":
+    if command == "run":
+        return asyncio.run(_run_worker(settings, args.name))
+    try:
+        if command == "status":
+            return asyncio.run(_status(settings, args.json))
         return asyncio.run(_requeue(settings))
-    return asyncio.run(_run_worker(settings, args.name))
+    except (RedisError, OSError) as exc:
+        print(f"redis unreachable: {exc}", file=sys.stderr)  # not the URL: it may hold a password
+        return 1
 
 
 if __name__ == "__main__":

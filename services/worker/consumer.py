@@ -52,8 +52,6 @@ MOVER_MAX_SLEEP = 1.0  # retries scheduled by other workers are moved at most th
 CONSUMER_FORGET_AFTER = 3600.0  # a consumer with nothing pending, silent this long, is removed
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
-Entry = tuple[str, str, dict]  # stream, entry id, fields
-
 
 def default_name() -> str:
     """hostname:pid:random, so a restarted worker never takes a dead one's name."""
@@ -157,6 +155,15 @@ class JobWorker:
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
+
+    async def _recreate_groups(self, exc: ResponseError) -> None:
+        """A stream vanished under us (an operator's DEL or FLUSHALL, a Redis
+        restarted without persistence): make the groups again. Any other
+        error is not ours to swallow."""
+        if "NOGROUP" not in str(exc):
+            raise exc
+        self.log.warning("worker.group_recreated", error=str(exc))
+        await self._create_groups()
 
     async def run(self) -> None:
         """Consume until stop(); return once the jobs in hand are finished (or,
@@ -291,11 +298,7 @@ class JobWorker:
                 continue
             except ResponseError as exc:
                 self._unsent(acks)  # acking twice is harmless
-                if "NOGROUP" not in str(exc):
-                    raise
-                # A stream was deleted under us (an operator's DEL or FLUSHALL): make it again.
-                self.log.warning("worker.group_recreated", error=str(exc))
-                await self._create_groups()
+                await self._recreate_groups(exc)
                 continue
             for stream, entries in reply or ():
                 stream = _text(stream)
@@ -474,6 +477,8 @@ class JobWorker:
                     await self._forget_consumers()
             except _REDIS_DOWN as exc:
                 await self._redis_trouble("claim", exc)
+            except ResponseError as exc:
+                await self._recreate_groups(exc)
 
     async def _keep_ours(self, stream: str, min_idle_ms: int) -> None:
         """Reset the idle time of the entries we hold (a job slower than

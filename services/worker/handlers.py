@@ -12,7 +12,7 @@ from shared.jobs import Job
 from shared.storage import Storage
 
 from .thumbnails import ImageRejected, make_thumbnails
-from .welcome import WelcomeSender, welcome_text
+from .welcome import WelcomeSender
 
 Handler = Callable[[Job], Awaitable[None]]
 
@@ -63,5 +63,3 @@ class WelcomeHandler:
             raise JobRejected("User not found")
         await self.sender.send(user.email)
 
-
-__all__ = ["Handler", "JobRejected", "ThumbnailsHandler", "WelcomeHandler", "welcome_text"]

@@ -8,7 +8,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from shared.jobs import DEAD_LETTERS, GROUP, KINDS, kind_of
+from shared.jobs import DEAD_LETTERS, GROUP, KINDS
 
 from .settle import Settler, delayed_key, stream_key
 
@@ -64,5 +64,3 @@ async def requeue_dead(redis: Redis, kinds: tuple[str, ...] = KINDS) -> int:
     """Move every dead letter back to its stream with attempts reset."""
     return await Settler(redis).requeue_dead(kinds)
 
-
-__all__ = ["format_status", "kind_of", "queue_status", "requeue_dead"]

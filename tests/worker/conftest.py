@@ -14,12 +14,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+import redis as redis_sync
 from redis.asyncio import Redis
 
 from services.worker.consumer import JobWorker
 from services.worker.settle import stream_key
 from shared.config import Settings
-from shared.jobs import DEAD_LETTERS, GROUP, KINDS, Job, enqueue, stream_of
+from shared.jobs import DEAD_LETTERS, GROUP, KINDS, Job, enqueue
 from shared.redis_client import open_redis
 from shared.storage import NewFile, ROOT, Storage, open_storage
 
@@ -138,6 +139,25 @@ async def run_worker(settings: Settings) -> AsyncIterator[Callable[..., Awaitabl
     for worker in running:
         if not worker.task.done():
             await worker.stop(1.0)
+
+
+def start_redis(port: int, folder: Path) -> subprocess.Popen:
+    """Another private redis-server (for tests that stop and restart one)."""
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL)
+    client = redis_sync.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            client.close()
+            return proc
+        except redis_sync.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.02)
 
 
 class WorkerProcess:

@@ -11,9 +11,11 @@ from pathlib import Path
 from PIL import Image
 
 from services.worker.consumer import JobWorker
-from shared.jobs import DEAD_LETTERS, GROUP, Job, stream_of, thumbnails_job, welcome_job
+from shared.jobs import DEAD_LETTERS, GROUP, Job, enqueue, stream_of, thumbnails_job, welcome_job
+from shared.redis_client import open_redis
+from tests.conftest import free_port
 
-from .conftest import cli, dead_letters, pending_count, queue_empty, until
+from .conftest import cli, dead_letters, pending_count, queue_empty, start_redis, until
 
 WIDTHS = (500, 250, 100)
 
@@ -220,3 +222,42 @@ async def test_requeue_dead_puts_jobs_back_with_attempts_reset(data, redis, spaw
     assert worker.wait() == 0
     [*_, last_start] = worker.events("job.start")  # buffered lines are out once it stopped
     assert last_start["attempt"] == 1  # attempts were reset
+
+
+async def test_the_worker_rides_out_a_redis_restart(data, spawn, tmp_path, env_for):
+    """Redis goes away (the worker logs and waits, without spinning), comes
+    back empty (the worker makes its groups again) and jobs flow again."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    server = start_redis(port, tmp_path)
+    try:
+        user_id = await data.user("back@example.com")
+        worker = spawn(REDIS_URL=url)
+        await until(lambda: worker.events("worker.start"), what="the worker up")
+        server.terminate()
+        server.wait(10)
+        await until(lambda: worker.events("worker.redis_error"), what="the outage noticed")
+        errors_in_a_while = len(worker.events("worker.redis_error"))
+        assert worker.proc.poll() is None
+        server = start_redis(port, tmp_path)
+        client = open_redis(url)
+        try:
+            await enqueue(client, welcome_job(user_id))
+            await until(lambda: "Welcome back@example.com!\n" in worker.output(), timeout=30,
+                        what="the job done after the restart")
+        finally:
+            await client.aclose()
+        assert worker.events("worker.group_recreated")
+        assert errors_in_a_while < 50  # backing off, not a busy loop
+        worker.proc.send_signal(signal.SIGTERM)
+        assert worker.wait() == 0
+        result = cli({**env_for, "REDIS_URL": url}, "status")
+        assert result.returncode == 0
+        server.terminate()
+        server.wait(10)
+        result = cli({**env_for, "REDIS_URL": url}, "status")
+        assert result.returncode == 1
+        assert result.stderr.startswith("redis unreachable:")
+    finally:
+        server.kill()
+        server.wait(10)
