@@ -280,3 +280,30 @@ async def test_quick_jobs_are_acked_while_a_slow_one_holds_a_slot(redis, run_wor
     assert await pending_count(redis, stream_key("slow")) == 1  # still running
     release.set()
     await until(lambda: queue_empty(redis, ("slow",)), what="the slow job acked")
+
+
+async def test_stop_before_start_and_twice_is_fine(redis, settings):
+    from services.worker.consumer import JobWorker
+
+    worker = JobWorker(settings)
+    worker.stop(1.0)
+    await worker.start()
+    await asyncio.wait_for(worker.run(), 5)  # returns at once: it was told to stop
+    worker.stop()
+    worker.stop(0)
+    await worker.close()
+    await worker.close()
+    assert worker.counts == {"done": 0, "retried": 0, "dead": 0, "abandoned": 0}
+    # it created the groups all the same
+    assert [g["name"] for g in await redis.xinfo_groups(stream_of("welcome"))] == [GROUP.encode()]
+
+
+def test_default_consumer_names_are_unique_per_worker(settings):
+    import os
+
+    from services.worker.consumer import JobWorker
+
+    names = {JobWorker(settings).name for _ in range(20)}
+    assert len(names) == 20
+    assert all(f":{os.getpid()}:" in name for name in names)
+    assert JobWorker(settings, name="fixed").name == "fixed"
