@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..logging import flush_logs
 from .beacon import Beacon
 from .child import ChildContext, remember_stop_signals
 from .process import die_with_parent, set_title
@@ -139,6 +140,7 @@ def fork_child(
             code = 1
         finally:
             try:
+                flush_logs()  # os._exit skips atexit: buffered request lines go out now
                 sys.stdout.flush()
                 sys.stderr.flush()
             finally:
