@@ -91,6 +91,16 @@ async def data(settings: Settings, storage: Storage, redis: Redis) -> Data:
     return Data(settings, storage, redis)
 
 
+class CollectSender:
+    """A WelcomeSender that keeps the addresses (a mailer stand-in, as a user would plug one)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, email: str) -> None:
+        self.sent.append(email)
+
+
 async def dead_letters(redis: Redis) -> list[dict[str, str]]:
     return [{"id": i.decode(), **{k.decode(): v.decode() for k, v in f.items()}}
             for i, f in await redis.xrange(DEAD_LETTERS)]

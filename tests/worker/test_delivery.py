@@ -11,7 +11,7 @@ import time
 from services.worker.settle import delayed_key, stream_key
 from shared.jobs import DEAD_LETTERS, GROUP, Job, stream_of, thumbnails_job, welcome_job
 
-from .conftest import dead_letters, log_events, pending_count, queue_empty, until
+from .conftest import CollectSender, dead_letters, log_events, pending_count, queue_empty, until
 
 
 async def test_transient_failures_are_retried_with_backoff_then_dead_lettered(
@@ -92,14 +92,7 @@ async def test_entries_of_a_silent_consumer_are_claimed(data, redis, run_worker,
     await redis.xdel(stream, gone)
     assert await pending_count(redis, stream) == 2
 
-    class Collect:
-        def __init__(self) -> None:
-            self.sent: list[str] = []
-
-        async def send(self, email: str) -> None:
-            self.sent.append(email)
-
-    sender = Collect()
+    sender = CollectSender()
     await run_worker(settings.replace(worker={"claim_idle": 0.3}), sender=sender)
     await until(lambda: sender.sent, what="the claimed job to run")
     await until(lambda: _no_pending(redis, stream), what="nothing pending")

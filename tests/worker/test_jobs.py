@@ -9,7 +9,7 @@ from PIL import Image
 from shared.jobs import GROUP, Job, stream_of, thumbnails_job, welcome_job
 from shared.logging import flush_logs
 
-from .conftest import dead_letters, log_events, pending_count, queue_empty, until
+from .conftest import CollectSender, dead_letters, log_events, pending_count, queue_empty, until
 
 
 @pytest.mark.parametrize(("payload", "message"), [
@@ -68,14 +68,7 @@ async def test_welcome_prints_the_line(data, redis, run_worker, capsys):
 
 
 async def test_welcome_through_a_custom_sender(data, redis, run_worker):
-    class Collect:
-        def __init__(self) -> None:
-            self.sent: list[str] = []
-
-        async def send(self, email: str) -> None:
-            self.sent.append(email)
-
-    sender = Collect()
+    sender = CollectSender()
     user_id = await data.user("ann@example.com")
     await run_worker(sender=sender)
     await data.enqueue(welcome_job(user_id))
