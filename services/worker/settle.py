@@ -15,9 +15,10 @@ Design (why a delayed ZSET and Lua):
   reaper and occupy a slot. `MOVE_DUE` (also Lua, so each job moves exactly
   once) turns due members back into stream entries with `attempts + 1`,
   keeping `first_at`.
-- Acknowledged entries are deleted (XACK + XDEL in one MULTI, batched), so a
-  stream holds only unread and in-flight jobs: bounded without MAXLEN, which
-  could drop jobs nobody read.
+- Acknowledged entries are deleted (XACK + XDEL in one MULTI, batched, and
+  when the reader is about to read anyway, in the same MULTI as its next
+  XREADGROUP), so a stream holds only unread and in-flight jobs: bounded
+  without MAXLEN, which could drop jobs nobody read.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ class Settler:
                 if moved < limit:
                     break
             if nxt:
-                due = int(nxt) / 1000
+                due = float(nxt) / 1000
                 earliest = due if earliest is None else min(earliest, due)
         return earliest
 
