@@ -23,8 +23,9 @@ from shared.tokens import TokenStore
 from . import openapi
 from .access_log import access_log_middleware
 from .errors import error_middleware
-from .keys import BLOBS, PASSWORDS, REDIS, SETTINGS, STORAGE, TOKENS
+from .keys import BLOBS, PASSWORDS, REDIS, SETTINGS, STORAGE, TOKENS, USERS
 from .routes import auth, file_data, files, status, users
+from .user_cache import UserCache
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.server.max_body_size,
     )
     app[SETTINGS] = settings
+    app[USERS] = UserCache()
     app.cleanup_ctx.extend([_request_log, _storage, _redis, _passwords, _blobs])
     for module in (status, users, auth, files, file_data, openapi):
         app.router.add_routes(module.routes)

@@ -7,7 +7,7 @@ from aiohttp import web
 from shared.errors import Unauthorized
 from shared.storage import User
 
-from .keys import STORAGE, TOKENS
+from .keys import STORAGE, TOKENS, USERS
 
 TOKEN_HEADER = "X-Token"
 
@@ -26,4 +26,10 @@ async def optional_user(request: web.Request) -> User | None:
     user_id = await request.app[TOKENS].user_id(request.headers.get(TOKEN_HEADER))
     if user_id is None:
         return None
-    return await request.app[STORAGE].user_by_id(user_id)
+    cache = request.app[USERS]
+    user = cache.get(user_id)
+    if user is None:
+        user = await request.app[STORAGE].user_by_id(user_id)
+        if user is not None:
+            cache.put(user)
+    return user

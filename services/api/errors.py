@@ -17,6 +17,8 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout
 from shared.errors import DomainError, Invalid, NotFound, StorageUnavailable, Unauthorized
 from shared.logging import get_logger
 
+from .views import json_response
+
 log = get_logger("api")
 
 _STATUS: tuple[tuple[type[DomainError], int], ...] = (
@@ -39,7 +41,7 @@ _HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 
 
 def error_response(status: int, message: str, headers=None) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers)
+    return json_response({"error": message}, status=status, headers=headers)
 
 
 def _status_of(exc: DomainError) -> int:

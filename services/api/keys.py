@@ -11,9 +11,12 @@ from shared.passwords import PasswordHasher
 from shared.storage import Storage
 from shared.tokens import TokenStore
 
+from .user_cache import UserCache
+
 SETTINGS = web.AppKey("settings", Settings)
 STORAGE = web.AppKey("storage", Storage)
 REDIS = web.AppKey("redis", Redis)
 TOKENS = web.AppKey("tokens", TokenStore)
 PASSWORDS = web.AppKey("passwords", PasswordHasher)
 BLOBS = web.AppKey("blobs", BlobStore)
+USERS = web.AppKey("users", UserCache)

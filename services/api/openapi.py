@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .views import json_response
+
 routes = web.RouteTableDef()
 
 
@@ -134,4 +136,4 @@ SPEC: dict[str, Any] = {
 
 @routes.get("/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(SPEC)
+    return json_response(SPEC)

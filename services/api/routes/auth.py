@@ -12,6 +12,7 @@ from shared.logging import get_logger
 
 from ..auth import TOKEN_HEADER, current_user
 from ..keys import PASSWORDS, STORAGE, TOKENS
+from ..views import json_response
 
 routes = web.RouteTableDef()
 log = get_logger("api.auth")
@@ -50,7 +51,7 @@ async def connect(request: web.Request) -> web.Response:
         if await storage.set_password_hash(user.id, user.password_hash, new_hash):
             log.info("user.password_rehashed", user_id=user.id)
     token = await request.app[TOKENS].issue(user.id)
-    return web.json_response({"token": token})
+    return json_response({"token": token})
 
 
 @routes.get("/disconnect", allow_head=False)  # HEAD must not log anyone out

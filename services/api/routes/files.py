@@ -14,7 +14,7 @@ from shared.storage import FILE_TYPES, PAGE_SIZE, ROOT, NewFile, ParentId, is_id
 from ..auth import current_user
 from ..bodies import decode_base64, json_object
 from ..keys import BLOBS, REDIS, STORAGE
-from ..views import file_view
+from ..views import file_view, json_response
 
 routes = web.RouteTableDef()
 
@@ -69,7 +69,7 @@ async def create_file(request: web.Request) -> web.Response:
     storage = request.app[STORAGE]
     new = NewFile(user.id, name, file_type, is_public, parent_id, local_path=None)
     if file_type == "folder":
-        return web.json_response(file_view(await storage.create_file(new)), status=201)
+        return json_response(file_view(await storage.create_file(new)), status=201)
 
     content = await decode_base64(data)
     blobs = request.app[BLOBS]
@@ -88,7 +88,7 @@ async def create_file(request: web.Request) -> web.Response:
                 await storage.delete_file(user.id, record.id)
             await blobs.remove(local_path)
         raise
-    return web.json_response(file_view(record), status=201)
+    return json_response(file_view(record), status=201)
 
 
 @routes.get("/files/{id}")
@@ -97,7 +97,7 @@ async def show_file(request: web.Request) -> web.Response:
     record = await request.app[STORAGE].file_of_user(user.id, request.match_info["id"])
     if record is None:
         raise NotFound()
-    return web.json_response(file_view(record))
+    return json_response(file_view(record))
 
 
 def _page(raw: str | None) -> int:
@@ -115,9 +115,9 @@ async def list_files(request: web.Request) -> web.Response:
     parent = request.query.get("parentId")
     parent_id: ParentId = ROOT if parent is None or parent == "" or is_root(parent) else parent
     if page > _MAX_PAGE:
-        return web.json_response([])
+        return json_response([])
     records = await request.app[STORAGE].children(user.id, parent_id, page)
-    return web.json_response([file_view(r) for r in records])
+    return json_response([file_view(r) for r in records])
 
 
 async def _set_public(request: web.Request, is_public: bool) -> web.Response:
@@ -125,7 +125,7 @@ async def _set_public(request: web.Request, is_public: bool) -> web.Response:
     record = await request.app[STORAGE].set_public(user.id, request.match_info["id"], is_public)
     if record is None:
         raise NotFound()
-    return web.json_response(file_view(record))
+    return json_response(file_view(record))
 
 
 @routes.put("/files/{id}/publish")

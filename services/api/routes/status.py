@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from ..keys import REDIS, STORAGE
+from ..views import json_response
 
 routes = web.RouteTableDef()
 
@@ -26,11 +27,11 @@ async def status(request: web.Request) -> web.Response:
     redis_ok, db_ok = await asyncio.gather(
         _answers(request.app[REDIS].ping()), _answers(request.app[STORAGE].ping())
     )
-    return web.json_response({"redis": redis_ok, "db": db_ok})
+    return json_response({"redis": redis_ok, "db": db_ok})
 
 
 @routes.get("/stats")
 async def stats(request: web.Request) -> web.Response:
     storage = request.app[STORAGE]
     users, files = await asyncio.gather(storage.count_users(), storage.count_files())
-    return web.json_response({"users": users, "files": files})
+    return json_response({"users": users, "files": files})

@@ -12,7 +12,7 @@ from shared.jobs import enqueue, welcome_job
 from ..auth import current_user
 from ..bodies import json_object
 from ..keys import PASSWORDS, REDIS, STORAGE
-from ..views import user_view
+from ..views import json_response, user_view
 
 routes = web.RouteTableDef()
 
@@ -48,9 +48,9 @@ async def create_user(request: web.Request) -> web.Response:
         with contextlib.suppress(Exception):
             await storage.delete_user(user.id)
         raise
-    return web.json_response(user_view(user), status=201)
+    return json_response(user_view(user), status=201)
 
 
 @routes.get("/users/me")
 async def me(request: web.Request) -> web.Response:
-    return web.json_response(user_view(await current_user(request)))
+    return json_response(user_view(await current_user(request)))
