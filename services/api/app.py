@@ -21,8 +21,7 @@ from shared.storage import open_storage
 from shared.tokens import TokenStore
 
 from . import openapi
-from .access_log import access_log_middleware
-from .errors import error_middleware
+from .edge import edge_middleware
 from .keys import BLOBS, PASSWORDS, REDIS, SETTINGS, STORAGE, TOKENS, USERS
 from .routes import auth, file_data, files, status, users
 from .user_cache import UserCache
@@ -67,7 +66,7 @@ async def _request_log(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[access_log_middleware, error_middleware],
+        middlewares=[edge_middleware],
         client_max_size=settings.server.max_body_size,
     )
     app[SETTINGS] = settings

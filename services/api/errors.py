@@ -1,6 +1,7 @@
 """The one place where exceptions become HTTP responses.
 
-Domain errors carry the contract's message; this middleware picks the status.
+Domain errors carry the contract's message; `response_for` picks the status.
+The edge middleware (edge.py) calls it for anything a handler raises.
 A backend that does not answer is a 503 (not the client's fault, worth a retry);
 anything else unexpected is a 500, logged once with its traceback, and the
 process goes on serving.
@@ -51,24 +52,22 @@ def _status_of(exc: DomainError) -> int:
     return 400
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except DomainError as exc:
+def response_for(request: web.Request, exc: Exception) -> web.Response:
+    """The JSON error response for `exc`. Redirects and 304 Not Modified are
+    answers, not errors: they are raised again for aiohttp to send."""
+    if isinstance(exc, DomainError):
         return error_response(_status_of(exc), exc.message)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise  # redirects and 304 Not Modified are answers, not errors
+            raise exc
         if exc.status == 413:
             message = f"Request body too large: {exc.text}"
         else:
             message = _HTTP_MESSAGES.get(exc.status, exc.reason)
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return error_response(exc.status, message, headers=headers)
-    except _UNAVAILABLE as exc:
+    if isinstance(exc, _UNAVAILABLE):
         log.warning("backend.unavailable", error=repr(exc), path=request.path)
         return error_response(503, "Service unavailable", headers={"Retry-After": "1"})
-    except Exception:
-        log.exception("request.error", method=request.method, path=request.path)
-        return error_response(500, "Internal server error")
+    log.error("request.error", method=request.method, path=request.path, exc_info=exc)
+    return error_response(500, "Internal server error")

@@ -1,4 +1,7 @@
-"""One structured line per request: method, path, status, duration, request id.
+"""The edge of the app: one middleware that turns whatever a handler raises
+into its JSON error (errors.response_for) and logs one structured line per
+request: method, path, status, duration, request id. One layer rather than
+two: a middleware costs a few microseconds on every request.
 
 Only the path is logged: tokens travel in headers, which are never logged.
 """
@@ -13,6 +16,8 @@ import time
 from aiohttp import web
 
 from shared.logging import request_logger
+
+from .errors import response_for
 
 log = request_logger("api.access")
 
@@ -29,17 +34,20 @@ def _new_request_id() -> str:
 
 
 @web.middleware
-async def access_log_middleware(request: web.Request, handler) -> web.StreamResponse:
+async def edge_middleware(request: web.Request, handler) -> web.StreamResponse:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else _new_request_id()
     started = time.perf_counter()
     status = 500
     try:
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a JSON answer
+            response = response_for(request, exc)  # raises again for 304s and redirects
         status = response.status
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
-    except web.HTTPException as exc:  # 304s and redirects escape the error middleware
+    except web.HTTPException as exc:
         status = exc.status
         exc.headers[REQUEST_ID_HEADER] = request_id
         raise
