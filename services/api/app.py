@@ -22,7 +22,8 @@ from shared.tokens import TokenStore
 
 from . import openapi
 from .edge import edge_middleware
-from .keys import BLOBS, PASSWORDS, REDIS, SETTINGS, STORAGE, TOKENS, USERS
+from .errors import log_request_error
+from .keys import BLOBS, ERROR_REPORTER, PASSWORDS, REDIS, SETTINGS, STORAGE, TOKENS, USERS
 from .routes import auth, file_data, files, status, users
 from .user_cache import UserCache
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[USERS] = UserCache()
+    app[ERROR_REPORTER] = log_request_error
     app.cleanup_ctx.extend([_request_log, _storage, _redis, _passwords, _blobs])
     for module in (status, users, auth, files, file_data, openapi):
         app.router.add_routes(module.routes)

@@ -10,6 +10,7 @@ process goes on serving.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import redis.exceptions
 from aiohttp import web
@@ -18,6 +19,7 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout
 from shared.errors import DomainError, Invalid, NotFound, StorageUnavailable, Unauthorized
 from shared.logging import get_logger
 
+from .keys import ERROR_REPORTER
 from .views import json_response
 
 log = get_logger("api")
@@ -69,5 +71,10 @@ def response_for(request: web.Request, exc: Exception) -> web.Response:
     if isinstance(exc, _UNAVAILABLE):
         log.warning("backend.unavailable", error=repr(exc), path=request.path)
         return error_response(503, "Service unavailable", headers={"Retry-After": "1"})
-    log.error("request.error", method=request.method, path=request.path, exc_info=exc)
+    request.app[ERROR_REPORTER](exc, method=request.method, path=request.path)
     return error_response(500, "Internal server error")
+
+
+def log_request_error(exc: BaseException, **context: Any) -> None:
+    """The default reporter: one line with the traceback."""
+    log.error("request.error", exc_info=exc, **context)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -20,3 +23,6 @@ TOKENS = web.AppKey("tokens", TokenStore)
 PASSWORDS = web.AppKey("passwords", PasswordHasher)
 BLOBS = web.AppKey("blobs", BlobStore)
 USERS = web.AppKey("users", UserCache)
+# Where an unexpected exception in a request is reported, once: a log line by
+# default; the graceful-application core's error hooks in an API worker.
+ERROR_REPORTER = web.AppKey("error_reporter", Callable[..., Any])

@@ -23,6 +23,7 @@ from shared.logging import get_logger
 from shared.supervision.child import ChildContext, run_child
 
 from .app import create_app
+from .keys import ERROR_REPORTER
 
 log = get_logger("api")
 
@@ -52,6 +53,9 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
     settings = ctx.settings
     assert ctx.sock is not None, "an API worker needs the master's listening socket"
     app = create_app(settings)
+    # A request's exception is contained: reported once through grace's error
+    # hooks (the child logs it with its traceback), and the worker goes on serving.
+    app[ERROR_REPORTER] = lambda exc, **context: grace.report(exc, where="request", **context)
     draining = False
 
     async def close_after_response(request: web.Request, response: web.StreamResponse) -> None:
