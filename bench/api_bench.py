@@ -2,8 +2,10 @@
 10,000 files, page 0 and page 400) against a bare aiohttp handler returning a
 constant JSON body; one uvloop process each, same run, wrk on loopback.
 
-    .venv/bin/python bench/api_bench.py [--seconds 10] [--connections 64] [--db sqlite|mongo URL]
+    .venv/bin/python bench/api_bench.py [--seconds 10] [--rounds 3] [--connections 64]
 
+The server runs alone on CPU 1, wrk and Redis on CPU 0; the servers alternate
+round by round and each figure is the median of the rounds.
 Targets (issue 2): GET /files/:id at least 50% of the bare handler's req/s;
 page 400 no slower than twice page 0.
 """
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, free_port, redis_server, wait_http, wrk  # noqa: E402
+from bench.common import PYTHON, ROOT, free_port, pinned, redis_server, wait_http, wrk  # noqa: E402
+
+SERVER_CPU, LOAD_CPU = 1, 0
 
 
 async def seed(env: dict[str, str], files: int) -> tuple[str, str, str]:
@@ -55,7 +60,7 @@ async def seed(env: dict[str, str], files: int) -> tuple[str, str, str]:
 @contextlib.contextmanager
 def server(kind: str, env: dict[str, str]):
     port = free_port()
-    proc = subprocess.Popen([PYTHON, str(ROOT / "bench" / "api_servers.py"), kind, str(port)],
+    proc = subprocess.Popen([*pinned(SERVER_CPU), PYTHON, str(ROOT / "bench" / "api_servers.py"), kind, str(port)],
                             env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
     try:
         wait_http(f"http://127.0.0.1:{port}/status")
@@ -68,44 +73,47 @@ def server(kind: str, env: dict[str, str]):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--db", default="sqlite", help="sqlite, or a mongodb:// URL")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="api-bench-") as tmp, redis_server() as redis_url:
-        db_url = f"sqlite:///{tmp}/bench.sqlite3" if args.db == "sqlite" else args.db
-        env = {**os.environ, "REDIS_URL": redis_url, "DB_URL": db_url, "FOLDER_PATH": f"{tmp}/files",
-               "LOG_FORMAT": "json", "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryDirectory(prefix="api-bench-") as tmp, redis_server(cpu=LOAD_CPU) as redis_url:
+        env = {**os.environ, "REDIS_URL": redis_url, "DB_URL": f"sqlite:///{tmp}/bench.sqlite3",
+               "FOLDER_PATH": f"{tmp}/files", "LOG_FORMAT": "json", "PYTHONPATH": str(ROOT)}
         token, folder_id, file_id = asyncio.run(seed(env, args.files))
         auth = {"X-Token": token}
-        results: dict[str, dict[str, float]] = {}
-        with server("bare", env) as (base, pids):
-            run = lambda url, **kw: wrk(url, seconds=args.seconds, connections=args.connections,  # noqa: E731
-                                        server_pids=pids, **kw)
-            results["bare constant JSON"] = run(f"{base}/files/{file_id}")
-        with server("ours", env) as (base, pids):
-            run = lambda url, **kw: wrk(url, seconds=args.seconds, connections=args.connections,  # noqa: E731
-                                        server_pids=pids, **kw)
-            results["GET /files/:id"] = run(f"{base}/files/{file_id}", headers=auth)
-            results["GET /files page 0"] = run(f"{base}/files?parentId={folder_id}&page=0", headers=auth)
-            results["GET /files page 400"] = run(f"{base}/files?parentId={folder_id}&page=400", headers=auth)
-            results["GET /status"] = run(f"{base}/status")
+        cases = {
+            "bare, prebuilt body": ("bare", "/x", {}),
+            "bare, json_response": ("bare-json", "/x", {}),
+            "GET /files/:id": ("ours", f"/files/{file_id}", auth),
+            "GET /files page 0": ("ours", f"/files?parentId={folder_id}&page=0", auth),
+            "GET /files page 400": ("ours", f"/files?parentId={folder_id}&page=400", auth),
+            "GET /status": ("ours", "/status", {}),
+        }
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+        for _ in range(args.rounds):
+            for kind in ("bare", "bare-json", "ours"):
+                with server(kind, env) as (base, pids):
+                    for name, (case_kind, path, headers) in cases.items():
+                        if case_kind == kind:
+                            runs[name].append(wrk(base + path, seconds=args.seconds, connections=args.connections,
+                                                  headers=headers, server_pids=pids, cpu=LOAD_CPU))
 
-    bare = results["bare constant JSON"]["rps"]
-    bare_cpu = results["bare constant JSON"]["cpu_us_per_req"]
-    print(f"{'case':24} {'req/s':>9} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11}"
-          f" {'CPU vs bare':>12} {'errors':>7}")
+    results = {name: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for name, rs in runs.items()}
+    bare = results["bare, prebuilt body"]
+    print(f"{'case':24} {'req/s':>9} {'vs bare':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} {'errors':>7}")
     for name, r in results.items():
-        print(f"{name:24} {r['rps']:9.0f} {r['rps'] / bare:8.2f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f}"
-              f" {r['cpu_us_per_req']:11.1f} {bare_cpu / r['cpu_us_per_req']:12.2f}"
-              f" {int(r['non2xx'] + r['errors']):7d}")
+        print(f"{name:24} {r['rps']:9.0f} {r['rps'] / bare['rps']:8.2f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f}"
+              f" {r['cpu_us_per_req']:11.1f} {int(r['non2xx'] + r['errors']):7d}")
     page_ratio = results["GET /files page 0"]["rps"] / results["GET /files page 400"]["rps"]
-    print(f"\nGET /files/:id / bare = {results['GET /files/:id']['rps'] / bare:.2f} (target >= 0.50)")
+    by_id = results["GET /files/:id"]["rps"]
+    print(f"\nGET /files/:id / bare (prebuilt body) = {by_id / bare['rps']:.2f} (target >= 0.50);"
+          f" / bare (json_response) = {by_id / results['bare, json_response']['rps']:.2f}")
     print(f"page 400 time / page 0 time = {page_ratio:.2f} (target <= 2.0)")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "api_bench.json").write_text(json.dumps(results, indent=2))
+    (out / "api_bench.json").write_text(json.dumps({"medians": results, "runs": runs}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,27 +1,34 @@
-"""The two servers the API benchmark compares, each one process on uvloop:
+"""The servers the API benchmark compares, each one process on uvloop:
 
-    ours  the whole Files Manager app (create_app), settings from the environment
-    bare  a bare aiohttp handler returning a constant JSON body
+    ours       the whole Files Manager app (create_app), settings from the environment
+    bare       a bare aiohttp handler returning a constant JSON body, encoded once
+    bare-json  the same with web.json_response of a constant dict (encoded per request)
 """
 
 from __future__ import annotations
 
 import sys
 
+import orjson
 import uvloop
 from aiohttp import web
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
 
-def bare_app() -> web.Application:
+def bare_app(kind: str) -> web.Application:
     body = b'{"id":"5f1e7d35c7ba06511e683b21","userId":"5f1e7d35c7ba06511e683b20","name":"a.txt","type":"file","isPublic":false,"parentId":0}'
 
     async def constant(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")
 
+    document = orjson.loads(body)
+
+    async def constant_json(request: web.Request) -> web.Response:
+        return web.json_response(document)
+
     app = web.Application()
-    app.router.add_get("/{tail:.*}", constant)
+    app.router.add_get("/{tail:.*}", constant if kind == "bare" else constant_json)
     return app
 
 
@@ -37,5 +44,5 @@ def our_app() -> web.Application:
 
 if __name__ == "__main__":
     kind, port = sys.argv[1], int(sys.argv[2])
-    app = our_app() if kind == "ours" else bare_app()
+    app = our_app() if kind == "ours" else bare_app(kind)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=uvloop.new_event_loop())

@@ -19,6 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
+def pinned(cpu: int | None) -> list[str]:
+    """A command prefix pinning to one CPU (server on one, load generator and
+    Redis on the other: run-to-run spread falls from ~20 % to a few %)."""
+    if cpu is None or shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        return []
+    return ["taskset", "-c", str(cpu)]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -44,12 +52,12 @@ def ensure_tool(binary: str, package: str) -> str:
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """A private redis-server on a free port; yields its URL."""
+def redis_server(cpu: int | None = None) -> Iterator[str]:
+    """A private redis-server on a free port (pinned to `cpu` if given); yields its URL."""
     folder = tempfile.mkdtemp(prefix="bench-redis-")
     port = free_port()
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        [*pinned(cpu), "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", folder],
         stdout=subprocess.DEVNULL,
     )
@@ -100,7 +108,8 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def wrk(url: str, *, seconds: int = 10, connections: int = 64, threads: int = 1,
-        headers: dict[str, str] | None = None, server_pids: list[int] | None = None) -> dict[str, float]:
+        headers: dict[str, str] | None = None, server_pids: list[int] | None = None,
+        cpu: int | None = None) -> dict[str, float]:
     """Run wrk; returns req/s, p50/p99 latency (ms), non-2xx/socket error counts
     and, given the server's pids, its CPU time per request in microseconds (a
     figure that other load on the machine disturbs far less than req/s)."""
@@ -108,6 +117,7 @@ def wrk(url: str, *, seconds: int = 10, connections: int = 64, threads: int = 1,
     cmd = [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for name, value in (headers or {}).items():
         cmd[1:1] = ["-H", f"{name}: {value}"]
+    cmd[:0] = pinned(cpu)
     cpu_before = cpu_seconds(server_pids or [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     cpu = cpu_seconds(server_pids or []) - cpu_before

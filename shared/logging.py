@@ -11,6 +11,7 @@ import atexit
 import logging
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 
 import orjson
@@ -105,6 +106,17 @@ class _Sink:
         self.json_lines = False
         self.enabled = True
         self.context: dict[str, object] = {}
+        self._second = -1
+        self._second_text = ""
+
+    def timestamp(self) -> str:
+        """structlog's ISO UTC format, the seconds part formatted once a second."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second_text = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        return f"{self._second_text}.{int((now - second) * 1e6):06d}Z"
 
 
 class _RequestLogger:
@@ -128,9 +140,13 @@ class _RequestLogger:
         if not sink.json_lines:
             sink.structlog.info(event, **self._bound, **fields)
             return
-        line = {**sink.context, **self._bound, **fields, "event": event, "level": "info",
-                "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
-        request_lines.msg(orjson.dumps(line, default=repr).decode())
+        if self._bound:
+            fields = {**self._bound, **fields}
+        fields.update(sink.context)
+        fields["event"] = event
+        fields["level"] = "info"
+        fields["timestamp"] = sink.timestamp()
+        request_lines.msg(orjson.dumps(fields, default=repr).decode())
 
 
 _sink = _Sink()
