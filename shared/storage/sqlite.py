@@ -5,6 +5,13 @@ lock (busy_timeout) in a dedicated thread so they never stall the event loop.
 Reads are single indexed look-ups answered from the page cache in microseconds,
 so they run inline: a thread hop would cost more than the query.
 
+Reads made in one event-loop iteration share one read transaction (ended by
+a callback at the next iteration): under load many requests are served per
+iteration, and each transaction costs SQLite two fcntl locks, a stat and two
+getpid calls. A snapshot is taken at the transaction's first read and a task
+resuming after its own write runs after that transaction ends, so a request
+always sees its own writes; across processes a read may be one iteration old.
+
 Each file keeps its dense position in its folder (`seq`: 0, 1, 2... in the
 order of creation), so page n of a folder is an index seek to seq 20n instead
 of an OFFSET that walks 20n index entries: page 400 costs what page 0 costs.
@@ -79,6 +86,7 @@ class SQLiteStorage:
     def __init__(self, path: Path, reader: sqlite3.Connection, writer: sqlite3.Connection) -> None:
         self.path = path
         self._reader = reader
+        self._in_read = False
         self._writer = writer
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
 
@@ -95,6 +103,19 @@ class SQLiteStorage:
 
         reader, writer = await asyncio.to_thread(setup)
         return cls(path, reader, writer)
+
+    def _read(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        """A read in this loop iteration's read transaction (see the module doc)."""
+        if not self._in_read:
+            self._reader.execute("BEGIN")
+            self._in_read = True
+            asyncio.get_running_loop().call_soon(self._end_read)
+        return self._reader.execute(sql, params)
+
+    def _end_read(self) -> None:
+        if self._in_read:
+            self._in_read = False
+            self._reader.execute("COMMIT")
 
     async def _write(self, sql: str, params: tuple = ()) -> list[tuple]:
         def run() -> list[tuple]:
@@ -121,12 +142,13 @@ class SQLiteStorage:
 
     async def ping(self) -> bool:
         try:
-            self._reader.execute("SELECT 1").fetchone()
+            self._read("SELECT 1").fetchone()
             return True
         except sqlite3.Error:
             return False
 
     async def close(self) -> None:
+        self._end_read()
         self._write_thread.shutdown(wait=True)
         self._reader.close()
         self._writer.close()
@@ -151,14 +173,14 @@ class SQLiteStorage:
         if not is_id(user_id):
             return None
         return _user(
-            self._reader.execute(
+            self._read(
                 "SELECT id, email, password FROM users WHERE id = ?", (user_id.lower(),)
             ).fetchone()
         )
 
     async def user_by_email(self, email: str) -> User | None:
         return _user(
-            self._reader.execute(
+            self._read(
                 "SELECT id, email, password FROM users WHERE email = ?", (email,)
             ).fetchone()
         )
@@ -171,7 +193,7 @@ class SQLiteStorage:
         return bool(rows)
 
     async def count_users(self) -> int:
-        return self._reader.execute("SELECT count(*) FROM users").fetchone()[0]
+        return self._read("SELECT count(*) FROM users").fetchone()[0]
 
     # files
 
@@ -224,7 +246,7 @@ class SQLiteStorage:
     async def file_of_user(self, user_id: str, file_id: str) -> FileRecord | None:
         if not is_id(file_id):
             return None
-        row = self._reader.execute(
+        row = self._read(
             f"SELECT {_FILE_COLUMNS} FROM files WHERE id = ? AND user_id = ?",
             (file_id.lower(), user_id),
         ).fetchone()
@@ -233,7 +255,7 @@ class SQLiteStorage:
     async def file_readable_by(self, user_id: str | None, file_id: str) -> FileRecord | None:
         if not is_id(file_id):
             return None
-        row = self._reader.execute(
+        row = self._read(
             f"SELECT {_FILE_COLUMNS} FROM files WHERE id = ? AND (is_public = 1 OR user_id = ?)",
             (file_id.lower(), user_id),
         ).fetchone()
@@ -246,7 +268,7 @@ class SQLiteStorage:
             parent_key = str(parent_id).lower()
         else:
             return []
-        rows = self._reader.execute(
+        rows = self._read(
             f"SELECT {_FILE_COLUMNS} FROM files WHERE user_id = ? AND parent_id = ? AND seq >= ?"
             " ORDER BY seq LIMIT ?",
             (user_id, parent_key, page * PAGE_SIZE, PAGE_SIZE),
@@ -263,4 +285,4 @@ class SQLiteStorage:
         return _file(rows[0]) if rows else None
 
     async def count_files(self) -> int:
-        return self._reader.execute("SELECT count(*) FROM files").fetchone()[0]
+        return self._read("SELECT count(*) FROM files").fetchone()[0]
