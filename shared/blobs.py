@@ -24,7 +24,10 @@ def thumbnail_path(local_path: str, width: int) -> str:
 
 
 def write_atomically(final_path: str | os.PathLike[str], data: bytes | memoryview) -> None:
-    """Write `data` durably to `final_path` via a temp name and a rename (blocking)."""
+    """Write `data` durably to `final_path` via a temp name and a rename (blocking).
+    The folder is fsynced after the rename: without it a power cut can lose the
+    new name even though the caller was told the file is there (an upload
+    answered 201, a thumbnails job acknowledged)."""
     final_path = Path(final_path)
     tmp = final_path.parent / f".{uuid.uuid4()}{PART_SUFFIX}"
     try:
@@ -37,6 +40,16 @@ def write_atomically(final_path: str | os.PathLike[str], data: bytes | memoryvie
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    fsync_folder(final_path.parent)
+
+
+def fsync_folder(folder: str | os.PathLike[str]) -> None:
+    """Make the folder's entries (a rename, an unlink) durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def remove_stale_parts(folder: str | os.PathLike[str], older_than: float = 0.0) -> int:
