@@ -21,9 +21,10 @@ from shared.storage import open_storage
 from shared.tokens import TokenStore
 
 from . import openapi
+from .drain import Drain
 from .edge import edge_middleware
 from .errors import log_request_error
-from .keys import BLOBS, ERROR_REPORTER, PASSWORDS, REDIS, SETTINGS, STORAGE, TOKENS, USERS
+from .keys import BLOBS, DRAIN, ERROR_REPORTER, PASSWORDS, REDIS, SETTINGS, STORAGE, TOKENS, USERS
 from .routes import auth, file_data, files, status, users
 from .user_cache import UserCache
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[USERS] = UserCache()
     app[ERROR_REPORTER] = log_request_error
+    app[DRAIN] = Drain()
     app.cleanup_ctx.extend([_request_log, _storage, _redis, _passwords, _blobs])
     for module in (status, users, auth, files, file_data, openapi):
         app.router.add_routes(module.routes)

@@ -18,6 +18,7 @@ from aiohttp import web
 from shared.logging import request_logger
 
 from .errors import response_for
+from .keys import DRAIN
 
 log = request_logger("api.access")
 
@@ -46,10 +47,14 @@ async def edge_middleware(request: web.Request, handler) -> web.StreamResponse:
             response = response_for(request, exc)  # raises again for 304s and redirects
         status = response.status
         response.headers[REQUEST_ID_HEADER] = request_id
+        if request.app[DRAIN].active:
+            response.force_close()  # before prepare: aiohttp then says Connection: close
         return response
     except web.HTTPException as exc:
         status = exc.status
         exc.headers[REQUEST_ID_HEADER] = request_id
+        if request.app[DRAIN].active:
+            exc.force_close()
         raise
     finally:
         log.info(

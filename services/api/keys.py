@@ -14,6 +14,7 @@ from shared.passwords import PasswordHasher
 from shared.storage import Storage
 from shared.tokens import TokenStore
 
+from .drain import Drain
 from .user_cache import UserCache
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -26,3 +27,4 @@ USERS = web.AppKey("users", UserCache)
 # Where an unexpected exception in a request is reported, once: a log line by
 # default; the graceful-application core's error hooks in an API worker.
 ERROR_REPORTER = web.AppKey("error_reporter", Callable[..., Any])
+DRAIN = web.AppKey("drain", Drain)

@@ -23,7 +23,7 @@ from shared.logging import get_logger
 from shared.supervision.child import ChildContext, run_child
 
 from .app import create_app
-from .keys import ERROR_REPORTER
+from .keys import DRAIN, ERROR_REPORTER
 
 log = get_logger("api")
 
@@ -56,24 +56,13 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
     # A request's exception is contained: reported once through grace's error
     # hooks (the child logs it with its traceback), and the worker goes on serving.
     app[ERROR_REPORTER] = lambda exc, **context: grace.report(exc, where="request", **context)
-    draining = False
-
-    async def close_after_response(request: web.Request, response: web.StreamResponse) -> None:
-        if draining:
-            # The hook runs after aiohttp computed the headers: say it ourselves,
-            # or the client reuses a connection we are about to close.
-            response.force_close()
-            response.headers["Connection"] = "close"
-
-    app.on_response_prepare.append(close_after_response)
     runner = web.AppRunner(app, handle_signals=False, access_log=None,
                            shutdown_timeout=settings.server.shutdown_timeout)
     await runner.setup()
     site = web.SockSite(runner, ctx.sock)
 
     async def stop(time_left: float) -> None:
-        nonlocal draining
-        draining = True
+        app[DRAIN].active = True  # answers now say Connection: close (edge middleware)
         loop = asyncio.get_running_loop()
         await site.stop()
         # Connections the kernel queued but nobody accepted yet would be reset
