@@ -48,8 +48,8 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 async def _passwords(app: web.Application) -> AsyncIterator[None]:
     security = app[SETTINGS].security
-    app[PASSWORDS] = hasher = await asyncio.to_thread(
-        PasswordHasher, security.argon2_time_cost, security.argon2_memory_kib, security.hash_threads
+    app[PASSWORDS] = hasher = PasswordHasher(
+        security.argon2_time_cost, security.argon2_memory_kib, security.hash_threads
     )
     yield
     hasher.close()
