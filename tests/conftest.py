@@ -8,8 +8,10 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -19,11 +21,39 @@ from shared.config import Settings, load_settings
 TESTS = Path(__file__).resolve().parent
 IMAGES = TESTS / "images"
 
+MONGO_ENV = "FM_TEST_MONGO_URL"
+NO_MONGO = (
+    f"MongoDB backend NOT tested: {MONGO_ENV} is not set "
+    "(CI sets it to a wiremongo server; set it to a MongoDB URL to run these)"
+)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` pointing at database `name`, keeping hosts and options (replica set, srv)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture
+def mongo_db_url() -> Iterator[str]:
+    """A MongoDB URL naming a fresh, unique database, dropped after the test.
+    No MongoDB can be assumed on a developer's machine and the tests never start
+    one: without FM_TEST_MONGO_URL the test is skipped, saying why."""
+    base = os.environ.get(MONGO_ENV)
+    if not base:
+        pytest.skip(NO_MONGO)
+    name = f"fm_test_{uuid.uuid4().hex[:16]}"
+    yield with_database(base, name)
+    from pymongo import MongoClient
+
+    with MongoClient(base, serverSelectionTimeoutMS=5000) as client:
+        client.drop_database(name)
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import pytest
@@ -31,7 +30,6 @@ from services.api.app import create_app
 from shared.config import Settings, load_settings
 from tests.conftest import free_port
 
-MONGO_URL = os.environ.get("FM_TEST_MONGO_URL", "")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -91,11 +89,6 @@ def live_service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) ->
         assert proc.wait(30) == 0, log.read_text()[-3000:]
 
 
-def mongo_database_url(base: str, database: str) -> str:
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path="/" + database))
-
-
 @pytest.fixture(params=["sqlite", "mongo", "live"])
 def backend_settings(request: pytest.FixtureRequest, settings: Settings):
     if request.param == "sqlite":
@@ -106,15 +99,7 @@ def backend_settings(request: pytest.FixtureRequest, settings: Settings):
         live.reset()
         yield live.settings
         return
-    if not MONGO_URL:
-        pytest.skip("MongoDB backend not exercised: FM_TEST_MONGO_URL is not set "
-                    "(.ci/run starts wiremongo and sets it)")
-    database = f"fm_test_{uuid.uuid4().hex[:12]}"
-    yield settings.replace(storage={"db_url": mongo_database_url(MONGO_URL, database)})
-    from pymongo import MongoClient
-
-    with MongoClient(MONGO_URL, serverSelectionTimeoutMS=2000) as client:
-        client.drop_database(database)
+    yield settings.replace(storage={"db_url": request.getfixturevalue("mongo_db_url")})
 
 
 @pytest.fixture
