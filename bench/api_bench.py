@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, free_port, pinned, redis_server, wait_http, wrk  # noqa: E402
+from bench.common import ROOT, python_server, redis_server, wrk  # noqa: E402
 
 SERVER_CPU, LOAD_CPU = 1, 0
 
@@ -57,17 +55,9 @@ async def seed(env: dict[str, str], files: int) -> tuple[str, str, str]:
         await redis.aclose()
 
 
-@contextlib.contextmanager
 def server(kind: str, env: dict[str, str]):
-    port = free_port()
-    proc = subprocess.Popen([*pinned(SERVER_CPU), PYTHON, str(ROOT / "bench" / "api_servers.py"), kind, str(port)],
-                            env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/status")
-        yield f"http://127.0.0.1:{port}", [proc.pid]
-    finally:
-        proc.terminate()
-        proc.wait(20)
+    """One server process of `kind` (bench/api_servers.py), pinned to SERVER_CPU."""
+    return python_server("api_servers.py", [kind], "/status", env=env, cpu=SERVER_CPU)
 
 
 def main() -> None:

@@ -77,6 +77,23 @@ def redis_server(cpu: int | None = None) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def python_server(script: str, args: list[str], probe: str, *, env: dict[str, str] | None = None,
+                  cpu: int | None = None) -> Iterator[tuple[str, list[int]]]:
+    """Run `python bench/<script> <args...> <port>` until it answers `probe`;
+    yields (base URL, [pid]) and stops it afterwards."""
+    port = free_port()
+    proc = subprocess.Popen([*pinned(cpu), PYTHON, str(ROOT / "bench" / script), *args, str(port)],
+                            env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + probe)
+        yield base, [proc.pid]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def wait_http(url: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while True:

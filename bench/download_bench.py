@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, cpu_seconds, ensure_tool, free_port, wait_http  # noqa: E402
+from bench.common import ROOT, cpu_seconds, ensure_tool, free_port, python_server, wait_http  # noqa: E402
 
 SIZE = 40 * 1024 * 1024
 
@@ -40,16 +40,10 @@ def run_wrk(url: str, seconds: int, pids: list[int]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def python_server(kind: str, path: str):
-    port = free_port()
-    proc = subprocess.Popen([PYTHON, str(ROOT / "bench" / "download_servers.py"), kind, str(port), path],
-                            stdout=subprocess.DEVNULL, cwd=ROOT)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/f")
-        yield f"http://127.0.0.1:{port}/f", [proc.pid]
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def serve_file(kind: str, path: str):
+    """One download server of `kind` (bench/download_servers.py); yields (file URL, pids)."""
+    with python_server("download_servers.py", [kind, path], "/f") as (base, pids):
+        yield base + "/f", pids
 
 
 @contextlib.contextmanager
@@ -99,7 +93,7 @@ def main() -> None:
         for kind, label in (("ours-uvloop", "ours: zero-copy on uvloop"),
                             ("aiohttp-uvloop", "aiohttp FileResponse, uvloop"),
                             ("aiohttp-asyncio", "aiohttp FileResponse, asyncio")):
-            with python_server(kind, path) as (url, pids):
+            with serve_file(kind, path) as (url, pids):
                 results[label] = run_wrk(url, args.seconds, pids)
     peer = results.get("nginx (sendfile)") or results["aiohttp FileResponse, asyncio"]
     peer_name = "nginx" if "nginx (sendfile)" in results else "aiohttp on asyncio"

@@ -1,6 +1,6 @@
 """Servers for the download benchmark: one process serving one file.
 
-    python bench/download_servers.py KIND PORT PATH
+    python bench/download_servers.py KIND PATH PORT
     KIND: ours-uvloop (ZeroCopyFileResponse on uvloop), aiohttp-uvloop
           (FileResponse on uvloop: chunked fallback), aiohttp-asyncio
           (FileResponse on the plain loop: loop.sendfile)
@@ -20,7 +20,7 @@ from aiohttp import web  # noqa: E402
 from services.api.sendfile import ZeroCopyFileResponse  # noqa: E402
 
 if __name__ == "__main__":
-    kind, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    kind, path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     cls = ZeroCopyFileResponse if kind.startswith("ours") else web.FileResponse
 
     async def handler(request: web.Request) -> web.StreamResponse:
