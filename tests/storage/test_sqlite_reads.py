@@ -5,6 +5,8 @@ connection's commit is visible from the next iteration on."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 from shared.storage import NewFile, open_storage
 
@@ -61,3 +63,70 @@ async def test_reads_in_one_iteration_share_a_snapshot(tmp_path):
     finally:
         await reader.close()
         await writer.close()
+
+
+def _commit_in_another_process(path, sql: str, *params) -> None:
+    """`sql` committed by a separate Python process with its own connection."""
+    script = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2], sys.argv[3:]); c.commit()"
+    subprocess.run([sys.executable, "-c", script, str(path), sql, *params], check=True, timeout=30)
+
+
+async def test_files_remembered_by_id_follow_commits_of_other_processes(tmp_path):
+    """Look-ups by id are answered from memory while SQLite's data_version is
+    unchanged; a commit by any other process must be seen from the next iteration."""
+    path = tmp_path / "db.sqlite3"
+    storage = await open_storage(f"sqlite:///{path}")
+    try:
+        owner = await storage.create_user("owner@example.com", "x")
+        other = await storage.create_user("other@example.com", "x")
+        created = await storage.create_file(NewFile(owner.id, "doc", "file", False, 0, "/x"))
+        for _ in range(3):  # read in several iterations, so it is remembered
+            assert await storage.file_of_user(owner.id, created.id) == created
+            assert await storage.file_readable_by(None, created.id) is None
+            await asyncio.sleep(0)
+
+        _commit_in_another_process(path, "UPDATE files SET is_public = 1, name = 'renamed' WHERE id = ?", created.id)
+        await asyncio.sleep(0)
+        seen = await storage.file_readable_by(None, created.id)
+        assert seen is not None and seen.is_public and seen.name == "renamed"
+
+        _commit_in_another_process(path, "UPDATE files SET user_id = ? WHERE id = ?", other.id, created.id)
+        await asyncio.sleep(0)
+        assert await storage.file_of_user(owner.id, created.id) is None
+        assert (await storage.file_of_user(other.id, created.id)).user_id == other.id
+
+        _commit_in_another_process(path, "DELETE FROM files WHERE id = ?", created.id)
+        await asyncio.sleep(0)
+        assert await storage.file_of_user(other.id, created.id) is None
+        assert await storage.file_readable_by(None, created.id) is None
+    finally:
+        await storage.close()
+
+
+async def test_an_unknown_id_is_not_remembered_past_its_creation(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    reader, writer = await open_storage(url), await open_storage(url)
+    try:
+        user = await writer.create_user("later@example.com", "x")
+        await asyncio.sleep(0)
+        assert await reader.file_of_user(user.id, "0123456789abcdef01234567") is None  # remembered as absent
+        writer._writer.execute(
+            "INSERT INTO files (id, user_id, name, type, is_public, parent_id, local_path, seq)"
+            " VALUES ('0123456789abcdef01234567', ?, 'n', 'folder', 0, '0', NULL, 0)", (user.id,))
+        await asyncio.sleep(0)
+        assert (await reader.file_of_user(user.id, "0123456789ABCDEF01234567")).name == "n"
+        assert (await reader.file_of_user(user.id, "0123456789abcdef01234567")).name == "n"
+    finally:
+        await reader.close()
+        await writer.close()
+
+
+async def test_ids_of_other_types_match_nothing(tmp_path):
+    storage = await open_storage(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        user = await storage.create_user("types@example.com", "x")
+        for bogus in (None, 0, 12, ["0123456789abcdef01234567"], {"$ne": 1}, "0123456789abcdef0123456z"):
+            assert await storage.file_of_user(user.id, bogus) is None
+            assert await storage.file_readable_by(user.id, bogus) is None
+    finally:
+        await storage.close()
