@@ -1,10 +1,26 @@
-"""GETs pipelined on one dedicated Redis connection: the token look-up of
-every authenticated request.
+"""GETs pipelined on one dedicated Redis connection, with a client-side cache
+kept exact by Redis itself: the token look-up of every authenticated request.
 
-Redis answers a connection's commands in order, so a FIFO of futures is all
-the bookkeeping needed: a look-up costs one write and one callback, where
-redis-py's pool costs a checkout, a lock and a timeout per command (about five
-times the CPU here, more than a whole bare aiohttp request; see bench/README.md).
+Pipelining: Redis answers a connection's commands in order, so a FIFO of
+waiters is all the bookkeeping needed; commands issued in one loop iteration
+leave in one write. redis-py's pool costs a checkout, a lock and a timeout per
+command: about five times the CPU here, more than a whole bare aiohttp request.
+
+Caching: on Redis 6 and later the connection speaks RESP3 with `CLIENT
+TRACKING ON`, so Redis pushes an `invalidate` message on this same connection
+whenever a key we read is changed, deleted, expired or flushed, by anyone. A
+value is remembered from its reply until such a message, or until the key's
+own expiry (its PTTL is asked with it), so a remembered value is what a GET
+would return. Replies and pushes share the connection and are handled in
+arrival order inside `data_received`, which is what makes that exact: a value
+is stored and forgotten in the order Redis produced the two events.
+What bounds the rest:
+- the connection is lost: everything remembered is forgotten with it;
+- Redis goes silent without closing it (a partition): nothing remembered is
+  used once no reply has come for `STALE_AFTER` seconds (a PING goes out
+  every `PING_EVERY` seconds to keep a healthy connection fresh);
+- Redis older than 6, or a proxy refusing HELLO/CLIENT TRACKING: no caching.
+
 Everything else keeps using redis-py. Failures raise redis-py's exceptions, so
 callers and the API's error middleware treat both clients alike.
 """
@@ -13,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 import time
 
 import hiredis
@@ -20,6 +37,13 @@ from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+PING_EVERY = 0.5
+STALE_AFTER = 1.5
+CACHE_ENTRIES = 100_000  # beyond this the cache is emptied and refills
+
+# What a waiter does with its reply.
+_RESULT, _HOLD, _REMEMBER, _IGNORE = range(4)
 
 
 def _command(*parts: bytes) -> bytes:
@@ -29,45 +53,100 @@ def _command(*parts: bytes) -> bytes:
     return b"".join(out)
 
 
+_PING = _command(b"PING")
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.reader = hiredis.Reader()
-        self.waiters: collections.deque[tuple[asyncio.Future, float]] = collections.deque()
+        # (future or None, sent at, what to do with the reply, key)
+        self.waiters: collections.deque[tuple[asyncio.Future | None, float, int, bytes]] = collections.deque()
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
-        # Commands issued in one loop iteration leave in one write (auto-pipelining):
-        # under load many requests ask at once, and a syscall per GET would dominate.
         self.outgoing: list[bytes] = []
+        self.tracking = False  # set once CLIENT TRACKING is on
+        self.cache: dict[bytes, tuple[bytes, float]] = {}  # key -> (value, expires at, monotonic)
+        self.fresh_until = 0.0  # monotonic time up to which the cache may answer
+        self._held: object = None  # a GET's reply, waiting for its PTTL
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
+        got_reply = False
         while (reply := self.reader.gets()) is not False:
-            waiter, _ = self.waiters.popleft()
-            if waiter.done():  # its caller gave up (cancelled); the reply is dropped in order
+            got_reply = True
+            if type(reply) is hiredis.PushNotification:
+                self._push(reply)
+                continue
+            waiter, sent, action, key = self.waiters.popleft()
+            if action == _HOLD:
+                self._held = reply
+                continue
+            if action == _REMEMBER:  # reply is the PTTL; the caller gets the GET's reply
+                ttl, reply, self._held = reply, self._held, None
+                if self.tracking and type(reply) is bytes and type(ttl) is int and ttl != -2:
+                    if len(self.cache) >= CACHE_ENTRIES:
+                        self.cache.clear()
+                    # From when the GET was queued: never later than the real expiry.
+                    self.cache[key] = (reply, math.inf if ttl < 0 else sent + ttl / 1000)
+            if waiter is None or waiter.done():  # a PING, or its caller gave up
                 continue
             if isinstance(reply, hiredis.ReplyError):
                 waiter.set_exception(ResponseError(str(reply)))
             else:
                 waiter.set_result(reply)
+        if got_reply and self.tracking:
+            self.fresh_until = time.monotonic() + STALE_AFTER
+
+    def _push(self, message: list) -> None:
+        if len(message) == 2 and message[0] == b"invalidate":
+            keys = message[1]
+            if keys is None:  # FLUSHDB / FLUSHALL
+                self.cache.clear()
+            else:
+                for key in keys:
+                    self.cache.pop(key, None)
+
+    def forget_all(self) -> None:
+        self.tracking = False
+        self.cache.clear()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.lost = RedisConnectionError(f"connection to Redis lost: {exc or 'closed'}")
+        self.forget_all()
+        self.fail_waiters(self.lost)
+
+    def fail_waiters(self, exc: BaseException) -> None:
         while self.waiters:
-            waiter, _ = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(self.lost)
+            waiter, _, _, _ = self.waiters.popleft()
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+
+    def _queue(self, payload: bytes) -> None:
+        if not self.outgoing:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.outgoing.append(payload)
 
     def send(self, payload: bytes) -> asyncio.Future:
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        self.waiters.append((waiter, time.monotonic()))
-        if not self.outgoing:
-            loop.call_soon(self.flush)
-        self.outgoing.append(payload)
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiters.append((waiter, time.monotonic(), _RESULT, b""))
+        self._queue(payload)
         return waiter
+
+    def send_remembered_get(self, key: bytes) -> asyncio.Future:
+        """GET and PTTL of `key`; the value is remembered when the PTTL arrives."""
+        waiter = asyncio.get_running_loop().create_future()
+        now = time.monotonic()
+        self.waiters.append((None, now, _HOLD, key))
+        self.waiters.append((waiter, now, _REMEMBER, key))
+        self._queue(_command(b"GET", key) + _command(b"PTTL", key))
+        return waiter
+
+    def ping(self) -> None:
+        self.waiters.append((None, time.monotonic(), _IGNORE, b""))
+        self._queue(_PING)
 
     def flush(self) -> None:
         payload, self.outgoing = b"".join(self.outgoing), []
@@ -76,13 +155,14 @@ class _Protocol(asyncio.Protocol):
 
 
 class PipelinedGet:
-    """`await get(key)` -> bytes or None, many in flight on one connection.
+    """`await get(key)` -> bytes or None, many in flight on one connection,
+    answered from the tracked cache when possible (see the module doc).
 
     A reply slower than `timeout` seconds means the connection is stuck: it is
     aborted, every waiter fails with TimeoutError, the next call reconnects.
     """
 
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, timeout: float = 5.0, cache: bool = True) -> None:
         params = parse_url(url)
         if "path" in params or url.startswith("rediss://"):
             raise ValueError("PipelinedGet speaks plain TCP only")
@@ -95,13 +175,20 @@ class PipelinedGet:
         if params.get("db"):
             self._setup.append(_command(b"SELECT", str(params["db"]).encode()))
         self._timeout = timeout
+        self._cache = cache
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
         self._watchdog: asyncio.TimerHandle | None = None
+        self._heartbeat: asyncio.TimerHandle | None = None
 
     @staticmethod
     def supports(url: str) -> bool:
         return url.startswith("redis://")
+
+    @property
+    def caching(self) -> bool:
+        """Whether values are remembered now (Redis 6+ answered HELLO 3 and CLIENT TRACKING)."""
+        return self._protocol is not None and self._protocol.tracking
 
     async def _connect(self) -> _Protocol:
         if self._connecting is None:
@@ -119,11 +206,38 @@ class PipelinedGet:
             try:
                 for command in self._setup:
                     await asyncio.wait_for(protocol.send(command), self._timeout)
+                if self._cache:
+                    await self._track(protocol)
             except BaseException:
                 protocol.transport.abort()
                 raise
             self._protocol = protocol
+            if protocol.tracking:
+                self._beat()
             return protocol
+
+    async def _track(self, protocol: _Protocol) -> None:
+        """RESP3 and CLIENT TRACKING on this connection; without them (Redis
+        before 6, a proxy) it stays a plain pipelined connection."""
+        try:
+            await asyncio.wait_for(protocol.send(_command(b"HELLO", b"3")), self._timeout)
+            await asyncio.wait_for(protocol.send(_command(b"CLIENT", b"SETNAME", b"files-manager-tokens")),
+                                   self._timeout)
+            await asyncio.wait_for(protocol.send(_command(b"CLIENT", b"TRACKING", b"ON")), self._timeout)
+        except ResponseError:
+            return
+        protocol.tracking = True
+        protocol.fresh_until = time.monotonic() + STALE_AFTER
+
+    def _beat(self) -> None:
+        """Keep the cache fresh on a quiet connection (see STALE_AFTER)."""
+        self._heartbeat = None
+        protocol = self._protocol
+        if protocol is None or protocol.lost is not None or not protocol.tracking:
+            return
+        protocol.ping()
+        self._arm_watchdog()
+        self._heartbeat = asyncio.get_running_loop().call_later(PING_EVERY, self._beat)
 
     def _check_stuck(self) -> None:
         self._watchdog = None
@@ -132,11 +246,9 @@ class PipelinedGet:
             return
         if time.monotonic() - protocol.waiters[0][1] > self._timeout:
             stuck = RedisTimeoutError(f"Redis did not answer within {self._timeout} s")
-            while protocol.waiters:
-                waiter, _ = protocol.waiters.popleft()
-                if not waiter.done():
-                    waiter.set_exception(stuck)
             protocol.lost = stuck
+            protocol.forget_all()
+            protocol.fail_waiters(stuck)
             protocol.transport.abort()
             return
         self._arm_watchdog()
@@ -146,17 +258,35 @@ class PipelinedGet:
             self._watchdog = asyncio.get_running_loop().call_later(self._timeout / 2, self._check_stuck)
 
     async def get(self, key: str) -> bytes | None:
+        raw = key.encode("utf-8", "replace")
         protocol = self._protocol
+        if protocol is not None and protocol.tracking:
+            entry = protocol.cache.get(raw)
+            if entry is not None:
+                now = time.monotonic()
+                if now < entry[1] and now < protocol.fresh_until:
+                    return entry[0]
         if protocol is None or protocol.lost is not None:
             protocol = await self._connect()
-        waiter = protocol.send(_command(b"GET", key.encode("utf-8", "replace")))
+        if protocol.tracking:
+            waiter = protocol.send_remembered_get(raw)
+        else:
+            waiter = protocol.send(_command(b"GET", raw))
         self._arm_watchdog()
         return await waiter
 
+    def forget(self, key: str) -> None:
+        """Drop `key` from the cache at once (Redis's invalidation follows anyway)."""
+        if self._protocol is not None:
+            self._protocol.cache.pop(key.encode("utf-8", "replace"), None)
+
     async def aclose(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-        if self._protocol is not None and self._protocol.transport is not None:
-            self._protocol.transport.close()
+        for timer in (self._watchdog, self._heartbeat):
+            if timer is not None:
+                timer.cancel()
+        self._watchdog = self._heartbeat = None
+        if self._protocol is not None:
+            self._protocol.forget_all()
+            if self._protocol.transport is not None:
+                self._protocol.transport.close()
         self._protocol = None

@@ -23,11 +23,14 @@ class TokenStore:
         redis: Redis,
         ttl_seconds: int,
         get: Callable[[str], Awaitable[bytes | None]] | None = None,
+        forget: Callable[[str], None] | None = None,
     ) -> None:
-        """`get` may be a faster GET for the hot look-up (shared.redis_get)."""
+        """`get` may be a faster, caching GET for the hot look-up
+        (shared.redis_get); `forget` drops a revoked token from its cache."""
         self._redis = redis
         self._ttl = ttl_seconds
         self._get = get or redis.get
+        self._forget = forget
 
     async def issue(self, user_id: str) -> str:
         token = str(uuid.uuid4())
@@ -47,4 +50,7 @@ class TokenStore:
         """Delete the token; False when there was no such token."""
         if not token or len(token) > _MAX_TOKEN_LENGTH:
             return False
-        return bool(await self._redis.delete(KEY_PREFIX + token))
+        deleted = bool(await self._redis.delete(KEY_PREFIX + token))
+        if self._forget is not None:
+            self._forget(KEY_PREFIX + token)
+        return deleted

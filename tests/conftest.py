@@ -3,6 +3,7 @@ folders, a temp SQLite file and Settings pointing at them. Nothing of ours is mo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -65,17 +66,17 @@ def json_logs() -> None:
     configure_logging(LogSettings(level="info", format="json"), cache=False, buffered=False)
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A redis-server of our own (never the machine's shared one), for the whole run."""
+@contextlib.contextmanager
+def private_redis(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A redis-server of our own on a free port (never the machine's shared one)."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: run the README's test command, which installs it")
-    folder = tmp_path_factory.mktemp("redis")
     port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder), "--logfile", str(folder / "redis.log")],
+         "--dir", str(folder), "--logfile", str(folder / "redis.log"),
+         "--enable-debug-command", "local"],  # tests switch active expiry off
         stdout=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)
@@ -91,10 +92,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.02)
     client.close()
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://127.0.0.1:{port}/0", proc
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server for the whole run."""
+    with private_redis(tmp_path_factory.mktemp("redis")) as (url, _):
+        yield url
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import uuid
@@ -9,7 +10,9 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
+from services.api.app import create_app
 from shared.storage import open_storage
+from tests.conftest import private_redis
 
 from .conftest import basic
 
@@ -150,3 +153,35 @@ async def test_tokens_never_appear_in_logs(client, user, service_output):
     out = service_output('"path":"/disconnect"')
     assert out.count('"request"') >= 3  # the lines are there (earlier ones may still arrive)...
     assert token not in out  # ...without the token
+
+
+async def test_a_token_revoked_in_one_process_is_refused_at_once_by_another(settings, aiohttp_client):
+    """Each API process remembers tokens it has seen (Redis CLIENT TRACKING
+    tells it when they change); a logout through one process must be
+    refused by another that remembered the token, right away."""
+    first = await aiohttp_client(create_app(settings))
+    second = await aiohttp_client(create_app(settings))
+    await first.post("/users", json={"email": "two@example.com", "password": "pw"})
+    for _ in range(3):
+        token = (await (await first.get("/connect", headers=basic("two@example.com", "pw"))).json())["token"]
+        for _ in range(3):
+            assert (await second.get("/users/me", headers={"X-Token": token})).status == 200
+        assert (await first.get("/disconnect", headers={"X-Token": token})).status == 204
+        assert (await second.get("/users/me", headers={"X-Token": token})).status == 401
+        assert (await first.get("/users/me", headers={"X-Token": token})).status == 401
+
+
+async def test_redis_down_is_503_with_retry_after(settings, aiohttp_client, tmp_path):
+    with private_redis(tmp_path) as (url, proc):
+        client = await aiohttp_client(create_app(settings.replace(redis={"url": url})))
+        await client.post("/users", json={"email": "down@example.com", "password": "pw"})
+        token = (await (await client.get("/connect", headers=basic("down@example.com", "pw"))).json())["token"]
+        assert (await client.get("/users/me", headers={"X-Token": token})).status == 200
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 10)
+        for path in ("/users/me", "/files", "/connect"):
+            headers = basic("down@example.com", "pw") if path == "/connect" else {"X-Token": token}
+            resp = await client.get(path, headers=headers)
+            assert resp.status == 503, path
+            assert resp.headers["Retry-After"] == "1"
+            assert await resp.json() == {"error": "Service unavailable"}
