@@ -68,14 +68,15 @@ async def _request_log(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    drain = Drain()
     app = web.Application(
-        middlewares=[edge_middleware],
+        middlewares=[edge_middleware(drain)],
         client_max_size=settings.server.max_body_size,
     )
     app[SETTINGS] = settings
     app[USERS] = UserCache()
     app[ERROR_REPORTER] = log_request_error
-    app[DRAIN] = Drain()
+    app[DRAIN] = drain
     app.cleanup_ctx.extend([_request_log, _storage, _redis, _passwords, _blobs])
     for module in (status, users, auth, files, file_data, openapi):
         app.router.add_routes(module.routes)
