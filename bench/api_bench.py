@@ -4,8 +4,9 @@ constant JSON body; one uvloop process each, same run, wrk on loopback.
 
     .venv/bin/python bench/api_bench.py [--seconds 10] [--rounds 3] [--connections 64]
 
-The server runs alone on CPU 1, wrk and Redis on CPU 0; the servers alternate
-round by round and each figure is the median of the rounds.
+The servers run on CPU 1 (one at a time under load, the others idle), wrk and
+Redis on CPU 0; each round runs every case back to back, in reverse order every
+other round, and each figure is the median of the rounds.
 Targets (issue 2): GET /files/:id at least 50% of the bare handler's req/s;
 page 400 no slower than twice page 0.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -82,13 +84,17 @@ def main() -> None:
             "GET /status": ("ours", "/status", {}),
         }
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
-        for _ in range(args.rounds):
-            for kind in ("bare", "bare-json", "ours"):
-                with server(kind, env) as (base, pids):
-                    for name, (case_kind, path, headers) in cases.items():
-                        if case_kind == kind:
-                            runs[name].append(wrk(base + path, seconds=args.seconds, connections=args.connections,
-                                                  headers=headers, server_pids=pids, cpu=LOAD_CPU))
+        with contextlib.ExitStack() as stack:
+            servers = {kind: stack.enter_context(server(kind, env)) for kind in ("bare", "bare-json", "ours")}
+            order = list(cases)
+            for round_ in range(args.rounds):
+                # Every case once per round, back to back, the order reversed every
+                # other round: drift in the machine's speed hits both sides alike.
+                for name in order if round_ % 2 == 0 else order[::-1]:
+                    kind, path, headers = cases[name]
+                    base, pids = servers[kind]
+                    runs[name].append(wrk(base + path, seconds=args.seconds, connections=args.connections,
+                                          headers=headers, server_pids=pids, cpu=LOAD_CPU))
 
     results = {name: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for name, rs in runs.items()}
     bare = results["bare, prebuilt body"]
@@ -98,12 +104,15 @@ def main() -> None:
               f" {r['cpu_us_per_req']:11.1f} {int(r['non2xx'] + r['errors']):7d}")
     page_ratio = results["GET /files page 0"]["rps"] / results["GET /files page 400"]["rps"]
     by_id = results["GET /files/:id"]["rps"]
+    paired = [ours["rps"] / peer["rps"] for ours, peer in zip(runs["GET /files/:id"], runs["bare, prebuilt body"])]
     print(f"\nGET /files/:id / bare (prebuilt body) = {by_id / bare['rps']:.2f} (target >= 0.50);"
           f" / bare (json_response) = {by_id / results['bare, json_response']['rps']:.2f}")
+    print(f"per-round ratios to the bare handler: {' '.join(f'{r:.2f}' for r in paired)};"
+          f" median {statistics.median(paired):.2f}")
     print(f"page 400 time / page 0 time = {page_ratio:.2f} (target <= 2.0)")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "api_bench.json").write_text(json.dumps({"medians": results, "runs": runs}, indent=2))
+    (out / "api_bench.json").write_text(json.dumps({"medians": results, "runs": runs, "paired": paired}, indent=2))
 
 
 if __name__ == "__main__":
