@@ -40,7 +40,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 PING_EVERY = 0.5
 STALE_AFTER = 1.5
-CACHE_ENTRIES = 100_000  # beyond this the cache is emptied and refills
+CACHE_ENTRIES = 20_000  # about 5 MB; beyond this the cache is emptied and refills
 
 # What a waiter does with its reply.
 _RESULT, _HOLD, _REMEMBER, _IGNORE = range(4)
