@@ -88,9 +88,13 @@ class BufferedLineLogger:
         self._write_out()
 
     def _write_out(self) -> None:
-        lines = self._lines
-        taken = [lines.popleft() for _ in range(len(lines))]
+        lines, taken = self._lines, []
         self._size = 0
+        while True:  # popleft until empty: another thread may be taking lines too
+            try:
+                taken.append(lines.popleft())
+            except IndexError:
+                break
         if not taken:
             return
         data = b"".join(taken)

@@ -213,6 +213,8 @@ class PipelinedGet:
                 raise
             self._protocol = protocol
             if protocol.tracking:
+                if self._heartbeat is not None:  # one heartbeat, not one per reconnection
+                    self._heartbeat.cancel()
                 self._beat()
             return protocol
 

@@ -156,3 +156,19 @@ async def test_redis_down_is_a_connection_error_then_recovers(tmp_path) -> None:
         finally:
             await fast.aclose()
             await writer.aclose()
+
+
+async def test_reconnections_keep_one_heartbeat(fast: PipelinedGet, other: aredis.Redis,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each reconnection must not add a PING loop of its own."""
+    monkeypatch.setattr(redis_get, "PING_EVERY", 0.05)
+    await other.set("auth_hb", "u")
+    for _ in range(4):
+        assert await fast.get("auth_hb") == b"u"
+        await other.client_kill_filter(_type="normal", skipme=True)
+        await other.set("auth_hb", "u")  # the kill is seen by the time this returns
+    assert await fast.get("auth_hb") == b"u"
+    await other.config_resetstat()
+    await asyncio.sleep(0.5)  # ten heartbeats' worth of time is the event waited for
+    pings = (await other.info("commandstats")).get("cmdstat_ping", {}).get("calls", 0)
+    assert 5 <= pings <= 13  # one loop: about 10 PINGs (the INFO client sends none)
