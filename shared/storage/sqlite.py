@@ -17,8 +17,8 @@ unchanged: each read transaction starts by asking SQLite's `data_version`,
 which changes whenever any other connection, in any process, has committed,
 and a change forgets everything remembered. A remembered file is therefore
 exactly what the query would return in that transaction. Under a read-mostly
-load a look-up by id costs a dict get instead of a query (about a tenth of an
-authenticated `GET /files/:id`, see bench/README.md).
+load a look-up by id costs a dict get instead of a query, which took 15 % off
+the instructions of an authenticated `GET /files/:id` (bench/README.md).
 
 Each file keeps its dense position in its folder (`seq`: 0, 1, 2... in the
 order of creation), so page n of a folder is an index seek to seq 20n instead
