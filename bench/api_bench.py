@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, python_server, redis_server, wrk  # noqa: E402
+from bench.common import ROOT, python_server, redis_server, wrk
 
 SERVER_CPU, LOAD_CPU = 1, 0
 
@@ -104,7 +104,7 @@ def main() -> None:
               f" {r['cpu_us_per_req']:11.1f} {int(r['non2xx'] + r['errors']):7d}")
     page_ratio = results["GET /files page 0"]["rps"] / results["GET /files page 400"]["rps"]
     by_id = results["GET /files/:id"]["rps"]
-    paired = [ours["rps"] / peer["rps"] for ours, peer in zip(runs["GET /files/:id"], runs["bare, prebuilt body"])]
+    paired = [ours["rps"] / peer["rps"] for ours, peer in zip(runs["GET /files/:id"], runs["bare, prebuilt body"], strict=True)]
     print(f"\nGET /files/:id / bare (prebuilt body) = {by_id / bare['rps']:.2f} (target >= 0.50);"
           f" / bare (json_response) = {by_id / results['bare, json_response']['rps']:.2f}")
     print(f"per-round ratios to the bare handler: {' '.join(f'{r:.2f}' for r in paired)};"

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.api_bench import seed  # noqa: E402
-from bench.common import PYTHON, ROOT, ensure_tool, free_port, redis_server, wait_http  # noqa: E402
+from bench.api_bench import seed
+from bench.common import PYTHON, ROOT, ensure_tool, free_port, redis_server, wait_http
 
 
 async def load(port: int, path: str, headers: dict[str, str], count: int, connections: int = 32) -> dict[int, int]:

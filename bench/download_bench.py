@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, cpu_seconds, ensure_tool, free_port, python_server, wait_http  # noqa: E402
+from bench.common import ROOT, cpu_seconds, ensure_tool, free_port, python_server, wait_http
 
 SIZE = 40 * 1024 * 1024
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import uvloop  # noqa: E402
-from aiohttp import web  # noqa: E402
+import uvloop
+from aiohttp import web
 
-from services.api.sendfile import ZeroCopyFileResponse  # noqa: E402
+from services.api.sendfile import ZeroCopyFileResponse
 
 if __name__ == "__main__":
     kind, path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -45,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, cpu_seconds, redis_server  # noqa: E402
+from bench.common import PYTHON, ROOT, cpu_seconds, redis_server
 
 NOOP = "noop"
 BULLMQ_E2E = 14_000  # jobs/s, spec/performance.md (BullMQ 6.7, concurrency 50)

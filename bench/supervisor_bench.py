@@ -32,10 +32,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared.supervision.policy import STABLE_AFTER  # noqa: E402
-from bench.common import (  # noqa: E402
-    PYTHON, ROOT, ensure_tool, free_port, redis_server, wait_http, wrk,
+from bench.common import (
+    PYTHON,
+    ROOT,
+    ensure_tool,
+    free_port,
+    redis_server,
+    wait_http,
+    wrk,
 )
+from shared.supervision.policy import STABLE_AFTER
 
 RESULTS = ROOT / "bench" / "results" / "supervisor_bench.json"
 

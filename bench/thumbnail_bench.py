@@ -39,10 +39,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PIL import Image, ImageChops, ImageStat  # noqa: E402
+from PIL import Image, ImageChops, ImageStat
 
-from bench.common import ROOT  # noqa: E402
-from services.worker.thumbnails import JPEG_QUALITY, WIDTHS, render_thumbnails  # noqa: E402
+from bench.common import ROOT
+from services.worker.thumbnails import JPEG_QUALITY, WIDTHS, render_thumbnails
 
 CACHE = ROOT / "bench" / ".cache"
 PACKAGE = "mate-backgrounds"

@@ -180,7 +180,7 @@ def _check_db_url(url: str) -> None:
 
         try:
             parse_uri(url)
-        except Exception as exc:  # pymongo raises several kinds for a bad URL
+        except Exception as exc:  # noqa: BLE001 - pymongo raises several kinds for a bad URL
             raise ConfigError(f"storage.db_url (DB_URL): invalid MongoDB URL: {exc}") from None
         return
     raise ConfigError(

@@ -96,9 +96,7 @@ class Grace:
     def shutdown(self, code: int = 0) -> None:
         """Ask for a graceful stop with `code`. Safe from any thread or signal handler."""
         with self._lock:
-            if self._code is None:
-                self._code = code
-            elif code and not self._code:
+            if self._code is None or (code and not self._code):
                 self._code = code
         self._wake(self._stop)
 
@@ -154,8 +152,9 @@ class Grace:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.fail(task.exception(), where=f"task {task.get_name()}")
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            self.fail(exc, where=f"task {task.get_name()}")
 
     def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")

@@ -90,5 +90,6 @@ async def enqueue(redis: Redis, job: Job) -> str:
     """Append the job to its stream; returns the entry id. Streams are kept
     bounded by the worker deleting acknowledged entries, never by trimming
     here (a MAXLEN cap could drop jobs nobody has read yet)."""
-    entry_id = await redis.xadd(stream_of(job.kind), job.fields())
+    fields: dict[Any, Any] = job.fields()  # redis-py's types want invariant unions
+    entry_id = await redis.xadd(stream_of(job.kind), fields)
     return entry_id.decode() if isinstance(entry_id, bytes) else entry_id

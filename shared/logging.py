@@ -11,7 +11,7 @@ import atexit
 import collections
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import structlog
@@ -162,7 +162,7 @@ class _RequestLogger:
             sink.structlog.info(event, **self._bound, **fields)
             return
         line = {**self._bound, **fields, **sink.context, "event": event, "level": "info",
-                "timestamp": datetime.now(timezone.utc)}  # orjson renders it as structlog does
+                "timestamp": datetime.now(UTC)}  # orjson renders it as structlog does
         request_lines.add(orjson.dumps(line, default=repr, option=_LINE))
 
 
@@ -188,7 +188,7 @@ def configure_logging(settings: LogSettings, *, cache: bool = True, buffered: bo
     request_lines.flush()
     request_lines.delay = 0.1 if buffered else 0.0
     level = getattr(logging, settings.level.upper())
-    shared = [
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

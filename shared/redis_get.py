@@ -201,7 +201,7 @@ class PipelinedGet:
                 _, protocol = await asyncio.wait_for(
                     loop.create_connection(_Protocol, self._host, self._port), self._timeout
                 )
-            except (OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError) as exc:
                 raise RedisConnectionError(f"cannot connect to Redis at {self._host}:{self._port}: {exc}") from None
             try:
                 for command in self._setup:
@@ -209,7 +209,8 @@ class PipelinedGet:
                 if self._cache:
                     await self._track(protocol)
             except BaseException:
-                protocol.transport.abort()
+                if protocol.transport is not None:
+                    protocol.transport.abort()
                 raise
             self._protocol = protocol
             if protocol.tracking:
@@ -251,7 +252,8 @@ class PipelinedGet:
             protocol.lost = stuck
             protocol.forget_all()
             protocol.fail_waiters(stuck)
-            protocol.transport.abort()
+            if protocol.transport is not None:
+                protocol.transport.abort()
             return
         self._arm_watchdog()
 

@@ -71,7 +71,7 @@ def test_bad_values_are_named(env, message):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match="config file not found: .*nope.toml"):
+    with pytest.raises(ConfigError, match=r"config file not found: .*nope\.toml"):
         load_settings(tmp_path / "nope.toml", env={})
 
 

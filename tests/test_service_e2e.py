@@ -84,7 +84,8 @@ def test_upload_to_thumbnails_welcome_dead_letter_and_clean_stop(service, settin
     image_id = json.loads(body)["id"]
 
     for size in (500, 250, 100):
-        status, data = until(lambda: (r := call("GET", f"{url}/files/{image_id}/data?size={size}"))[0] == 200 and r,
+        thumb_url = f"{url}/files/{image_id}/data?size={size}"
+        status, data = until(lambda u=thumb_url: (r := call("GET", u))[0] == 200 and r,
                              what=f"the {size} thumbnail")
         thumb = settings.storage.folder_path / "thumb.jpg"
         thumb.write_bytes(data)
@@ -103,7 +104,7 @@ def test_upload_to_thumbnails_welcome_dead_letter_and_clean_stop(service, settin
 
 
 def test_sigint_exits_0_and_leaves_no_process(service):
-    url, log, env, master = service
+    _url, log, _env, master = service
     children = subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True).stdout.split()
     titles = sorted(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode() for pid in children)
     assert titles == ["files-manager: api worker 1", "files-manager: job worker 1"]

@@ -26,5 +26,6 @@ BLOBS = web.AppKey("blobs", BlobStore)
 USERS = web.AppKey("users", UserCache)
 # Where an unexpected exception in a request is reported, once: a log line by
 # default; the graceful-application core's error hooks in an API worker.
-ERROR_REPORTER = web.AppKey("error_reporter", Callable[..., Any])
+ErrorReporter = Callable[..., Any]
+ERROR_REPORTER: web.AppKey[ErrorReporter] = web.AppKey("error_reporter")
 DRAIN = web.AppKey("drain", Drain)

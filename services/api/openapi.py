@@ -26,7 +26,7 @@ def _json(description: str, ref: str | dict) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_TOKEN = [{"token": []}]
+_TOKEN: list[dict[str, list[str]]] = [{"token": []}]
 _UNAUTHORIZED = _error("Missing, unknown or expired token", "Unauthorized")
 _NOT_FOUND = _error("Not the caller's file, or no such file", "Not found")
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
@@ -105,11 +105,13 @@ SPEC: dict[str, Any] = {
                 "parameters": [
                     {"name": "parentId", "in": "query", "schema": {"type": "string", "default": "0"}},
                     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}],
-                "responses": {"200": _json("A page of files", {"type": "array", "items": {"$ref": "#/components/schemas/File"}}),
+                "responses": {"200": _json("A page of files",
+                                           {"type": "array", "items": {"$ref": "#/components/schemas/File"}}),
                               "400": _error("Invalid page"), "401": _UNAUTHORIZED}},
         },
         "/files/{id}": {"get": {"summary": "One of the caller's files", "security": _TOKEN, "parameters": [_ID],
-                                "responses": {"200": _json("The file", "File"), "401": _UNAUTHORIZED, "404": _NOT_FOUND}}},
+                                "responses": {"200": _json("The file", "File"), "401": _UNAUTHORIZED,
+                                              "404": _NOT_FOUND}}},
         "/files/{id}/publish": {"put": {"summary": "Make a file public", "security": _TOKEN, "parameters": [_ID],
                                         "responses": {"200": _json("The updated file", "File"),
                                                       "401": _UNAUTHORIZED, "404": _NOT_FOUND}}},

@@ -37,7 +37,7 @@ class ZeroCopyFileResponse(web.FileResponse):
         loop = asyncio.get_running_loop()
         transport = request.transport
         sock = transport.get_extra_info("socket") if transport is not None else None
-        if (not _is_uvloop(loop) or self.compression or sock is None
+        if (transport is None or sock is None or not _is_uvloop(loop) or self.compression
                 or transport.get_extra_info("sslcontext") is not None):
             return await super()._sendfile(request, fobj, offset, count)
 

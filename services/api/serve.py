@@ -34,7 +34,7 @@ _POLL = 0.02
 
 
 def _accept_pending(sock: socket.socket) -> list[socket.socket]:
-    taken = []
+    taken: list[socket.socket] = []
     while True:
         try:
             conn, _ = sock.accept()
@@ -52,6 +52,7 @@ def run_api_worker(ctx: ChildContext) -> int:
 async def serve(grace: Grace, ctx: ChildContext) -> None:
     settings = ctx.settings
     assert ctx.sock is not None, "an API worker needs the master's listening socket"
+    sock = ctx.sock
     app = create_app(settings)
     # A request's exception is contained: reported once through grace's error
     # hooks (the child logs it with its traceback), and the worker goes on serving.
@@ -69,11 +70,12 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
         # when the socket closes: take them (they get a `Connection: close`
         # answer like the others), then close our copy at once (uvloop served a
         # duplicate fd), so the kernel queues nothing more for us.
-        pending = _accept_pending(ctx.sock)
-        ctx.sock.close()
+        pending = _accept_pending(sock)
+        sock.close()
         server = runner.server
-        for conn in pending:
-            await loop.connect_accepted_socket(server, conn)
+        if server is not None:
+            for conn in pending:
+                await loop.connect_accepted_socket(server, conn)
         deadline = loop.time() + min(LAME_DUCK, time_left / 2)
         while server is not None and server.connections and loop.time() < deadline:
             await asyncio.sleep(_POLL)

@@ -54,7 +54,7 @@ async def _run_worker(settings: Settings, name: str | None) -> int:
     try:
         try:
             await worker.start()
-        except Exception as exc:  # Redis or the database unreachable, a bad folder...
+        except Exception as exc:  # noqa: BLE001 - Redis or the database unreachable, a bad folder...
             log.error("worker.start_failed", error=f"{type(exc).__name__}: {exc}")
             return 3
         try:

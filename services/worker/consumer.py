@@ -361,7 +361,7 @@ class JobWorker:
             self.counts["abandoned"] += 1
             self.log.warning("job.abandoned", job_id=entry_id, kind=kind)
             raise
-        except Exception as exc:  # contained: this job is retried, the worker goes on
+        except Exception as exc:  # noqa: BLE001 - contained: this job is retried, the worker goes on
             error = f"{type(exc).__name__}: {exc}"
             await self._settle_failure(stream, entry_id, job, error, permanent=False, exc=exc)
         else:
@@ -448,7 +448,7 @@ class JobWorker:
         except TimeoutError:
             acker.cancel()
             self.log.error("worker.acks_unsent", entries=sum(map(len, self._acks.values())))
-        except Exception:  # reported by _background_done already
+        except Exception:  # noqa: BLE001 - reported by _background_done already
             pass
 
     # reaper and mover ---------------------------------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -123,7 +124,8 @@ class Settler:
             pipe.xack(stream, GROUP, *ids)
             pipe.xdel(stream, *ids)
         if then_read is not None:
-            pipe.xreadgroup(GROUP, consumer, dict(then_read), count=count)
+            streams: dict[Any, Any] = dict(then_read)  # redis-py's types want invariant unions
+            pipe.xreadgroup(GROUP, consumer, streams, count=count)
         replies = await pipe.execute()
         return replies[-1] if then_read is not None else None
 

@@ -22,6 +22,7 @@ import io
 import re
 import struct
 from dataclasses import dataclass
+from typing import cast
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
@@ -108,7 +109,7 @@ def render_thumbnails(data: bytes, max_pixels: int) -> list[bytes]:
     """The encoded thumbnails of `data`, one per entry of WIDTHS (no file I/O)."""
     im = _open(data, max_pixels)
     try:
-        out_format = "JPEG" if im.format == "MPO" else im.format
+        out_format = "JPEG" if im.format == "MPO" else str(im.format)
         if out_format == "JPEG":
             _check_scans(data)
             plan = _plan(im)  # EXIF sits in the JPEG header: known before decoding
@@ -257,7 +258,7 @@ def _to_8bit_grey(im: Image.Image) -> Image.Image:
     if im.mode.startswith("I;16"):
         low, scale = 0.0, 1 / 257
     else:
-        low, high = wide.getextrema()
+        low, high = cast(tuple[float, float], wide.getextrema())  # one band: (min, max)
         scale = 255.0 / (high - low) if high > low else 0.0
     return wide.point(lambda v: (v - low) * scale).convert("L")
 

@@ -37,7 +37,7 @@ def is_id(value: object) -> bool:
 
 
 def is_root(parent_id: object) -> bool:
-    return parent_id == 0 and not isinstance(parent_id, bool) or parent_id == "0"
+    return (parent_id == 0 and not isinstance(parent_id, bool)) or parent_id == "0"
 
 
 @dataclass(frozen=True, slots=True)

@@ -289,7 +289,7 @@ class SQLiteStorage:
 
     async def file_readable_by(self, user_id: str | None, file_id: str) -> FileRecord | None:
         record = self._file_by_id(file_id)
-        if record is None or not (record.is_public or user_id is not None and record.user_id == user_id):
+        if record is None or not (record.is_public or (user_id is not None and record.user_id == user_id)):
             return None
         return record
 

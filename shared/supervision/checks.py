@@ -32,7 +32,7 @@ async def _until(deadline: float, probe) -> Exception | None:
         try:
             await asyncio.wait_for(probe(), left)
             return None
-        except Exception as exc:  # any failure: try again until the deadline
+        except Exception as exc:  # noqa: BLE001 - any failure: try again until the deadline
             last = exc
         await asyncio.sleep(min(_RETRY, max(0.0, deadline - loop.time())))
 

@@ -135,7 +135,7 @@ def fork_child(
             code = target(ctx)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - the child's last stand: report, exit 1
             traceback.print_exc()
             code = 1
         finally:

@@ -6,18 +6,14 @@ import ctypes
 import os
 import signal
 
-try:
-    from setproctitle import setproctitle as _setproctitle
-except ImportError:  # pragma: no cover - the dependency is declared
-    _setproctitle = None
+from setproctitle import setproctitle
 
 _PR_SET_PDEATHSIG = 1
 
 
 def set_title(title: str) -> None:
-    """`files-manager: api worker 2` in ps/top (best effort)."""
-    if _setproctitle is not None:
-        _setproctitle(title)
+    """`files-manager: api worker 2` in ps/top."""
+    setproctitle(title)
 
 
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:

@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 
 from shared.storage import Storage, open_storage
 
+
 @pytest.fixture
 async def raw_db(mongo_db_url: str) -> AsyncIterator:
     """The test's database through pymongo directly, as the original's tools see it."""

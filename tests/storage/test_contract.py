@@ -64,7 +64,7 @@ async def test_emails_are_compared_exactly(storage: Storage) -> None:
 async def test_unknown_and_malformed_user_ids_match_nothing(storage: Storage) -> None:
     user = await make_user(storage)
     assert await storage.user_by_id(new_id()) is None
-    for bad in MALFORMED_IDS + [user.id + "0", user.id[:-1]]:
+    for bad in [*MALFORMED_IDS, user.id + "0", user.id[:-1]]:
         assert await storage.user_by_id(bad) is None, bad
     assert await storage.user_by_id({"$ne": None}) is None  # type: ignore[arg-type]
     assert await storage.user_by_email("nobody@example.com") is None

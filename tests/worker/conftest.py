@@ -22,7 +22,7 @@ from services.worker.settle import stream_key
 from shared.config import Settings
 from shared.jobs import DEAD_LETTERS, GROUP, KINDS, Job, enqueue
 from shared.redis_client import open_redis
-from shared.storage import NewFile, ROOT, Storage, open_storage
+from shared.storage import ROOT, NewFile, Storage, open_storage
 
 PROJECT = Path(__file__).resolve().parents[2]
 IMAGES = PROJECT / "tests" / "images"
@@ -176,7 +176,7 @@ class WorkerProcess:
 
     def __init__(self, env: dict[str, str], log_path: Path, *args: str, **extra_env: str) -> None:
         self.log_path = log_path
-        self._out = open(log_path, "w")
+        self._out = open(log_path, "w")  # noqa: SIM115 - closed in stop(), after the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services.worker", *args],
             cwd=PROJECT, env={**env, **extra_env}, stdout=self._out, stderr=subprocess.STDOUT)

@@ -43,7 +43,7 @@ async def connect(request: web.Request) -> web.Response:
     storage, passwords = request.app[STORAGE], request.app[PASSWORDS]
     user = await storage.user_by_email(email)
     # An unknown email is verified against a dummy hash: same cost as a wrong password.
-    if not await passwords.verify(user.password_hash if user else None, password):
+    if not await passwords.verify(user.password_hash if user else None, password) or user is None:
         raise Unauthorized()
     if passwords.needs_rehash(user.password_hash):
         # Legacy SHA1 digests (and outdated parameters) are replaced on the first good login.

@@ -63,13 +63,13 @@ async def create_file(request: web.Request) -> web.Response:
         is_public = False
     if not isinstance(is_public, bool):
         raise Invalid("Invalid isPublic: expected true or false")
-    if file_type != "folder" and not isinstance(data, str):
-        raise Invalid("Invalid data: expected a base64 string")
 
     storage = request.app[STORAGE]
     new = NewFile(user.id, name, file_type, is_public, parent_id, local_path=None)
     if file_type == "folder":
         return json_response(file_view(await storage.create_file(new)), status=201)
+    if not isinstance(data, str):
+        raise Invalid("Invalid data: expected a base64 string")
 
     content = await decode_base64(data)
     blobs = request.app[BLOBS]

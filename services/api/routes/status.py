@@ -19,7 +19,7 @@ async def _answers(probe) -> bool:
     try:
         async with asyncio.timeout(_PING_TIMEOUT):
             return bool(await probe)
-    except Exception:  # any failure means "does not answer right now"
+    except Exception:  # noqa: BLE001 - any failure means "does not answer right now"
         return False
 
 
