@@ -98,11 +98,10 @@ async def _child_bare(url: str, ready: Path) -> None:
     from redis.asyncio import Redis
     from redis.exceptions import ResponseError
 
-    from services.worker.settle import stream_key
-    from shared.jobs import GROUP
+    from shared.jobs import GROUP, stream_of
 
     redis = Redis.from_url(url)
-    stream = stream_key(NOOP)
+    stream = stream_of(NOOP)
     with contextlib.suppress(ResponseError):  # BUSYGROUP: made already
         await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
     ready.touch()
@@ -148,13 +147,12 @@ async def _enqueue(redis, contender: Contender, n: int) -> None:
         for start in range(0, n, 100):
             await asyncio.gather(*(arq.enqueue_job(NOOP) for _ in range(start, min(n, start + 100))))
         return
-    from services.worker.settle import stream_key
-    from shared.jobs import Job
+    from shared.jobs import Job, stream_of
 
     # The same XADD as shared.jobs.enqueue, packed once and sent in batches:
     # building each command in Python would make the producer, not the
     # consumer, the bottleneck on two cores.
-    args = ["XADD", stream_key(NOOP), "*"]
+    args = ["XADD", stream_of(NOOP), "*"]
     for name, value in Job(NOOP, {}).fields().items():
         args += [name, value]
     conn = await redis.connection_pool.get_connection()
@@ -172,9 +170,9 @@ async def _enqueue(redis, contender: Contender, n: int) -> None:
 async def _remaining(redis, contender: Contender) -> int:
     if contender.is_arq:
         return await redis.zcard("arq:queue")
-    from services.worker.settle import stream_key
+    from shared.jobs import stream_of
 
-    return await redis.xlen(stream_key(NOOP))
+    return await redis.xlen(stream_of(NOOP))
 
 
 def _start_child(url: str, contender: Contender, ready: Path, log_level: str) -> subprocess.Popen:
@@ -204,10 +202,9 @@ async def run_one(url: str, contender: Contender, mode: str, log_level: str) -> 
     try:
         if mode == "consume":
             if not contender.is_arq:  # our streams need the group before the jobs (id 0 reads them all anyway)
-                from services.worker.settle import stream_key
-                from shared.jobs import GROUP
+                from shared.jobs import GROUP, stream_of
 
-                await redis.xgroup_create(stream_key(NOOP), GROUP, id="0", mkstream=True)
+                await redis.xgroup_create(stream_of(NOOP), GROUP, id="0", mkstream=True)
             await _enqueue(redis, contender, n)
             proc = _start_child(url, contender, ready, log_level)
             await _wait_ready(ready, proc)

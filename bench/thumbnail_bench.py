@@ -42,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PIL import Image, ImageChops, ImageStat
 
 from bench.common import ROOT
-from services.worker.thumbnails import JPEG_QUALITY, WIDTHS, render_thumbnails
+from services.worker.thumbnails import JPEG_QUALITY, render_thumbnails
+from shared.blobs import THUMBNAIL_WIDTHS
 
 CACHE = ROOT / "bench" / ".cache"
 PACKAGE = "mate-backgrounds"
@@ -77,7 +78,7 @@ def naive(data: bytes) -> list[bytes]:
     im = Image.open(io.BytesIO(data))
     im.load()
     out = []
-    for width in WIDTHS:
+    for width in THUMBNAIL_WIDTHS:
         thumb = im.copy()
         thumb.thumbnail((width, im.height))
         buf = io.BytesIO()

@@ -17,6 +17,8 @@ import uuid
 from pathlib import Path
 
 PART_SUFFIX = ".part"
+# The thumbnails every image gets, largest first: `<blob>_500`, `<blob>_250`, `<blob>_100`.
+THUMBNAIL_WIDTHS: tuple[int, ...] = (500, 250, 100)
 
 
 def thumbnail_path(local_path: str, width: int) -> str:
@@ -94,6 +96,6 @@ class BlobStore:
     @staticmethod
     async def remove(path: str) -> None:
         """Remove a blob (and any thumbnails of it); missing files are fine."""
-        for name in (path, *(thumbnail_path(path, w) for w in (500, 250, 100))):
+        for name in (path, *(thumbnail_path(path, w) for w in THUMBNAIL_WIDTHS)):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_CREDENTIALS_IN_URL = re.compile(r"//[^@/]*@")
 DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
 
 
@@ -168,6 +170,11 @@ def _mongo_url_from_original_env(env: Mapping[str, str]) -> str | None:
         raise ConfigError(f"DB_PORT: {port!r} is not a port number")
     database = env.get("DB_DATABASE") or "files_manager"
     return f"mongodb://{host}:{port}/{quote(database, safe='')}"
+
+
+def redact(url: str) -> str:
+    """The URL without its user and password, fit for logs and error messages."""
+    return _CREDENTIALS_IN_URL.sub("//***@", url)
 
 
 def _check_db_url(url: str) -> None:

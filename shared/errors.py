@@ -35,3 +35,29 @@ class EmailTaken(Invalid):
 
 class StorageUnavailable(Exception):
     """The database or Redis does not answer: not the client's fault (503)."""
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed logins or sign-ups from this client (429); try again in `retry_after` s."""
+
+    message = "Too many attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = max(1, int(retry_after))
+
+
+class StorageBusy(StorageUnavailable):
+    """The database did not take a write within the allowed wait (503, worth a retry)."""
+
+
+class StorageFull(Exception):
+    """The disk (or the database's) has no room left for what was asked (507)."""
+
+
+class Overloaded(Exception):
+    """This process has taken in as much as it may at once (503); try again in `retry_after` s."""
+
+    def __init__(self, reason: str, retry_after: int = 1) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after

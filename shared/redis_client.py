@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.asyncio import Redis
+
+
+def text(value: Any) -> Any:
+    """A reply's bytes as text (invalid UTF-8 replaced); anything else as it is."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def open_redis(url: str) -> Redis:

@@ -16,7 +16,16 @@ import redis.exceptions
 from aiohttp import web
 from pymongo.errors import ConnectionFailure, ExecutionTimeout
 
-from shared.errors import DomainError, Invalid, NotFound, StorageUnavailable, Unauthorized
+from shared.errors import (
+    DomainError,
+    Invalid,
+    NotFound,
+    Overloaded,
+    StorageFull,
+    StorageUnavailable,
+    TooManyAttempts,
+    Unauthorized,
+)
 from shared.logging import get_logger
 
 from .keys import ERROR_REPORTER
@@ -57,8 +66,14 @@ def _status_of(exc: DomainError) -> int:
 def response_for(request: web.Request, exc: Exception) -> web.Response:
     """The JSON error response for `exc`. Redirects and 304 Not Modified are
     answers, not errors: they are raised again for aiohttp to send."""
+    if isinstance(exc, TooManyAttempts):
+        return error_response(429, exc.message, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, DomainError):
         return error_response(_status_of(exc), exc.message)
+    if isinstance(exc, StorageFull):
+        return error_response(507, "Insufficient storage")
+    if isinstance(exc, Overloaded):
+        return error_response(503, "Service unavailable", headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             raise exc

@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from shared.blobs import THUMBNAIL_WIDTHS
+
 from .views import json_response
 
 routes = web.RouteTableDef()
@@ -121,7 +123,7 @@ SPEC: dict[str, Any] = {
         "/files/{id}/data": {"get": {
             "summary": "The content, or a thumbnail; public files need no token",
             "security": [{}, {"token": []}],
-            "parameters": [_ID, {"name": "size", "in": "query", "schema": {"enum": ["500", "250", "100"]}},
+            "parameters": [_ID, {"name": "size", "in": "query", "schema": {"enum": [str(w) for w in THUMBNAIL_WIDTHS]}},
                            {"name": "Range", "in": "header", "schema": {"type": "string"}}],
             "responses": {"200": {"description": "The bytes, Content-Type from the file's name",
                                   "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},

@@ -38,13 +38,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.blobs import remove_stale_parts
 from shared.config import Settings, cpu_count
-from shared.jobs import GROUP, THUMBNAILS, WELCOME, Job
+from shared.jobs import GROUP, THUMBNAILS, WELCOME, Job, stream_of
 from shared.logging import flush_logs, get_logger, request_logger
-from shared.redis_client import open_redis
+from shared.redis_client import open_redis, text
 from shared.storage import Storage, open_storage
 
 from .handlers import Handler, JobRejected, ThumbnailsHandler, WelcomeHandler
-from .settle import Settler, stream_key
+from .settle import Settler
 from .welcome import PrintSender, WelcomeSender
 
 BLOCK_MS = 500  # a blocked read returns this often, so a stop never waits longer for it
@@ -56,10 +56,6 @@ _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 def default_name() -> str:
     """hostname:pid:random, so a restarted worker never takes a dead one's name."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class JobWorker:
@@ -136,7 +132,7 @@ class JobWorker:
                 WELCOME: WelcomeHandler(self.storage, self._sender),
             }
         for kind, handler in handlers.items():
-            stream = stream_key(kind)
+            stream = stream_of(kind)
             self._handlers[stream] = handler
             self._kinds[stream] = kind
             self._claim_cursor[stream] = "0-0"
@@ -254,9 +250,9 @@ class JobWorker:
                 if deliveries is None:
                     break
                 for entry_id, fields in entries:
-                    entry_id = _text(entry_id)
+                    entry_id = text(entry_id)
                     recovered += self._take(stream, entry_id, fields, deliveries.get(entry_id, 1))
-                cursor = _text(entries[-1][0])
+                cursor = text(entries[-1][0])
         if recovered:
             self.log.info("worker.recovered", jobs=recovered)
 
@@ -301,9 +297,9 @@ class JobWorker:
                 await self._recreate_groups(exc)
                 continue
             for stream, entries in reply or ():
-                stream = _text(stream)
+                stream = text(stream)
                 for entry_id, fields in entries:
-                    self._take(stream, _text(entry_id), fields, 1)
+                    self._take(stream, text(entry_id), fields, 1)
 
     def _take(self, stream: str, entry_id: str, fields: dict, deliveries: int) -> int:
         """Put a read or claimed entry in hand: run it now or when a slot frees."""
@@ -500,10 +496,10 @@ class JobWorker:
             cursor = self._claim_cursor[stream]
             reply = await self.redis.xautoclaim(stream, GROUP, self.name, min_idle_ms,
                                                 cursor, count=free)
-            next_cursor, entries = _text(reply[0]), reply[1]
+            next_cursor, entries = text(reply[0]), reply[1]
             self._claim_cursor[stream] = next_cursor
             # reply[2]: entries deleted meanwhile; Redis already dropped them from the PEL.
-            entries = [(_text(i), f) for i, f in entries if i is not None]
+            entries = [(text(i), f) for i, f in entries if i is not None]
             if entries:
                 deliveries = await self._deliveries(stream, [i for i, _ in entries])
                 for entry_id, fields in entries:
@@ -515,18 +511,18 @@ class JobWorker:
 
     async def _deliveries(self, stream: str, ids: list) -> dict[str, int]:
         """How many times each of our pending `ids` was delivered (poison-pill guard)."""
-        ids = [_text(i) for i in ids]
+        ids = [text(i) for i in ids]
         rows = await self.redis.xpending_range(
             stream, GROUP, min=ids[0], max=ids[-1],
             count=len(ids) + len(self._in_hand) + 16, consumername=self.name)
-        return {_text(r["message_id"]): int(r["times_delivered"]) for r in rows}
+        return {text(r["message_id"]): int(r["times_delivered"]) for r in rows}
 
     async def _forget_consumers(self) -> None:
         """Remove consumers of dead processes once they hold nothing (names are
         unique per process, so they would pile up in XINFO otherwise)."""
         for stream in self._handlers:
             for consumer in await self.redis.xinfo_consumers(stream, GROUP):
-                name = _text(consumer["name"])
+                name = text(consumer["name"])
                 if (name != self.name and consumer["pending"] == 0
                         and consumer["idle"] > CONSUMER_FORGET_AFTER * 1000):
                     await self.redis.xgroup_delconsumer(stream, GROUP, name)

@@ -38,12 +38,6 @@ def delayed_key(stream: str) -> str:
     return stream + ":delayed"
 
 
-def stream_key(kind: str) -> str:
-    """The stream of `kind`, for any kind (shared.jobs.stream_of accepts only
-    the product's kinds; the benchmark registers its own)."""
-    return PREFIX + kind
-
-
 def now_ms() -> int:
     return int(time.time() * 1000)
 

@@ -8,15 +8,12 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from shared.jobs import DEAD_LETTERS, GROUP, KINDS
+from shared.jobs import DEAD_LETTERS, GROUP, KINDS, stream_of
+from shared.redis_client import text
 
-from .settle import Settler, delayed_key, stream_key
+from .settle import Settler, delayed_key
 
 RECENT_DEAD = 10
-
-
-def _text(value: Any) -> Any:
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 async def queue_status(redis: Redis, kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
@@ -24,7 +21,7 @@ async def queue_status(redis: Redis, kinds: tuple[str, ...] = KINDS) -> dict[str
     delayed (retries waiting), consumers; then the dead letters."""
     streams: dict[str, Any] = {}
     for kind in kinds:
-        stream = stream_key(kind)
+        stream = stream_of(kind)
         pipe = redis.pipeline(transaction=False)
         pipe.xlen(stream)
         pipe.zcard(delayed_key(stream))
@@ -41,8 +38,8 @@ async def queue_status(redis: Redis, kinds: tuple[str, ...] = KINDS) -> dict[str
     dead_count = await redis.xlen(DEAD_LETTERS)
     recent = []
     for entry_id, fields in await redis.xrevrange(DEAD_LETTERS, count=RECENT_DEAD):
-        fields = {_text(k): _text(v) for k, v in fields.items()}
-        recent.append({"id": _text(entry_id), "kind": fields.get("kind"),
+        fields = {text(k): text(v) for k, v in fields.items()}
+        recent.append({"id": text(entry_id), "kind": fields.get("kind"),
                        "data": fields.get("data"), "attempts": int(fields.get("attempts") or 0),
                        "error": fields.get("error")})
     return {"streams": streams, "dead_letters": int(dead_count), "recent_dead": recent}

@@ -26,9 +26,7 @@ from typing import cast
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from shared.blobs import thumbnail_path, write_atomically
-
-WIDTHS = (500, 250, 100)
+from shared.blobs import THUMBNAIL_WIDTHS, thumbnail_path, write_atomically
 
 # What we agree to decode. MPO is how Pillow names phone JPEGs that carry a
 # second (depth/preview) picture: it is a JPEG and is written as one.
@@ -98,7 +96,7 @@ def make_thumbnails(local_path: str, max_pixels: int) -> list[str]:
         data = fh.read()
     encoded = render_thumbnails(data, max_pixels)
     written = []
-    for width, blob in zip(WIDTHS, encoded, strict=True):
+    for width, blob in zip(THUMBNAIL_WIDTHS, encoded, strict=True):
         path = thumbnail_path(local_path, width)
         write_atomically(path, blob)
         written.append(path)
@@ -106,7 +104,7 @@ def make_thumbnails(local_path: str, max_pixels: int) -> list[str]:
 
 
 def render_thumbnails(data: bytes, max_pixels: int) -> list[bytes]:
-    """The encoded thumbnails of `data`, one per entry of WIDTHS (no file I/O)."""
+    """The encoded thumbnails of `data`, one per entry of THUMBNAIL_WIDTHS (no file I/O)."""
     im = _open(data, max_pixels)
     try:
         out_format = "JPEG" if im.format == "MPO" else str(im.format)
@@ -186,7 +184,7 @@ def _plan(im: Image.Image) -> _Plan:
     if orientation in _SWAPS_AXES:
         width, height = height, width
     sizes = []
-    for target in WIDTHS:
+    for target in THUMBNAIL_WIDTHS:
         w = min(target, width)  # never upscale: a narrow image gives itself
         h = max(1, round(height * w / width))
         sizes.append((w, h))

@@ -15,7 +15,6 @@ parent matches therefore use `$in: [ObjectId(x), x]`, which still uses the
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pymongo
@@ -24,6 +23,7 @@ from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
+from ..config import redact
 from ..errors import EmailTaken, StorageUnavailable
 from ..logging import get_logger
 from .base import PAGE_SIZE, ROOT, FileRecord, NewFile, ParentId, User, is_id, is_root
@@ -42,14 +42,6 @@ _PING_TIMEOUT = 0.8
 _INDEX_TIMEOUT = 5.0
 
 _ROOT_VALUES: list[Any] = [0, "0"]
-_CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)[^@/]*@")
-
-
-def redact(url: str) -> str:
-    """The URL without user and password, fit for logs and error messages."""
-    return _CREDENTIALS.sub(r"\1***@", url)
-
-
 def _id_variants(value: str) -> dict[str, list[Any]]:
     """Match an id stored as an ObjectId (ours, the original's) or as hex text (other clients)."""
     variants: list[Any] = [ObjectId(value), value.lower()]
@@ -58,7 +50,8 @@ def _id_variants(value: str) -> dict[str, list[Any]]:
     return {"$in": variants}
 
 
-def _text(value: Any) -> str:
+def _str(value: Any) -> str:
+    """A field as text; a missing one as the empty string."""
     return str(value) if value is not None else ""
 
 
@@ -76,13 +69,13 @@ def _parent_out(value: Any) -> ParentId:
 
 
 def _file(doc: dict[str, Any]) -> FileRecord:
-    type_ = _text(doc.get("type"))
+    type_ = _str(doc.get("type"))
     user_id = doc.get("userId")
     local_path = doc.get("localPath")
     return FileRecord(
         id=str(doc["_id"]),
-        user_id=str(user_id).lower() if isinstance(user_id, str) and is_id(user_id) else _text(user_id),
-        name=_text(doc.get("name")),
+        user_id=str(user_id).lower() if isinstance(user_id, str) and is_id(user_id) else _str(user_id),
+        name=_str(doc.get("name")),
         type=type_,
         is_public=doc.get("isPublic") is True,  # missing (or not a boolean) means private
         parent_id=_parent_out(doc.get("parentId")),
@@ -93,7 +86,7 @@ def _file(doc: dict[str, Any]) -> FileRecord:
 def _user(doc: dict[str, Any] | None) -> User | None:
     if doc is None:
         return None
-    return User(id=str(doc["_id"]), email=_text(doc.get("email")), password_hash=_text(doc.get("password")))
+    return User(id=str(doc["_id"]), email=_str(doc.get("email")), password_hash=_str(doc.get("password")))
 
 
 class MongoStorage:

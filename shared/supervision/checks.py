@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
-from ..config import Settings
+from ..config import Settings, redact
 from ..redis_client import open_redis
 from ..storage import open_storage
 
@@ -14,11 +13,6 @@ _RETRY = 0.2
 
 class StartCheckFailed(Exception):
     """A dependency did not answer in time; the message names which and where (exit 3)."""
-
-
-def redact(url: str) -> str:
-    """The URL without its password, fit for a log line."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 async def _until(deadline: float, probe) -> Exception | None:

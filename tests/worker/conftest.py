@@ -18,9 +18,8 @@ import redis as redis_sync
 from redis.asyncio import Redis
 
 from services.worker.consumer import JobWorker
-from services.worker.settle import stream_key
 from shared.config import Settings
-from shared.jobs import DEAD_LETTERS, GROUP, KINDS, Job, enqueue
+from shared.jobs import DEAD_LETTERS, GROUP, KINDS, Job, enqueue, stream_of
 from shared.redis_client import open_redis
 from shared.storage import ROOT, NewFile, Storage, open_storage
 
@@ -109,7 +108,7 @@ async def dead_letters(redis: Redis) -> list[dict[str, str]]:
 async def queue_empty(redis: Redis, kinds: tuple[str, ...] = KINDS) -> bool:
     """No entry left in any stream and nothing pending: every job settled."""
     for kind in kinds:
-        if await redis.xlen(stream_key(kind)):
+        if await redis.xlen(stream_of(kind)):
             return False
     return True
 

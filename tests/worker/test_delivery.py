@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 
-from services.worker.settle import delayed_key, stream_key
+from services.worker.settle import delayed_key
 from shared.jobs import DEAD_LETTERS, GROUP, Job, stream_of, thumbnails_job, welcome_job
 
 from .conftest import CollectSender, dead_letters, log_events, pending_count, queue_empty, until
@@ -53,7 +53,7 @@ async def test_retry_delay_is_capped(data, redis, run_worker, settings, capsys):
 
     s = settings.replace(worker={"max_attempts": 4, "retry_base_delay": 0.02, "retry_max_delay": 0.03})
     await run_worker(s, handlers={"flaky": failing})
-    await redis.xadd(stream_key("flaky"), Job("flaky", {}).fields())
+    await redis.xadd(stream_of("flaky"), Job("flaky", {}).fields())
     await until(lambda: redis.xlen(DEAD_LETTERS), what="the dead letter")
     assert calls == [0, 1, 2, 3]
     delays = [e["delay"] for e in log_events(capsys.readouterr().out) if e["event"] == "job.retry"]
@@ -71,7 +71,7 @@ async def test_an_unexpected_exception_is_contained_and_the_worker_goes_on(
 
     await run_worker(handlers={"mixed": handler})
     for n in ("bad", "good1", "good2"):
-        await redis.xadd(stream_key("mixed"), Job("mixed", {"n": n}).fields())
+        await redis.xadd(stream_of("mixed"), Job("mixed", {"n": n}).fields())
     await until(lambda: ("bad", 2) in seen and len(seen) == 5, what="the retried job to succeed")
     await until(lambda: queue_empty(redis, ("mixed",)), what="all acked")
     assert sorted(seen) == [("bad", 0), ("bad", 1), ("bad", 2), ("good1", 0), ("good2", 0)]
@@ -129,7 +129,7 @@ async def test_a_job_delivered_too_often_is_dead_lettered(data, redis, run_worke
     async def handler(job: Job) -> None:
         calls.append(job)
 
-    stream = stream_key("poison")
+    stream = stream_of("poison")
     await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
     entry_id = await redis.xadd(stream, Job("poison", {"n": 1}).fields())
     await redis.xreadgroup(GROUP, "victim", {stream: ">"})
@@ -154,7 +154,7 @@ async def test_graceful_stop_finishes_jobs_in_hand_and_reads_no_more(redis, run_
         await release.wait()
         finished.append(job.payload["n"])
 
-    stream = stream_key("slow")
+    stream = stream_of("slow")
     running = await run_worker(settings.replace(worker={"concurrency": 3}), handlers={"slow": slow})
     for n in range(5):
         await redis.xadd(stream, Job("slow", {"n": n}).fields())
@@ -176,7 +176,7 @@ async def test_past_the_deadline_jobs_stay_pending(redis, run_worker, settings):
         started.append(job)
         await asyncio.Event().wait()
 
-    stream = stream_key("stuck")
+    stream = stream_of("stuck")
     running = await run_worker(handlers={"stuck": stuck})
     await redis.xadd(stream, Job("stuck", {}).fields())
     await until(lambda: started, what="the job in hand")
@@ -207,7 +207,7 @@ async def test_concurrency_limits_jobs_in_hand(redis, run_worker, settings):
         await asyncio.sleep(0.005)
         running_now -= 1
 
-    stream = stream_key("limited")
+    stream = stream_of("limited")
     await run_worker(settings.replace(worker={"concurrency": 4}), handlers={"limited": job})
     pipe = redis.pipeline(transaction=False)
     for n in range(100):
@@ -230,7 +230,7 @@ async def test_a_job_slower_than_claim_idle_is_not_taken_by_another_worker(redis
     s = settings.replace(worker={"claim_idle": 0.4})
     await run_worker(s, handlers={"slow": slow})
     await run_worker(s, handlers={"slow": slow})
-    stream = stream_key("slow")
+    stream = stream_of("slow")
     await redis.xadd(stream, Job("slow", {}).fields())
     await until(lambda: runs, what="the job started")
     idle_seen = []
@@ -262,15 +262,15 @@ async def test_quick_jobs_are_acked_while_a_slow_one_holds_a_slot(redis, run_wor
 
     await run_worker(settings.replace(worker={"concurrency": 2}),
                      handlers={"slow": slow, "quick": quick})
-    await redis.xadd(stream_key("slow"), Job("slow", {}).fields())
+    await redis.xadd(stream_of("slow"), Job("slow", {}).fields())
     pipe = redis.pipeline(transaction=False)
     for n in range(30):
-        pipe.xadd(stream_key("quick"), Job("quick", {"n": n}).fields())
+        pipe.xadd(stream_of("quick"), Job("quick", {"n": n}).fields())
     await pipe.execute()
     await until(lambda: len(quick_done) == 30, what="the quick jobs done")
     await until(lambda: queue_empty(redis, ("quick",)), what="the quick jobs acked and deleted")
-    assert await _no_pending(redis, stream_key("quick"))
-    assert await pending_count(redis, stream_key("slow")) == 1  # still running
+    assert await _no_pending(redis, stream_of("quick"))
+    assert await pending_count(redis, stream_of("slow")) == 1  # still running
     release.set()
     await until(lambda: queue_empty(redis, ("slow",)), what="the slow job acked")
 

@@ -11,21 +11,20 @@ from pathlib import Path
 from PIL import Image
 
 from services.worker.consumer import JobWorker
+from shared.blobs import THUMBNAIL_WIDTHS
 from shared.jobs import DEAD_LETTERS, GROUP, Job, enqueue, stream_of, thumbnails_job, welcome_job
 from shared.redis_client import open_redis
 from tests.conftest import free_port
 
 from .conftest import cli, dead_letters, pending_count, queue_empty, start_redis, until
 
-WIDTHS = (500, 250, 100)
-
 
 def thumbnails_done(path: str) -> bool:
-    return all(os.path.exists(f"{path}_{w}") for w in WIDTHS)
+    return all(os.path.exists(f"{path}_{w}") for w in THUMBNAIL_WIDTHS)
 
 
 def assert_thumbnails_decode(path: str) -> None:
-    for width in WIDTHS:
+    for width in THUMBNAIL_WIDTHS:
         with Image.open(f"{path}_{width}") as im:
             im.load()
             assert 0 < im.width <= width

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageFile, ImageOps, ImageStat
 
-from services.worker.thumbnails import WIDTHS, ImageRejected, make_thumbnails
-from shared.blobs import PART_SUFFIX
+from services.worker.thumbnails import ImageRejected, make_thumbnails
+from shared.blobs import PART_SUFFIX, THUMBNAIL_WIDTHS
 
 IMAGES = Path(__file__).resolve().parent.parent / "images"
 LIMIT = 50_000_000
@@ -78,7 +78,7 @@ def big_photo(width: int, height: int) -> Image.Image:
 def test_writes_three_widths_beside_the_original_and_returns_their_paths(tmp_path: Path) -> None:
     original = place(tmp_path, "exif_imagemagick_orientation.png")  # 512x512
     paths = make_thumbnails(original, LIMIT)
-    assert paths == [f"{original}_{w}" for w in WIDTHS]
+    assert paths == [f"{original}_{w}" for w in THUMBNAIL_WIDTHS]
     assert sizes(paths) == [(500, 500), (250, 250), (100, 100)]
     assert leftovers(tmp_path, original) == sorted(Path(p).name for p in paths)
 
@@ -435,7 +435,7 @@ def test_write_failure_is_an_os_error_not_a_rejection(tmp_path: Path) -> None:
 
 def test_rerun_overwrites_cleanly(tmp_path: Path) -> None:
     original = place(tmp_path, "flower.jpg")
-    for width in WIDTHS:  # a half-written thumbnail from a crashed run
+    for width in THUMBNAIL_WIDTHS:  # a half-written thumbnail from a crashed run
         Path(f"{original}_{width}").write_bytes(b"\xff\xd8 half a jpeg")
     first = make_thumbnails(original, LIMIT)
     contents = [Path(p).read_bytes() for p in first]

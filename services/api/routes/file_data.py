@@ -13,7 +13,7 @@ import stat
 
 from aiohttp import web
 
-from shared.blobs import thumbnail_path
+from shared.blobs import THUMBNAIL_WIDTHS, thumbnail_path
 from shared.errors import Invalid, NotFound
 
 from ..auth import optional_user
@@ -22,7 +22,7 @@ from ..sendfile import ZeroCopyFileResponse
 
 routes = web.RouteTableDef()
 
-THUMBNAIL_SIZES = ("500", "250", "100")
+_THUMBNAIL_SIZES = {str(width): width for width in THUMBNAIL_WIDTHS}
 # Only the built-in table: the answer must not depend on the host's /etc/mime.types.
 _MIME = mimetypes.MimeTypes(filenames=())
 
@@ -43,11 +43,11 @@ async def file_data(request: web.Request) -> web.StreamResponse:
     if record.type == "folder":
         raise Invalid("A folder doesn't have content")
     size = request.query.get("size")
-    if size is not None and size not in THUMBNAIL_SIZES:
+    if size is not None and size not in _THUMBNAIL_SIZES:
         raise Invalid("Invalid size: use 500, 250 or 100")
     if not record.local_path:
         raise NotFound()
-    path = record.local_path if size is None else thumbnail_path(record.local_path, int(size))
+    path = record.local_path if size is None else thumbnail_path(record.local_path, _THUMBNAIL_SIZES[size])
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             raise NotFound()
