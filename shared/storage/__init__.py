@@ -14,11 +14,12 @@ from .base import (
     is_id,
     is_root,
     new_id,
+    new_object_id,
 )
 
 __all__ = [
     "FILE_TYPES", "PAGE_SIZE", "ROOT", "FileRecord", "NewFile", "ParentId", "Storage",
-    "User", "is_id", "is_root", "new_id", "open_storage",
+    "User", "is_id", "is_root", "new_id", "new_object_id", "open_storage",
 ]
 
 

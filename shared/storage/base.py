@@ -7,7 +7,9 @@ reach another user's file by forgetting a check.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -26,9 +28,19 @@ PAGE_SIZE = 20
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 
 
+def new_object_id() -> ObjectId:
+    """A fresh id, the only place ids are made (users and files, every backend).
+
+    A valid ObjectId whose 4-byte timestamp is followed by 8 bytes from the OS's
+    CSPRNG, where bson puts a per-process constant and a counter: an id seen
+    (a public file's, say) tells nothing about any other id, so ids cannot be
+    guessed from a neighbour's. 64 random bits per second of creation time."""
+    return ObjectId(int(time.time()).to_bytes(4, "big") + os.urandom(8))
+
+
 def new_id() -> str:
-    """A fresh id: the 24-hex text of a MongoDB ObjectId, for every backend."""
-    return str(ObjectId())
+    """A fresh id as text: 24 lowercase hex digits (see new_object_id)."""
+    return str(new_object_id())
 
 
 def is_id(value: object) -> bool:
@@ -108,7 +120,8 @@ class Storage(Protocol):
 
     async def children(self, user_id: str, parent_id: ParentId, page: int) -> list[FileRecord]:
         """Page `page` (0-based, PAGE_SIZE items) of the user's files in `parent_id`,
-        oldest first (a stable order)."""
+        in a stable order, oldest first (SQLite: creation order; MongoDB: by id,
+        so by the second of creation, and in no particular order within one)."""
 
     async def set_public(self, user_id: str, file_id: str, is_public: bool) -> FileRecord | None:
         """The updated file, or None when it is not the user's."""

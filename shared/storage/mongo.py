@@ -26,7 +26,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 from ..config import redact
 from ..errors import EmailTaken, StorageUnavailable
 from ..logging import get_logger
-from .base import PAGE_SIZE, ROOT, FileRecord, NewFile, ParentId, User, is_id, is_root
+from .base import PAGE_SIZE, ROOT, FileRecord, NewFile, ParentId, User, is_id, is_root, new_object_id
 
 log = get_logger("storage.mongo")
 
@@ -145,7 +145,7 @@ class MongoStorage:
     async def create_user(self, email: str, password_hash: str) -> User:
         if not self._emails_unique and await self._users.find_one({"email": email}, {"_id": 1}):
             raise EmailTaken()
-        oid = ObjectId()
+        oid = new_object_id()
         try:
             await self._users.insert_one({"_id": oid, "email": email, "password": password_hash})
         except DuplicateKeyError:
@@ -181,7 +181,7 @@ class MongoStorage:
     # files
 
     async def create_file(self, new: NewFile) -> FileRecord:
-        oid = ObjectId()
+        oid = new_object_id()
         if is_root(new.parent_id):
             parent_out: ParentId = ROOT
             parent_stored: Any = ROOT
