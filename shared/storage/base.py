@@ -25,6 +25,10 @@ ParentId = int | str
 
 PAGE_SIZE = 20
 
+# Seconds a SQLite write may wait (queued, then for the lock) before StorageBusy;
+# the default of storage.write_timeout (config.toml).
+DEFAULT_WRITE_TIMEOUT = 10.0
+
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 
 
@@ -41,6 +45,17 @@ def new_object_id() -> ObjectId:
 def new_id() -> str:
     """A fresh id as text: 24 lowercase hex digits (see new_object_id)."""
     return str(new_object_id())
+
+
+def is_storable_text(value: object) -> bool:
+    """Whether `value` is a str both backends can store (UTF-8: no lone surrogates)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def is_id(value: object) -> bool:
@@ -83,7 +98,12 @@ class NewFile:
 
 
 class Storage(Protocol):
-    """Users and files. Ids are 24-hex strings; malformed ids simply match nothing."""
+    """Users and files. Ids are 24-hex strings; malformed ids simply match nothing.
+
+    Every method raises domain errors only (shared/errors.py), never a driver's:
+    StorageUnavailable (unreachable, I/O error), StorageBusy (a write not started
+    or not locked within the write timeout), StorageFull (no room), Invalid
+    (text no backend can store), EmailTaken."""
 
     async def ping(self) -> bool:
         """True when the backend answers right now."""

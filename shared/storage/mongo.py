@@ -11,6 +11,8 @@ string "0", `userId`/`parentId` may be hex strings instead of ObjectIds,
 `isPublic` may be missing (private) and extra fields are ignored. Owner and
 parent matches therefore use `$in: [ObjectId(x), x]`, which still uses the
 `(userId, parentId, _id)` index.
+
+Driver errors become domain errors in one place (`_domain_error`).
 """
 
 from __future__ import annotations
@@ -19,14 +21,27 @@ from typing import Any
 
 import pymongo
 from bson import ObjectId
+from bson.errors import BSONError
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from ..config import redact
-from ..errors import EmailTaken, StorageUnavailable
+from ..errors import EmailTaken, Invalid, StorageFull, StorageUnavailable
 from ..logging import get_logger
-from .base import PAGE_SIZE, ROOT, FileRecord, NewFile, ParentId, User, is_id, is_root, new_object_id
+from .base import (
+    PAGE_SIZE,
+    ROOT,
+    FileRecord,
+    NewFile,
+    ParentId,
+    User,
+    is_id,
+    is_root,
+    is_storable_text,
+    new_object_id,
+)
+from .guard import domain_errors, unstorable_text
 
 log = get_logger("storage.mongo")
 
@@ -42,6 +57,33 @@ _PING_TIMEOUT = 0.8
 _INDEX_TIMEOUT = 5.0
 
 _ROOT_VALUES: list[Any] = [0, "0"]
+
+# MongoDB's OutOfDiskSpace, and what WiredTiger and Atlas say when out of room.
+_OUT_OF_SPACE_CODES = frozenset({14031})
+_OUT_OF_SPACE_TEXT = ("no space left on device", "over your space quota")
+
+
+def _out_of_space(exc: PyMongoError) -> bool:
+    codes = {getattr(exc, "code", None)}
+    if isinstance(exc, BulkWriteError):
+        codes |= {e.get("code") for e in exc.details.get("writeErrors", [])}
+    text = str(exc).lower()
+    return bool(codes & _OUT_OF_SPACE_CODES) or any(t in text for t in _OUT_OF_SPACE_TEXT)
+
+
+def _domain_error(exc: Exception) -> Exception | None:
+    """The domain error for a driver's exception (None: not one of ours to translate)."""
+    if isinstance(exc, PyMongoError):
+        if _out_of_space(exc):
+            return StorageFull(f"MongoDB: {exc}")
+        # Unreachable, timed out, no primary, refused our credentials, closed:
+        # the database is not usable now, whatever the request.
+        return StorageUnavailable(f"MongoDB: {exc}")
+    if isinstance(exc, BSONError):  # a value BSON cannot hold (a document over 16 MiB)
+        return Invalid(f"Invalid document: {exc}")
+    return unstorable_text(exc)
+
+
 def _id_variants(value: str) -> dict[str, list[Any]]:
     """Match an id stored as an ObjectId (ours, the original's) or as hex text (other clients)."""
     variants: list[Any] = [ObjectId(value), value.lower()]
@@ -89,6 +131,7 @@ def _user(doc: dict[str, Any] | None) -> User | None:
     return User(id=str(doc["_id"]), email=_str(doc.get("email")), password_hash=_str(doc.get("password")))
 
 
+@domain_errors(_domain_error)
 class MongoStorage:
     def __init__(self, client: AsyncMongoClient, database_name: str, emails_unique: bool) -> None:
         self._client = client
@@ -162,8 +205,8 @@ class MongoStorage:
         return _user(await self._users.find_one({"_id": ObjectId(user_id)}))
 
     async def user_by_email(self, email: str) -> User | None:
-        if not isinstance(email, str):
-            return None  # never let a non-string become a query operator
+        if not is_storable_text(email):
+            return None  # never let a non-string become a query operator; nothing stored matches
         return _user(await self._users.find_one({"email": email}, sort=[("_id", 1)]))
 
     async def set_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:

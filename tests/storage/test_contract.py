@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import EmailTaken
+from shared.errors import EmailTaken, Invalid
 from shared.storage import PAGE_SIZE, ROOT, FileRecord, NewFile, Storage, User, is_id, new_id
 
 MALFORMED_IDS = ["", "0", "abc", "g" * 24, "0" * 23, "0" * 25, "not an id at all", " " + "a" * 23]
@@ -59,6 +59,32 @@ async def test_emails_are_compared_exactly(storage: Storage) -> None:
     other = await make_user(storage, "Bob@dylan.com")
     assert await storage.user_by_email("Bob@dylan.com") == other
     assert await storage.user_by_email("bob@dylan.co") is None
+
+
+async def test_any_text_is_answered_never_a_crash(storage: Storage) -> None:
+    """Lone surrogates cannot be stored (UTF-8): looked up, they match nothing;
+    written, they are Invalid (a 400), never a driver's exception."""
+    user = await make_user(storage)
+    bad = "bob\udcff@dylan.com"
+    assert await storage.user_by_email(bad) is None
+    assert await storage.user_by_email("\ud800") is None
+    with pytest.raises(Invalid):
+        await storage.create_user(bad, "h")
+    with pytest.raises(Invalid):
+        await storage.create_file(NewFile(user.id, "n\udcffame", "folder", False, ROOT, None))
+    with pytest.raises(Invalid):
+        await storage.set_password_hash(user.id, user.password_hash, "\udcff")
+    for method in (storage.user_by_id, storage.delete_user):
+        assert await method("\udcff" * 24) is None
+    assert await storage.children("\udcff" * 24, ROOT, 0) == []
+    assert await storage.children(user.id, "\udcff" * 24, 0) == []
+    assert await storage.file_of_user(user.id, "\udcff" * 24) is None
+    assert await storage.file_readable_by("\udcff", "\udcff" * 24) is None
+    assert await storage.set_public(user.id, "\udcff" * 24, True) is None
+    await storage.delete_file("\udcff" * 24, "\udcff" * 24)
+    # Everything else still works, nothing was written.
+    assert await storage.count_users() == 1 and await storage.count_files() == 0
+    assert (await make_file(storage, user)).user_id == user.id
 
 
 async def test_unknown_and_malformed_user_ids_match_nothing(storage: Storage) -> None:
