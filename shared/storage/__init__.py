@@ -12,6 +12,7 @@ from .base import (
     ParentId,
     Storage,
     User,
+    email_key,
     is_id,
     is_root,
     new_id,
@@ -20,7 +21,8 @@ from .base import (
 
 __all__ = [
     "DEFAULT_WRITE_TIMEOUT", "FILE_TYPES", "PAGE_SIZE", "ROOT", "FileRecord", "NewFile",
-    "ParentId", "Storage", "User", "is_id", "is_root", "new_id", "new_object_id", "open_storage",
+    "ParentId", "Storage", "User", "email_key", "is_id", "is_root", "new_id", "new_object_id",
+    "open_storage",
 ]
 
 

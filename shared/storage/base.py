@@ -47,6 +47,12 @@ def new_id() -> str:
     return str(new_object_id())
 
 
+def email_key(email: str) -> str:
+    """What emails are compared by: trimmed and case-folded, so `A@X.IO` and
+    ` a@x.io` are one account. The email itself is stored and shown as typed."""
+    return email.strip().casefold()
+
+
 def is_storable_text(value: object) -> bool:
     """Whether `value` is a str both backends can store (UTF-8: no lone surrogates)."""
     if not isinstance(value, str):
@@ -112,14 +118,18 @@ class Storage(Protocol):
 
     # users
     async def create_user(self, email: str, password_hash: str) -> User:
-        """Raises EmailTaken when the email is registered already."""
+        """Raises EmailTaken when an account has the same email_key (enforced by
+        the database, so racing sign-ups cannot both succeed). The email is
+        stored exactly as given."""
 
     async def delete_user(self, user_id: str) -> None:
         """Undo a create_user whose follow-up failed."""
 
     async def user_by_id(self, user_id: str) -> User | None: ...
 
-    async def user_by_email(self, email: str) -> User | None: ...
+    async def user_by_email(self, email: str) -> User | None:
+        """The account of `email` compared by email_key; an account whose email
+        is exactly `email` first (legacy accounts differing only in case)."""
 
     async def set_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
         """Replace the hash only if it still is `old_hash` (a legacy rehash racing another)."""

@@ -6,6 +6,7 @@ dedicated thread so they never stall the event loop, each within a deadline
 cache in microseconds, so they run inline: a thread hop would cost more than
 the query.
 
+The schema is versioned (sqlite_migrations.py) and brought up to date at open.
 Driver errors become domain errors in one place (`_domain_error`).
 
 Reads made in one event-loop iteration share one read transaction (ended by
@@ -48,36 +49,19 @@ from .base import (
     NewFile,
     ParentId,
     User,
+    email_key,
     is_id,
     is_root,
     is_storable_text,
     new_id,
 )
 from .guard import domain_errors, unstorable_text
+from .sqlite_migrations import migrate, warn_about_legacy_duplicates
 from .sqlite_writes import WriteQueue
 
 T = TypeVar("T")
 
-_CONNECT_TIMEOUT = 10.0  # opening waits this long for another process's lock
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id       TEXT PRIMARY KEY,
-    email    TEXT NOT NULL UNIQUE,
-    password TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS files (
-    id         TEXT PRIMARY KEY,
-    user_id    TEXT NOT NULL,
-    name       TEXT NOT NULL,
-    type       TEXT NOT NULL CHECK (type IN ('folder', 'file', 'image')),
-    is_public  INTEGER NOT NULL DEFAULT 0,
-    parent_id  TEXT NOT NULL,           -- '0' for the root
-    local_path TEXT,
-    seq        INTEGER NOT NULL         -- position in (user_id, parent_id), dense from 0
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS files_by_parent ON files (user_id, parent_id, seq);
-"""
+_CONNECT_TIMEOUT = 10.0  # opening (and migrating) waits this long for another process's lock
 
 _FILE_COLUMNS = "id, user_id, name, type, is_public, parent_id, local_path"
 _REMEMBERED_FILES = 10_000  # beyond this the memory is emptied and refilled
@@ -154,7 +138,7 @@ class SQLiteStorage:
 
     @classmethod
     async def open(cls, url: str, write_timeout: float = DEFAULT_WRITE_TIMEOUT) -> SQLiteStorage:
-        """Open the database, creating it if need be."""
+        """Open (creating it if need be) and migrate the database (sqlite_migrations.py)."""
         path = sqlite_path(url)
 
         def setup() -> tuple[sqlite3.Connection, sqlite3.Connection]:
@@ -162,7 +146,8 @@ class SQLiteStorage:
             writer = _connect(path)
             try:
                 writer.execute("PRAGMA journal_mode = WAL")
-                writer.executescript(_SCHEMA)
+                migrate(writer, path)
+                warn_about_legacy_duplicates(writer, path)
                 return _connect(path), writer
             except BaseException:
                 writer.close()
@@ -243,10 +228,10 @@ class SQLiteStorage:
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
-                    "INSERT INTO users (id, email, password) VALUES (?, ?, ?)",
-                    (user.id, email, password_hash),
+                    "INSERT INTO users (id, email, password, email_key) VALUES (?, ?, ?, ?)",
+                    (user.id, email, password_hash, email_key(email)),
                 )
-            except sqlite3.IntegrityError:
+            except sqlite3.IntegrityError:  # the unique email_key (or exact email)
                 raise EmailTaken() from None
 
         await self._transaction(insert)
@@ -268,8 +253,14 @@ class SQLiteStorage:
     async def user_by_email(self, email: str) -> User | None:
         if not is_storable_text(email):
             return None  # nothing stored can match it
+        # The exact email first: of legacy accounts differing only in case, only
+        # the oldest has the key (sqlite_migrations._v2_email_key).
         return _user(
-            self._read("SELECT id, email, password FROM users WHERE email = ?", (email,)).fetchone()
+            self._read(
+                "SELECT id, email, password FROM users WHERE email = ?1 OR email_key = ?2"
+                " ORDER BY email = ?1 DESC LIMIT 1",
+                (email, email_key(email)),
+            ).fetchone()
         )
 
     async def set_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:

@@ -7,6 +7,8 @@ exact counts, and malformed ids that match nothing instead of raising.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from shared.errors import EmailTaken, Invalid
@@ -54,11 +56,39 @@ async def test_duplicate_email_is_email_taken(storage: Storage) -> None:
     assert await storage.user_by_email("bob@dylan.com") == first
 
 
-async def test_emails_are_compared_exactly(storage: Storage) -> None:
-    await make_user(storage, "bob@dylan.com")
-    other = await make_user(storage, "Bob@dylan.com")
-    assert await storage.user_by_email("Bob@dylan.com") == other
-    assert await storage.user_by_email("bob@dylan.co") is None
+async def test_emails_compare_by_case_and_trimmed_but_are_kept_as_typed(storage: Storage) -> None:
+    user = await storage.create_user("A@X.IO", "h")
+    assert user.email == "A@X.IO"
+    for spelling in ("A@X.IO", "a@x.io", " a@x.io", "a@X.io\t ", "\u00a0A@x.IO\n"):
+        assert await storage.user_by_email(spelling) == user, spelling
+        with pytest.raises(EmailTaken):
+            await storage.create_user(spelling, "h2")
+    assert await storage.user_by_email("a@x.i") is None
+    assert await storage.user_by_email("a@x.io.") is None
+    assert await storage.user_by_email("a @x.io") is None  # inner spaces count
+    assert await storage.count_users() == 1
+
+    spaced = await storage.create_user("  Bob@Dylan.com ", "h")
+    assert spaced.email == "  Bob@Dylan.com "  # stored and returned exactly as typed
+    assert await storage.user_by_id(spaced.id) == spaced
+    assert await storage.user_by_email("bob@dylan.com") == spaced
+    # Unicode case folding, not only ASCII
+    accented = await storage.create_user("\u00c9lodie@\u00c9cole.fr", "h")
+    assert await storage.user_by_email("\u00e9lodie@\u00e9cole.fr") == accented
+    with pytest.raises(EmailTaken):
+        await storage.create_user("\u00e9LODIE@\u00e9cole.FR", "h")
+
+
+async def test_racing_sign_ups_of_one_email_make_one_account(storage: Storage) -> None:
+    spellings = ["race@x.io", "RACE@x.io", " race@X.IO", "Race@x.io ", "race@x.IO"] * 4
+    results = await asyncio.gather(
+        *(storage.create_user(s, f"h{n}") for n, s in enumerate(spellings)), return_exceptions=True
+    )
+    created = [r for r in results if isinstance(r, User)]
+    assert len(created) == 1, results
+    assert all(isinstance(r, EmailTaken) for r in results if not isinstance(r, User)), results
+    assert await storage.count_users() == 1
+    assert await storage.user_by_email("RACE@X.IO") == created[0]
 
 
 async def test_any_text_is_answered_never_a_crash(storage: Storage) -> None:
