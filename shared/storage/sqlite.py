@@ -56,7 +56,7 @@ from .base import (
     new_id,
 )
 from .guard import domain_errors, unstorable_text
-from .sqlite_migrations import migrate, warn_about_legacy_duplicates
+from .sqlite_migrations import fill_email_keys, migrate
 from .sqlite_writes import WriteQueue
 
 T = TypeVar("T")
@@ -147,7 +147,7 @@ class SQLiteStorage:
             try:
                 writer.execute("PRAGMA journal_mode = WAL")
                 migrate(writer, path)
-                warn_about_legacy_duplicates(writer, path)
+                fill_email_keys(writer, path)
                 return _connect(path), writer
             except BaseException:
                 writer.close()

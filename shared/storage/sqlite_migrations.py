@@ -12,6 +12,10 @@ serialised by SQLite's write lock: the first migrates, the others find the
 version already current (read again inside the lock) and do nothing. A
 database whose version is newer than this code knows is refused rather than
 used with a schema the code does not understand.
+
+`fill_email_keys`, also run at every open, keeps what v2 set up true for rows
+written without email_key since (by an older version during a rolling
+upgrade, or by other tools).
 """
 
 from __future__ import annotations
@@ -112,15 +116,40 @@ def migrate(conn: sqlite3.Connection, path: object = "") -> int:
     return version
 
 
-def warn_about_legacy_duplicates(conn: sqlite3.Connection, path: object = "") -> None:
-    """Say at each open when accounts differing only in case exist (see _v2_email_key)."""
-    rows = conn.execute("SELECT id FROM users WHERE email_key IS NULL LIMIT 21").fetchall()
-    if rows:
+def fill_email_keys(conn: sqlite3.Connection, path: object = "") -> None:
+    """Give users without email_key theirs when it is free (rows written by an
+    older version during a rolling upgrade, or by other tools), and say at
+    each open which accounts share their email but for case with another
+    (see _v2_email_key): those keep none and log in with their exact email."""
+    missing = conn.execute("SELECT id, email FROM users WHERE email_key IS NULL ORDER BY id").fetchall()
+    if not missing:
+        return
+    fillable = [(email_key(email), user_id) for user_id, email in missing if isinstance(email, str)]
+    fillable = [(key, user_id) for key, user_id in fillable
+                if conn.execute("SELECT 1 FROM users WHERE email_key = ?", (key,)).fetchone() is None]
+    filled: set[str] = set()
+    if fillable:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for key, user_id in fillable:
+                try:
+                    conn.execute("UPDATE users SET email_key = ? WHERE id = ? AND email_key IS NULL",
+                                 (key, user_id))
+                    filled.add(user_id)
+                except sqlite3.IntegrityError:
+                    pass  # an older row of this batch took it
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    left = [user_id for user_id, _ in missing if user_id not in filled]
+    if left:
         log.warning(
             "storage.sqlite.duplicate_emails",
             path=str(path),
             detail="accounts whose emails differ only in case: each logs in with its exact email;"
                    " other spellings reach the oldest; no new account can take any spelling",
-            user_ids=[row[0] for row in rows[:20]],
-            more=len(rows) > 20,
+            user_ids=left[:20],
+            more=len(left) > 20,
         )

@@ -116,6 +116,22 @@ async def test_a_database_of_the_unversioned_schema_is_upgraded_in_place(
     assert "storage.sqlite.duplicate_emails" in logged
 
 
+async def test_users_written_without_email_key_get_it_at_the_next_open(tmp_path: Path) -> None:
+    """As an older version still running during a rolling upgrade writes them."""
+    path = tmp_path / "db.sqlite3"
+    storage = await open_storage(f"sqlite:///{path}")
+    await storage.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO users (id, email, password) VALUES (?, 'Old@Example.com', 'h')", (OLD_BOB,))
+    storage = await open_storage(f"sqlite:///{path}")
+    try:
+        assert (await storage.user_by_email("old@example.COM")).id == OLD_BOB
+        with pytest.raises(EmailTaken):
+            await storage.create_user(" OLD@example.com", "h")
+    finally:
+        await storage.close()
+
+
 async def test_a_new_database_gets_the_latest_version_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
