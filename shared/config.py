@@ -43,6 +43,7 @@ class ServerSettings:
 class StorageSettings:
     db_url: str = _env("DB_URL")
     folder_path: Path = _env("FOLDER_PATH")
+    write_timeout: float = _env("DB_WRITE_TIMEOUT", min=0.01)
 
 
 @dataclass(frozen=True)

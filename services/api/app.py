@@ -30,7 +30,8 @@ from .user_cache import UserCache
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
-    app[STORAGE] = await open_storage(app[SETTINGS].storage.db_url)
+    settings = app[SETTINGS].storage
+    app[STORAGE] = await open_storage(settings.db_url, write_timeout=settings.write_timeout)
     yield
     await app[STORAGE].close()
 

@@ -9,12 +9,10 @@ process goes on serving.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import redis.exceptions
 from aiohttp import web
-from pymongo.errors import ConnectionFailure, ExecutionTimeout
 
 from shared.errors import (
     DomainError,
@@ -39,13 +37,11 @@ _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (Invalid, 400),
 )
 
+# The storage backends raise domain errors only (shared/storage/guard.py).
 _UNAVAILABLE = (
     StorageUnavailable,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
-    ConnectionFailure,
-    ExecutionTimeout,
-    sqlite3.OperationalError,
 )
 
 # Messages for aiohttp's own errors (unknown route, wrong method, body too large).

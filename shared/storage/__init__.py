@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import (
+    DEFAULT_WRITE_TIMEOUT,
     FILE_TYPES,
     PAGE_SIZE,
     ROOT,
@@ -11,23 +12,30 @@ from .base import (
     ParentId,
     Storage,
     User,
+    email_key,
     is_id,
     is_root,
     new_id,
+    new_object_id,
 )
 
 __all__ = [
-    "FILE_TYPES", "PAGE_SIZE", "ROOT", "FileRecord", "NewFile", "ParentId", "Storage",
-    "User", "is_id", "is_root", "new_id", "open_storage",
+    "DEFAULT_WRITE_TIMEOUT", "FILE_TYPES", "PAGE_SIZE", "ROOT", "FileRecord", "NewFile",
+    "ParentId", "Storage", "User", "email_key", "is_id", "is_root", "new_id", "new_object_id",
+    "open_storage",
 ]
 
 
-async def open_storage(url: str) -> Storage:
-    """Open the backend named by `url` (sqlite:///path or mongodb://...), ready to use."""
+async def open_storage(url: str, *, write_timeout: float = DEFAULT_WRITE_TIMEOUT) -> Storage:
+    """Open the backend named by `url` (sqlite:///path or mongodb://...), ready to use.
+
+    `write_timeout` (storage.write_timeout) bounds how long a SQLite write may
+    wait, queued or for the lock, before it raises StorageBusy.
+    Raises StorageUnavailable when the database cannot be opened."""
     if url.startswith("sqlite:///"):
         from .sqlite import SQLiteStorage
 
-        return await SQLiteStorage.open(url)
+        return await SQLiteStorage.open(url, write_timeout)
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from .mongo import MongoStorage
 

@@ -11,6 +11,14 @@ string "0", `userId`/`parentId` may be hex strings instead of ObjectIds,
 `isPublic` may be missing (private) and extra fields are ignored. Owner and
 parent matches therefore use `$in: [ObjectId(x), x]`, which still uses the
 `(userId, parentId, _id)` index.
+
+One field is added beside the original's: `users.emailKey`, the email as
+compared (base.email_key: trimmed, case-folded), under a unique sparse index,
+so the database itself refuses a second account for one email. Users written
+without it (by the original, its checkers, other tools) are still found by
+their exact email, and get it at the next open (mongo_setup.py).
+
+Driver errors become domain errors in one place (`_domain_error`).
 """
 
 from __future__ import annotations
@@ -19,14 +27,29 @@ from typing import Any
 
 import pymongo
 from bson import ObjectId
+from bson.errors import BSONError
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from ..config import redact
-from ..errors import EmailTaken, StorageUnavailable
+from ..errors import EmailTaken, Invalid, StorageFull, StorageUnavailable
 from ..logging import get_logger
-from .base import PAGE_SIZE, ROOT, FileRecord, NewFile, ParentId, User, is_id, is_root
+from .base import (
+    PAGE_SIZE,
+    ROOT,
+    FileRecord,
+    NewFile,
+    ParentId,
+    User,
+    email_key,
+    is_id,
+    is_root,
+    is_storable_text,
+    new_object_id,
+)
+from .guard import domain_errors, unstorable_text
+from .mongo_setup import EmailIndexes, legacy_match, prepare
 
 log = get_logger("storage.mongo")
 
@@ -37,11 +60,35 @@ DEFAULT_DATABASE = "files_manager"
 _SERVER_SELECTION_MS = 5000
 # GET /status must answer within about a second when MongoDB is down.
 _PING_TIMEOUT = 0.8
-# Bound on building each index at start-up: a slow build on a large legacy
-# collection must not stop the service from starting (it warns and goes on).
-_INDEX_TIMEOUT = 5.0
 
 _ROOT_VALUES: list[Any] = [0, "0"]
+
+# MongoDB's OutOfDiskSpace, and what WiredTiger and Atlas say when out of room.
+_OUT_OF_SPACE_CODES = frozenset({14031})
+_OUT_OF_SPACE_TEXT = ("no space left on device", "over your space quota")
+
+
+def _out_of_space(exc: PyMongoError) -> bool:
+    codes = {getattr(exc, "code", None)}
+    if isinstance(exc, BulkWriteError):
+        codes |= {e.get("code") for e in exc.details.get("writeErrors", [])}
+    text = str(exc).lower()
+    return bool(codes & _OUT_OF_SPACE_CODES) or any(t in text for t in _OUT_OF_SPACE_TEXT)
+
+
+def _domain_error(exc: Exception) -> Exception | None:
+    """The domain error for a driver's exception (None: not one of ours to translate)."""
+    if isinstance(exc, PyMongoError):
+        if _out_of_space(exc):
+            return StorageFull(f"MongoDB: {exc}")
+        # Unreachable, timed out, no primary, refused our credentials, closed:
+        # the database is not usable now, whatever the request.
+        return StorageUnavailable(f"MongoDB: {exc}")
+    if isinstance(exc, BSONError):  # a value BSON cannot hold (a document over 16 MiB)
+        return Invalid(f"Invalid document: {exc}")
+    return unstorable_text(exc)
+
+
 def _id_variants(value: str) -> dict[str, list[Any]]:
     """Match an id stored as an ObjectId (ours, the original's) or as hex text (other clients)."""
     variants: list[Any] = [ObjectId(value), value.lower()]
@@ -89,15 +136,18 @@ def _user(doc: dict[str, Any] | None) -> User | None:
     return User(id=str(doc["_id"]), email=_str(doc.get("email")), password_hash=_str(doc.get("password")))
 
 
+@domain_errors(_domain_error)
 class MongoStorage:
-    def __init__(self, client: AsyncMongoClient, database_name: str, emails_unique: bool) -> None:
+    def __init__(
+        self, client: AsyncMongoClient, database_name: str, emails: EmailIndexes | None = None
+    ) -> None:
         self._client = client
         db = client[database_name]
         self.database_name = database_name
         self._users: AsyncCollection = db["users"]
         self._files: AsyncCollection = db["files"]
-        # False when a legacy database holds duplicate emails: create_user checks first then.
-        self._emails_unique = emails_unique
+        # Not all enforced on a legacy database: create_user checks before inserting then.
+        self._emails = emails or EmailIndexes()
 
     @classmethod
     async def open(cls, url: str) -> MongoStorage:
@@ -119,7 +169,7 @@ class MongoStorage:
         try:
             # Bounded by serverSelectionTimeoutMS (pymongo.timeout would override it).
             await client.admin.command("ping")
-            emails_unique = await _ensure_indexes(client[database_name])
+            emails = await prepare(client[database_name])
         except PyMongoError as exc:  # unreachable, or refused our credentials
             await client.close()
             raise StorageUnavailable(f"MongoDB at {redact(url)} does not answer: {exc}") from None
@@ -127,7 +177,7 @@ class MongoStorage:
             await client.close()
             raise
         log.info("storage.mongo.open", url=redact(url), database=database_name)
-        return cls(client, database_name, emails_unique)
+        return cls(client, database_name, emails)
 
     async def ping(self) -> bool:
         try:
@@ -143,14 +193,24 @@ class MongoStorage:
     # users
 
     async def create_user(self, email: str, password_hash: str) -> User:
-        if not self._emails_unique and await self._users.find_one({"email": email}, {"_id": 1}):
+        key = email_key(email)
+        if not self._emails.enforced and await self._email_in_use(email, key):
             raise EmailTaken()
-        oid = ObjectId()
-        try:
-            await self._users.insert_one({"_id": oid, "email": email, "password": password_hash})
-        except DuplicateKeyError:
+        oid = new_object_id()
+        try:  # the original's fields, in its order, then ours
+            await self._users.insert_one(
+                {"_id": oid, "email": email, "password": password_hash, "emailKey": key}
+            )
+        except DuplicateKeyError:  # emailKey_1 (or email_1): the database decides, races included
             raise EmailTaken() from None
         return User(id=str(oid), email=email, password_hash=password_hash)
+
+    async def _email_in_use(self, email: str, key: str) -> bool:
+        """For a legacy database whose indexes do not enforce it all (EmailIndexes)."""
+        clauses: list[dict[str, Any]] = [{"emailKey": key}, {"email": email}]
+        if not self._emails.keys_complete:
+            clauses.append(legacy_match(email))
+        return await self._users.find_one({"$or": clauses}, {"_id": 1}) is not None
 
     async def delete_user(self, user_id: str) -> None:
         if is_id(user_id):
@@ -162,9 +222,14 @@ class MongoStorage:
         return _user(await self._users.find_one({"_id": ObjectId(user_id)}))
 
     async def user_by_email(self, email: str) -> User | None:
-        if not isinstance(email, str):
-            return None  # never let a non-string become a query operator
-        return _user(await self._users.find_one({"email": email}, sort=[("_id", 1)]))
+        if not is_storable_text(email):
+            return None  # never let a non-string become a query operator; nothing stored matches
+        # The exact email first: users written without emailKey, and legacy ones
+        # differing only in case, of which only one holds the key.
+        doc = await self._users.find_one({"email": email}, sort=[("_id", 1)])
+        if doc is None:
+            doc = await self._users.find_one({"emailKey": email_key(email)})
+        return _user(doc)
 
     async def set_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
         if not is_id(user_id):
@@ -181,7 +246,7 @@ class MongoStorage:
     # files
 
     async def create_file(self, new: NewFile) -> FileRecord:
-        oid = ObjectId()
+        oid = new_object_id()
         if is_root(new.parent_id):
             parent_out: ParentId = ROOT
             parent_stored: Any = ROOT
@@ -264,36 +329,3 @@ class MongoStorage:
     async def count_files(self) -> int:
         return await self._files.count_documents({})
 
-
-async def _ensure_indexes(db) -> bool:
-    """Create the indexes the queries need; True when emails are known unique.
-
-    A legacy database may hold duplicate emails (the original had no index), an
-    index of its own on the same keys, or be too large to index within the start
-    timeout: the service still runs, with a warning, and create_user then checks
-    for a taken email before inserting."""
-    emails_unique = True
-    try:
-        with pymongo.timeout(_INDEX_TIMEOUT):
-            await db["users"].create_index([("email", 1)], unique=True, name="email_1")
-    except PyMongoError as exc:
-        if not (isinstance(exc, OperationFailure) or exc.timeout):
-            raise  # the server went away: not something to carry on from
-        emails_unique = False
-        if isinstance(exc, OperationFailure) and exc.code in (11000, 11001):  # DuplicateKeyError
-            log.warning(
-                "storage.mongo.duplicate_emails",
-                detail="users holds duplicate emails, so no unique index: sign-up checks before inserting",
-            )
-        else:  # an existing non-unique email_1 index, no createIndex right, or a slow build
-            log.warning("storage.mongo.index_failed", index="users.email_1", error=str(exc))
-    try:
-        with pymongo.timeout(_INDEX_TIMEOUT):
-            await db["files"].create_index(
-                [("userId", 1), ("parentId", 1), ("_id", 1)], name="userId_1_parentId_1__id_1"
-            )
-    except PyMongoError as exc:
-        if not (isinstance(exc, OperationFailure) or exc.timeout):
-            raise
-        log.warning("storage.mongo.index_failed", index="files.userId_1_parentId_1__id_1", error=str(exc))
-    return emails_unique

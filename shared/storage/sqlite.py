@@ -1,9 +1,13 @@
 """SQLite backend: the embedded default, so the service runs with nothing but Redis.
 
-WAL mode lets several API processes read while one writes; writes wait for the
-lock (busy_timeout) in a dedicated thread so they never stall the event loop.
-Reads are single indexed look-ups answered from the page cache in microseconds,
-so they run inline: a thread hop would cost more than the query.
+WAL mode lets several API processes read while one writes; writes run in a
+dedicated thread so they never stall the event loop, each within a deadline
+(sqlite_writes.py). Reads are single indexed look-ups answered from the page
+cache in microseconds, so they run inline: a thread hop would cost more than
+the query.
+
+The schema is versioned (sqlite_migrations.py) and brought up to date at open.
+Driver errors become domain errors in one place (`_domain_error`).
 
 Reads made in one event-loop iteration share one read transaction (ended by
 a callback at the next iteration): under load many requests are served per
@@ -28,32 +32,36 @@ of an OFFSET that walks 20n index entries: page 400 costs what page 0 costs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ..config import PROJECT_ROOT
-from ..errors import EmailTaken
-from .base import PAGE_SIZE, ROOT, FileRecord, NewFile, ParentId, User, is_id, is_root, new_id
+from ..errors import EmailTaken, StorageBusy, StorageFull, StorageUnavailable
+from .base import (
+    DEFAULT_WRITE_TIMEOUT,
+    PAGE_SIZE,
+    ROOT,
+    FileRecord,
+    NewFile,
+    ParentId,
+    User,
+    email_key,
+    is_id,
+    is_root,
+    is_storable_text,
+    new_id,
+)
+from .guard import domain_errors, unstorable_text
+from .sqlite_migrations import fill_email_keys, migrate
+from .sqlite_writes import WriteQueue
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id       TEXT PRIMARY KEY,
-    email    TEXT NOT NULL UNIQUE,
-    password TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS files (
-    id         TEXT PRIMARY KEY,
-    user_id    TEXT NOT NULL,
-    name       TEXT NOT NULL,
-    type       TEXT NOT NULL CHECK (type IN ('folder', 'file', 'image')),
-    is_public  INTEGER NOT NULL DEFAULT 0,
-    parent_id  TEXT NOT NULL,           -- '0' for the root
-    local_path TEXT,
-    seq        INTEGER NOT NULL         -- position in (user_id, parent_id), dense from 0
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS files_by_parent ON files (user_id, parent_id, seq);
-"""
+T = TypeVar("T")
+
+_CONNECT_TIMEOUT = 10.0  # opening (and migrating) waits this long for another process's lock
 
 _FILE_COLUMNS = "id, user_id, name, type, is_public, parent_id, local_path"
 _REMEMBERED_FILES = 10_000  # beyond this the memory is emptied and refilled
@@ -68,8 +76,8 @@ def sqlite_path(url: str) -> Path:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-    conn.execute("PRAGMA busy_timeout = 10000")
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           timeout=_CONNECT_TIMEOUT)
     conn.execute("PRAGMA synchronous = NORMAL")  # durable across crashes of the process in WAL mode
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
@@ -92,29 +100,61 @@ def _user(row: tuple | None) -> User | None:
     return None if row is None else User(id=row[0], email=row[1], password_hash=row[2])
 
 
+def _domain_error(exc: Exception) -> Exception | None:
+    """The domain error for a driver's exception (None: not one of ours to translate)."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StorageBusy(f"SQLite: {exc}")
+        if primary == sqlite3.SQLITE_FULL:
+            return StorageFull(f"SQLite: {exc}")
+        # I/O errors, a file that cannot be opened or is not a database, a closed
+        # connection: the database is not usable now, whatever the request.
+        return StorageUnavailable(f"SQLite: {exc}")
+    if isinstance(exc, OSError):  # creating the database's folder
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StorageFull(f"SQLite: {exc}")
+        return StorageUnavailable(f"SQLite: {exc}")
+    return unstorable_text(exc)
+
+
+@domain_errors(_domain_error)
 class SQLiteStorage:
-    def __init__(self, path: Path, reader: sqlite3.Connection, writer: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        path: Path,
+        reader: sqlite3.Connection,
+        writer: sqlite3.Connection,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+    ) -> None:
         self.path = path
         self._reader = reader
         self._in_read = False
         self._data_version = -1
         self._files: dict[str, FileRecord | None] = {}  # by id as asked, valid for _data_version
         self._writer = writer
-        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._writes = WriteQueue(writer, write_timeout)
 
     @classmethod
-    async def open(cls, url: str) -> SQLiteStorage:
+    async def open(cls, url: str, write_timeout: float = DEFAULT_WRITE_TIMEOUT) -> SQLiteStorage:
+        """Open (creating it if need be) and migrate the database (sqlite_migrations.py)."""
         path = sqlite_path(url)
 
         def setup() -> tuple[sqlite3.Connection, sqlite3.Connection]:
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = _connect(path)
-            writer.execute("PRAGMA journal_mode = WAL")
-            writer.executescript(_SCHEMA)
-            return _connect(path), writer
+            try:
+                writer.execute("PRAGMA journal_mode = WAL")
+                migrate(writer, path)
+                fill_email_keys(writer, path)
+                return _connect(path), writer
+            except BaseException:
+                writer.close()
+                raise
 
         reader, writer = await asyncio.to_thread(setup)
-        return cls(path, reader, writer)
+        return cls(path, reader, writer, write_timeout)
 
     def _read(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         """A read in this loop iteration's read transaction (see the module doc)."""
@@ -155,30 +195,18 @@ class SQLiteStorage:
     def _end_read(self) -> None:
         if self._in_read:
             self._in_read = False
-            self._reader.execute("COMMIT")
+            try:
+                self._reader.execute("COMMIT")
+            except sqlite3.Error:  # never leave the reader inside a transaction
+                if self._reader.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._reader.execute("ROLLBACK")
 
     async def _write(self, sql: str, params: tuple = ()) -> list[tuple]:
-        def run() -> list[tuple]:
-            return self._writer.execute(sql, params).fetchall()
+        return await self._transaction(lambda conn: conn.execute(sql, params).fetchall())
 
-        return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
-
-    async def _transaction(self, steps) -> object:
-        """Run `steps(conn)` in one IMMEDIATE transaction in the writer thread
-        (IMMEDIATE takes the write lock up front, so a read-then-write cannot
-        race another process)."""
-        def run() -> object:
-            conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = steps(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
-
-        return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
+    async def _transaction(self, steps: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._writes.run(steps)
 
     async def ping(self) -> bool:
         try:
@@ -189,25 +217,29 @@ class SQLiteStorage:
 
     async def close(self) -> None:
         self._end_read()
-        self._write_thread.shutdown(wait=True)
+        self._writes.close()
         self._reader.close()
-        self._writer.close()
 
     # users
 
     async def create_user(self, email: str, password_hash: str) -> User:
         user = User(id=new_id(), email=email, password_hash=password_hash)
-        try:
-            await self._write(
-                "INSERT INTO users (id, email, password) VALUES (?, ?, ?)",
-                (user.id, email, password_hash),
-            )
-        except sqlite3.IntegrityError:
-            raise EmailTaken() from None
+
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO users (id, email, password, email_key) VALUES (?, ?, ?, ?)",
+                    (user.id, email, password_hash, email_key(email)),
+                )
+            except sqlite3.IntegrityError:  # the unique email_key (or exact email)
+                raise EmailTaken() from None
+
+        await self._transaction(insert)
         return user
 
     async def delete_user(self, user_id: str) -> None:
-        await self._write("DELETE FROM users WHERE id = ?", (user_id,))
+        if is_id(user_id):
+            await self._write("DELETE FROM users WHERE id = ?", (user_id.lower(),))
 
     async def user_by_id(self, user_id: str) -> User | None:
         if not is_id(user_id):
@@ -219,16 +251,24 @@ class SQLiteStorage:
         )
 
     async def user_by_email(self, email: str) -> User | None:
+        if not is_storable_text(email):
+            return None  # nothing stored can match it
+        # The exact email first: of legacy accounts differing only in case, only
+        # the oldest has the key (sqlite_migrations._v2_email_key).
         return _user(
             self._read(
-                "SELECT id, email, password FROM users WHERE email = ?", (email,)
+                "SELECT id, email, password FROM users WHERE email = ?1 OR email_key = ?2"
+                " ORDER BY email = ?1 DESC LIMIT 1",
+                (email, email_key(email)),
             ).fetchone()
         )
 
     async def set_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
+        if not is_id(user_id):
+            return False
         rows = await self._write(
             "UPDATE users SET password = ? WHERE id = ? AND password = ? RETURNING id",
-            (new_hash, user_id, old_hash),
+            (new_hash, user_id.lower(), old_hash),
         )
         return bool(rows)
 
@@ -264,6 +304,10 @@ class SQLiteStorage:
         return record
 
     async def delete_file(self, user_id: str, file_id: str) -> None:
+        if not (is_id(user_id) and is_id(file_id)):
+            return
+        user_id, file_id = user_id.lower(), file_id.lower()
+
         def delete(conn: sqlite3.Connection) -> None:
             row = conn.execute(
                 "DELETE FROM files WHERE id = ? AND user_id = ? RETURNING parent_id, seq",
@@ -294,6 +338,9 @@ class SQLiteStorage:
         return record
 
     async def children(self, user_id: str, parent_id: ParentId, page: int) -> list[FileRecord]:
+        if not is_id(user_id):
+            return []
+        user_id = user_id.lower()
         if is_root(parent_id):
             parent_key = "0"
         elif is_id(parent_id):
@@ -308,11 +355,11 @@ class SQLiteStorage:
         return [_file(row) for row in rows]
 
     async def set_public(self, user_id: str, file_id: str, is_public: bool) -> FileRecord | None:
-        if not is_id(file_id):
+        if not (is_id(user_id) and is_id(file_id)):
             return None
         rows = await self._write(
             f"UPDATE files SET is_public = ? WHERE id = ? AND user_id = ? RETURNING {_FILE_COLUMNS}",
-            (int(is_public), file_id.lower(), user_id),
+            (int(is_public), file_id.lower(), user_id.lower()),
         )
         return _file(rows[0]) if rows else None
 

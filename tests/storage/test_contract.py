@@ -7,9 +7,11 @@ exact counts, and malformed ids that match nothing instead of raising.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from shared.errors import EmailTaken
+from shared.errors import EmailTaken, Invalid
 from shared.storage import PAGE_SIZE, ROOT, FileRecord, NewFile, Storage, User, is_id, new_id
 
 MALFORMED_IDS = ["", "0", "abc", "g" * 24, "0" * 23, "0" * 25, "not an id at all", " " + "a" * 23]
@@ -54,11 +56,65 @@ async def test_duplicate_email_is_email_taken(storage: Storage) -> None:
     assert await storage.user_by_email("bob@dylan.com") == first
 
 
-async def test_emails_are_compared_exactly(storage: Storage) -> None:
-    await make_user(storage, "bob@dylan.com")
-    other = await make_user(storage, "Bob@dylan.com")
-    assert await storage.user_by_email("Bob@dylan.com") == other
-    assert await storage.user_by_email("bob@dylan.co") is None
+async def test_emails_compare_by_case_and_trimmed_but_are_kept_as_typed(storage: Storage) -> None:
+    user = await storage.create_user("A@X.IO", "h")
+    assert user.email == "A@X.IO"
+    for spelling in ("A@X.IO", "a@x.io", " a@x.io", "a@X.io\t ", "\u00a0A@x.IO\n"):
+        assert await storage.user_by_email(spelling) == user, spelling
+        with pytest.raises(EmailTaken):
+            await storage.create_user(spelling, "h2")
+    assert await storage.user_by_email("a@x.i") is None
+    assert await storage.user_by_email("a@x.io.") is None
+    assert await storage.user_by_email("a @x.io") is None  # inner spaces count
+    assert await storage.count_users() == 1
+
+    spaced = await storage.create_user("  Bob@Dylan.com ", "h")
+    assert spaced.email == "  Bob@Dylan.com "  # stored and returned exactly as typed
+    assert await storage.user_by_id(spaced.id) == spaced
+    assert await storage.user_by_email("bob@dylan.com") == spaced
+    # Unicode case folding, not only ASCII
+    accented = await storage.create_user("\u00c9lodie@\u00c9cole.fr", "h")
+    assert await storage.user_by_email("\u00e9lodie@\u00e9cole.fr") == accented
+    with pytest.raises(EmailTaken):
+        await storage.create_user("\u00e9LODIE@\u00e9cole.FR", "h")
+
+
+async def test_racing_sign_ups_of_one_email_make_one_account(storage: Storage) -> None:
+    spellings = ["race@x.io", "RACE@x.io", " race@X.IO", "Race@x.io ", "race@x.IO"] * 4
+    results = await asyncio.gather(
+        *(storage.create_user(s, f"h{n}") for n, s in enumerate(spellings)), return_exceptions=True
+    )
+    created = [r for r in results if isinstance(r, User)]
+    assert len(created) == 1, results
+    assert all(isinstance(r, EmailTaken) for r in results if not isinstance(r, User)), results
+    assert await storage.count_users() == 1
+    assert await storage.user_by_email("RACE@X.IO") == created[0]
+
+
+async def test_any_text_is_answered_never_a_crash(storage: Storage) -> None:
+    """Lone surrogates cannot be stored (UTF-8): looked up, they match nothing;
+    written, they are Invalid (a 400), never a driver's exception."""
+    user = await make_user(storage)
+    bad = "bob\udcff@dylan.com"
+    assert await storage.user_by_email(bad) is None
+    assert await storage.user_by_email("\ud800") is None
+    with pytest.raises(Invalid):
+        await storage.create_user(bad, "h")
+    with pytest.raises(Invalid):
+        await storage.create_file(NewFile(user.id, "n\udcffame", "folder", False, ROOT, None))
+    with pytest.raises(Invalid):
+        await storage.set_password_hash(user.id, user.password_hash, "\udcff")
+    for method in (storage.user_by_id, storage.delete_user):
+        assert await method("\udcff" * 24) is None
+    assert await storage.children("\udcff" * 24, ROOT, 0) == []
+    assert await storage.children(user.id, "\udcff" * 24, 0) == []
+    assert await storage.file_of_user(user.id, "\udcff" * 24) is None
+    assert await storage.file_readable_by("\udcff", "\udcff" * 24) is None
+    assert await storage.set_public(user.id, "\udcff" * 24, True) is None
+    await storage.delete_file("\udcff" * 24, "\udcff" * 24)
+    # Everything else still works, nothing was written.
+    assert await storage.count_users() == 1 and await storage.count_files() == 0
+    assert (await make_file(storage, user)).user_id == user.id
 
 
 async def test_unknown_and_malformed_user_ids_match_nothing(storage: Storage) -> None:
@@ -183,7 +239,7 @@ async def test_children_are_owner_scoped(storage: Storage) -> None:
                 local_path="/tmp/x")
     )
 
-    assert [f.id for f in await storage.children(alice.id, ROOT, 0)] == sorted([folder.id, at_root.id])
+    assert {f.id for f in await storage.children(alice.id, ROOT, 0)} == {folder.id, at_root.id}
     assert await storage.children(alice.id, folder.id, 0) == [inside]
     assert await storage.children(alice.id, folder.id.upper(), 0) == [inside]
     assert await storage.children(bob.id, ROOT, 0) == [bobs]
@@ -208,7 +264,8 @@ async def test_paging_45_files(storage: Storage) -> None:
     ids = [f.id for p in pages for f in p]
     assert len(set(ids)) == 45  # no overlap
     assert set(ids) == set(created)
-    assert ids == sorted(ids)  # a stable order: by id, oldest first
+    seconds = [int(i[:8], 16) for i in ids]  # an id starts with its creation time
+    assert seconds == sorted(seconds)  # oldest first (within a second, the backend's order)
     assert all(f.user_id == user.id for p in pages for f in p)
     again = [await storage.children(user.id, ROOT, page) for page in range(4)]
     assert again == pages

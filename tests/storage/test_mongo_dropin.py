@@ -59,9 +59,11 @@ async def test_user_document_with_extra_fields_is_read(mongo_storage: Storage, r
 
 
 async def test_users_we_write_have_the_original_shape(mongo_storage: Storage, raw_db) -> None:
-    user = await mongo_storage.create_user("new@example.com", "$argon2id$h")
-    doc = await raw_db.users.find_one({"email": "new@example.com"})
-    assert doc == {"_id": ObjectId(user.id), "email": "new@example.com", "password": "$argon2id$h"}
+    """The original's fields, in its order, plus emailKey (what emails are compared by)."""
+    user = await mongo_storage.create_user(" New@Example.com", "$argon2id$h")
+    doc = await raw_db.users.find_one({"email": " New@Example.com"})
+    assert list(doc.items()) == [("_id", ObjectId(user.id)), ("email", " New@Example.com"),
+                                 ("password", "$argon2id$h"), ("emailKey", "new@example.com")]
 
 
 # ------------------------------------------------------------ the original's files
@@ -205,6 +207,8 @@ async def test_open_creates_indexes_idempotently(mongo_db_url: str, raw_db) -> N
         await storage.close()
     users = {i["name"]: i async for i in await raw_db.users.list_indexes()}
     assert users["email_1"]["unique"] is True and dict(users["email_1"]["key"]) == {"email": 1}
+    # Unique, and sparse: users without emailKey (the original's) are not indexed.
+    assert users["emailKey_1"]["unique"] is True and users["emailKey_1"]["sparse"] is True
     files = [dict(i["key"]) async for i in await raw_db.files.list_indexes()]
     assert {"userId": 1, "parentId": 1, "_id": 1} in files
 
@@ -259,7 +263,7 @@ async def test_open_fails_fast_and_names_the_url_without_credentials() -> None:
 
 async def test_ping_is_false_within_a_second_when_mongo_is_down() -> None:
     client: AsyncMongoClient = AsyncMongoClient(f"mongodb://127.0.0.1:{free_port()}")
-    storage = MongoStorage(client, "files_manager", emails_unique=True)
+    storage = MongoStorage(client, "files_manager")
     try:
         started = time.monotonic()
         assert await storage.ping() is False
@@ -287,5 +291,98 @@ async def test_a_legacy_non_unique_email_index_still_refuses_duplicates(
         with pytest.raises(EmailTaken):
             await storage.create_user("old@example.com", "h")
         assert await storage.count_users() == 1
+    finally:
+        await storage.close()
+
+
+# ------------------------------------------------------------ emails compared by emailKey
+
+
+async def test_the_originals_users_get_an_email_key_at_open_and_match_any_case(
+    mongo_db_url: str, raw_db
+) -> None:
+    bob = await insert_user(raw_db, "Bob@Dylan.com")
+    odd = await raw_db.users.insert_one({"password": sha1("x")})  # no email at all: left alone
+    storage = await open_storage(mongo_db_url)
+    try:
+        doc = await raw_db.users.find_one({"_id": ObjectId(bob)})
+        assert doc == {"_id": ObjectId(bob), "email": "Bob@Dylan.com", "password": sha1("toto1234!"),
+                       "emailKey": "bob@dylan.com"}
+        assert await raw_db.users.find_one({"_id": odd.inserted_id}) == {"_id": odd.inserted_id,
+                                                                        "password": sha1("x")}
+        for spelling in ("Bob@Dylan.com", "bob@dylan.com", " BOB@DYLAN.COM "):
+            user = await storage.user_by_email(spelling)
+            assert user is not None and (user.id, user.email) == (bob, "Bob@Dylan.com")
+        with pytest.raises(EmailTaken):
+            await storage.create_user(" bob@dylan.COM", "h")
+        assert await storage.count_users() == 2
+    finally:
+        await storage.close()
+
+
+async def test_users_written_by_the_original_while_running_still_log_in(
+    mongo_storage: Storage, raw_db
+) -> None:
+    """As the original's checkers do: a user inserted straight into MongoDB (no
+    emailKey), then a login with that email."""
+    user_id = await insert_user(raw_db, "Checker@Example.com")
+    user = await mongo_storage.user_by_email("Checker@Example.com")
+    assert user is not None and user.id == user_id
+    with pytest.raises(EmailTaken):  # the exact email: users.email_1 refuses it
+        await mongo_storage.create_user("Checker@Example.com", "h")
+
+
+async def test_legacy_emails_differing_only_in_case(
+    mongo_db_url: str, raw_db, capsys: pytest.CaptureFixture[str]
+) -> None:
+    older = await insert_user(raw_db, "Dup@Example.com", "one")
+    younger = await insert_user(raw_db, "dup@example.com", "two")
+    storage = await open_storage(mongo_db_url)
+    try:
+        events = [json.loads(line).get("event") for line in capsys.readouterr().out.splitlines()
+                  if line.startswith("{")]
+        assert "storage.mongo.duplicate_emails" in events
+        # The older holds the key; the younger keeps the original's shape.
+        assert (await raw_db.users.find_one({"_id": ObjectId(older)}))["emailKey"] == "dup@example.com"
+        assert "emailKey" not in await raw_db.users.find_one({"_id": ObjectId(younger)})
+        # Each logs in with its exact email; another spelling reaches the one with the key.
+        assert (await storage.user_by_email("Dup@Example.com")).id == older
+        assert (await storage.user_by_email("dup@example.com")).id == younger
+        assert (await storage.user_by_email("DUP@EXAMPLE.COM")).id == older
+        for spelling in ("dup@example.com", "DUP@example.com ", "Dup@Example.com"):
+            with pytest.raises(EmailTaken):
+                await storage.create_user(spelling, "h")
+        assert await storage.count_users() == 2
+    finally:
+        await storage.close()
+
+
+async def test_email_keys_of_a_large_legacy_database(mongo_db_url: str, raw_db) -> None:
+    """The back-fill is bounded in time; what it has not reached yet is still
+    checked at sign-up, and a later open finishes it."""
+    from shared.storage.mongo_setup import EmailIndexes, backfill_email_keys
+
+    await raw_db.users.insert_many(
+        [{"email": f"Legacy{n}@Example.com", "password": sha1("p")} for n in range(250)]
+    )
+    await raw_db.users.create_index([("emailKey", 1)], name="emailKey_1", unique=True, sparse=True)
+    # One batch, then out of time.
+    assert await backfill_email_keys(raw_db.users, budget=0, batch_size=100) is False
+    assert await raw_db.users.count_documents({"emailKey": {"$exists": True}}) == 100
+
+    client: AsyncMongoClient = AsyncMongoClient(mongo_db_url)
+    partial = MongoStorage(client, raw_db.name, EmailIndexes(keys_complete=False))
+    try:
+        for spelling in ("legacy249@example.com", " LEGACY150@example.COM", "legacy5@example.com"):
+            with pytest.raises(EmailTaken):
+                await partial.create_user(spelling, "h")
+        assert (await partial.create_user("legacy250@example.com", "h")).email == "legacy250@example.com"
+    finally:
+        await partial.close()
+
+    storage = await open_storage(mongo_db_url)  # a later start: every user gets its key
+    try:
+        assert await raw_db.users.count_documents({"emailKey": {"$exists": False}}) == 0
+        assert (await storage.user_by_email("LEGACY249@example.com")).email == "Legacy249@Example.com"
     finally:
         await storage.close()
