@@ -24,6 +24,7 @@ from . import openapi
 from .drain import Drain
 from .edge import edge_middleware
 from .errors import log_request_error
+from .inflight import BODY_BUDGET, BodyBudget
 from .keys import BLOBS, DRAIN, ERROR_REPORTER, PASSWORDS, REDIS, SETTINGS, STORAGE, TOKENS, USERS
 from .routes import auth, file_data, files, status, users
 from .user_cache import UserCache
@@ -77,6 +78,7 @@ def create_app(settings: Settings) -> web.Application:
     app[USERS] = UserCache()
     app[ERROR_REPORTER] = log_request_error
     app[DRAIN] = drain
+    app[BODY_BUDGET] = BodyBudget(settings.server.max_inflight_body_bytes)
     app.cleanup_ctx.extend([_request_log, _storage, _redis, _passwords, _blobs])
     for module in (status, users, auth, files, file_data, openapi):
         app.router.add_routes(module.routes)
