@@ -15,7 +15,8 @@ from services.api.content_headers import MAX_FILENAME_BYTES, content_disposition
 from .conftest import b64, upload
 
 CSP = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
-DISPOSITION = re.compile(r"""(inline|attachment); filename="([ !#-\[\]-~]*)"; filename\*=UTF-8''([A-Za-z0-9!#$&+\-.^_`|~%]*)""")
+DISPOSITION = re.compile(
+    r"""(inline|attachment); filename="([ !#-\[\]-~]*)"; filename\*=UTF-8''([A-Za-z0-9!#$&+\-.^_`|~%]*)""")
 
 
 def parse_disposition(value: str) -> tuple[str, str, str]:
@@ -75,7 +76,7 @@ async def test_any_name_gives_a_valid_header_with_the_exact_name(client, alice, 
     created = await upload(client, alice, name=name, type="file", data=b64(b"x"))
     resp = await get_data(client, created, alice.headers)
     assert resp.status == 200
-    kind, fallback, exact = parse_disposition(resp.headers["Content-Disposition"])
+    _, fallback, exact = parse_disposition(resp.headers["Content-Disposition"])
     assert fallback.isascii() and '"' not in fallback and "\\" not in fallback and "%" not in fallback
     if len(name.encode()) <= MAX_FILENAME_BYTES:
         assert exact == name
