@@ -86,7 +86,7 @@ async def test_content_reaches_the_disk_while_the_body_arrives(app_client, setti
 @pytest.mark.parametrize("announced", [True, False], ids=["content-length", "chunked"])
 async def test_a_client_that_goes_away_mid_body_leaves_nothing(app_client, settings, announced):
     _, body = upload_body(3 * 1024 * 1024)
-    reader, writer = await open_upload(app_client, len(body) if announced else None)
+    _, writer = await open_upload(app_client, len(body) if announced else None)
     half = body[: len(body) // 2]
     writer.write(half if announced else b"%x\r\n%s\r\n" % (len(half), half))
     await writer.drain()
