@@ -9,7 +9,9 @@ asyncio API only: a protocol that forwards every call to aiohttp's own):
   arrives while no request is being handled (the next request's head);
 - the app's middleware stops it when aiohttp hands it a request, i.e. once the
   whole head has been parsed; the request counts as handled until the task
-  aiohttp runs it in (handler and response writing) is done;
+  aiohttp runs it in (handler and response writing) is done; bytes that come
+  meanwhile after its whole body was taken (the client read the response and
+  sent its next request before that task ended) start the timer then;
 - if it fires first, the connection is closed: `server.header_timeout` for the
   whole head, however steadily it trickles in.
 
@@ -44,7 +46,7 @@ class HeadTimeouts:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         guard = self._guards.get(request.transport) if self._guards else None  # type: ignore[arg-type]
         if guard is not None:
-            guard.request_started(asyncio.current_task())
+            guard.request_started(asyncio.current_task(), request.content)
         return await handler(request)
 
 
@@ -57,6 +59,8 @@ class _Guard(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._busy = False
+        self._body: Any = None  # the request's body stream while it is handled
+        self._next_head = False  # bytes arrived after that body ended
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -65,7 +69,10 @@ class _Guard(asyncio.Protocol):
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._timer is None and not self._busy:
+        if self._busy:
+            if self._body is not None and self._body.is_eof():
+                self._next_head = True
+        elif self._timer is None:
             self._start_timer()
         self._inner.data_received(data)
 
@@ -73,6 +80,7 @@ class _Guard(asyncio.Protocol):
         self._stop_timer()
         if self._transport is not None:
             self._registry._guards.pop(self._transport, None)
+            self._transport = None
         self._inner.connection_lost(exc)
 
     def eof_received(self) -> bool | None:
@@ -84,15 +92,20 @@ class _Guard(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._inner.resume_writing()
 
-    def request_started(self, task: asyncio.Task[Any] | None) -> None:
+    def request_started(self, task: asyncio.Task[Any] | None, body: Any) -> None:
         self._stop_timer()
         if task is None:
             return
         self._busy = True
+        self._body = body
         task.add_done_callback(self._request_done)
 
     def _request_done(self, _: object) -> None:
         self._busy = False
+        self._body = None
+        if self._next_head and self._timer is None and self._transport is not None:
+            self._start_timer()
+        self._next_head = False
 
     def _start_timer(self) -> None:
         loop = asyncio.get_running_loop()
