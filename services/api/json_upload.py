@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import pybase64
 from aiohttp import web
 
 from shared.errors import Invalid
 
+from .base64_stream import Base64Stream
 from .bodies import json_error, parse_json
+from .json_strings import Buffer, safe_cut, string_end
 
 # The members other than `data` (name, type, parentId, isPublic and anything
 # else a client sends) may take this many bytes together.
@@ -39,11 +40,6 @@ _NOT_JSON_SPACE = re.compile(rb"[^ \t\n\r]")
 _STRUCTURE = re.compile(rb'["\[\]{},]')
 _CONTROL = re.compile(rb"[\x00-\x1f]")
 _BASE64_SPACE = b" \t\n\r\x0b\x0c"  # what `bytes.split()` calls whitespace
-_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
-_BACKSLASH = 0x5C
-_HIGH_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
-
-Buffer = bytes | bytearray
 
 # States of the scanner.
 _START, _FIRST_KEY, _NEXT_KEY, _KEY, _COLON, _VALUE, _DATA, _OTHER, _AFTER_VALUE, _END, _NOT_OBJECT = range(11)
@@ -57,65 +53,6 @@ def _members_too_large() -> web.HTTPRequestEntityTooLarge:
     exc = web.HTTPRequestEntityTooLarge(max_size=MEMBERS_LIMIT, actual_size=MEMBERS_LIMIT + 1)
     exc.text = f"the members other than data take more than {MEMBERS_LIMIT} bytes"
     return exc
-
-
-class Base64Stream:
-    """Strict base64, fed in pieces of any length (alphabet and `=` only)."""
-
-    def __init__(self) -> None:
-        self._rest = b""  # fewer than 4 characters waiting for the rest of their quantum
-        self._padded = False  # a quantum with `=` was seen: nothing may follow
-
-    def feed(self, text: bytes | bytearray) -> list[bytes]:
-        """The bytes decoded from `text`; binascii.Error if it cannot be base64.
-        On an error nothing of this call is kept."""
-        if not text:
-            return []
-        if self._padded:
-            raise binascii.Error("data after padding")
-        out = []
-        view = memoryview(text)
-        rest = self._rest
-        if rest:
-            need = 4 - len(rest)
-            head = rest + bytes(view[:need])
-            view = view[need:]
-            if len(head) < 4:
-                self._rest = _checked(head)
-                return []
-            out.append(_decode(head))
-            if head.endswith(b"=") and len(view):
-                raise binascii.Error("data after padding")
-        whole = len(view) - len(view) % 4
-        if whole:
-            out.append(_decode(view[:whole]))
-        tail = _checked(bytes(view[whole:]))
-        last = view[whole - 1:whole] if whole else (head[-1:] if rest else b"")
-        if last == b"=" and tail:
-            raise binascii.Error("data after padding")
-        self._rest = tail
-        self._padded = last == b"="
-        return out
-
-    def end(self) -> None:
-        if self._rest:
-            raise binascii.Error("incomplete base64 quantum")
-
-
-def _decode(quanta: bytes | memoryview) -> bytes:
-    """Whole quanta, strictly (alphabet only, `=` only at the end): pybase64's
-    SIMD decoder, 15x faster than binascii on every byte of every upload."""
-    try:
-        return pybase64.b64decode(quanta, validate=True)
-    except ValueError as exc:  # binascii.Error is one
-        raise binascii.Error(str(exc)) from None
-
-
-def _checked(rest: bytes) -> bytes:
-    """A partial quantum kept for later must be base64 already."""
-    if rest.translate(None, _ALPHABET):
-        raise binascii.Error("not a base64 character")
-    return rest
 
 
 @dataclass(frozen=True)
@@ -244,7 +181,7 @@ class UploadScanner:
         raise _syntax("unexpected content after the object")  # _END
 
     def _key_step(self, buf: Buffer, pos: int, final: bool) -> tuple[int, bool]:
-        end = _string_end(buf, pos + max(1, self._scan))
+        end = string_end(buf, pos + max(1, self._scan))
         if end < 0:
             if final:
                 raise _syntax("unexpected end of data in a member name")
@@ -291,7 +228,7 @@ class UploadScanner:
             raise _members_too_large()
 
     def _data_step(self, buf: Buffer, pos: int, out: list[bytes]) -> tuple[int, bool]:
-        end = _string_end(buf, pos)
+        end = string_end(buf, pos)
         if end >= 0:
             self._data_piece(buf[pos:end], out)
             if self._base64_ok:
@@ -301,7 +238,7 @@ class UploadScanner:
                     self._base64_ok = False
             self._state = _AFTER_VALUE
             return end + 1, False
-        cut = _safe_cut(buf, pos, len(buf))
+        cut = safe_cut(buf, pos, len(buf))
         self._data_piece(buf[pos:cut], out)
         return cut, True
 
@@ -342,7 +279,7 @@ class UploadScanner:
         i = pos + self._scan
         while True:
             if self._in_string:
-                end = _string_end(buf, i)
+                end = string_end(buf, i)
                 if end < 0:
                     break
                 self._in_string = False
@@ -376,49 +313,3 @@ class UploadScanner:
         self._scan = self._depth = 0
         self._in_string = False
         return end
-
-def _string_end(buf: Buffer, pos: int) -> int:
-    """Index of the quote closing the string whose content starts at `pos`
-    (the buffer holds no partial escape before `pos`), or -1."""
-    while True:
-        quote = buf.find(b'"', pos)
-        if quote < 0:
-            return -1
-        k = quote - 1
-        while k >= 0 and buf[k] == _BACKSLASH:
-            k -= 1
-        if (quote - 1 - k) % 2 == 0:
-            return quote
-        pos = quote + 1
-
-
-def _odd_backslashes_before(buf: Buffer, pos: int, lo: int) -> bool:
-    k = pos - 1
-    while k >= lo and buf[k] == _BACKSLASH:
-        k -= 1
-    return (pos - 1 - k) % 2 == 1
-
-
-def _safe_cut(buf: Buffer, lo: int, end: int) -> int:
-    """The largest position <= `end` where the string content from `lo` can be
-    cut: not inside an escape, a UTF-8 sequence or a surrogate pair."""
-    window = max(lo, end - 12)
-    tail = buf[window:end]
-    if b"\\" not in tail and tail.isascii():
-        return end
-    for cut in range(end, window - 1, -1):
-        if cut < end and 0x80 <= buf[cut] < 0xC0:
-            continue  # inside a UTF-8 sequence
-        if cut == end and end > lo and buf[end - 1] >= 0x80:
-            # the last bytes may be an incomplete sequence: cut before its lead byte
-            continue
-        if _odd_backslashes_before(buf, cut, lo):
-            continue  # right after an escape's backslash
-        start = buf.rfind(b"\\u", max(lo, cut - 5), cut)
-        if start >= 0 and start + 6 > cut and not _odd_backslashes_before(buf, start, lo):
-            continue  # inside \uXXXX
-        if cut - 6 >= lo and _HIGH_SURROGATE_ESCAPE.fullmatch(buf, cut - 6, cut) \
-                and not _odd_backslashes_before(buf, cut - 6, lo):
-            continue  # a high surrogate waiting for its low half
-        return cut
-    return end  # no boundary in reach: not valid JSON, which orjson will say

@@ -12,7 +12,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from services.api.json_upload import MEMBERS_LIMIT, Base64Stream, UploadScanner
+from services.api.base64_stream import Base64Stream
+from services.api.json_upload import MEMBERS_LIMIT, UploadScanner
 from shared.errors import Invalid
 
 CONTENT = os.urandom(700)
