@@ -5,18 +5,30 @@ there for long: a blob is written under a hidden `.<uuid>.part` name, flushed
 to disk and renamed into place, so a reader never sees half a file and a crash
 leaves only a `.part` file, which `remove_stale_parts` cleans at start.
 Thumbnails sit beside their original as `<name>_<width>`.
+
+A full disk (ENOSPC) or an exhausted quota (EDQUOT) while storing an upload is
+`StorageFull` (the client gets 507), never a bare OSError, and leaves no part.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+from shared.errors import StorageFull
+
 PART_SUFFIX = ".part"
+# An upload's bytes go to its writer thread in batches of at least this much:
+# one thread hop per MiB rather than one per network read.
+WRITE_BATCH = 1 << 20
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 # The thumbnails every image gets, largest first: `<blob>_500`, `<blob>_250`, `<blob>_100`.
 THUMBNAIL_WIDTHS: tuple[int, ...] = (500, 250, 100)
 
@@ -68,8 +80,158 @@ def remove_stale_parts(folder: str | os.PathLike[str], older_than: float = 0.0) 
     return removed
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _FULL
+
+
+class BlobWriter:
+    """One blob being written as it arrives: `write` the bytes in order, then
+    `commit` (fsync, rename to its final name, fsync the folder) or `abort`.
+
+    Bytes are batched in memory and handed to a worker thread once at least
+    `batch` bytes wait, so the event loop never blocks on the disk and memory
+    stays at about one batch per upload. The part file is created on the first
+    write to disk: a request rejected before any content (a folder, a bad
+    field) never touches the folder. Used as `async with`, anything but a
+    commit (an error, a cancelled request, a client gone) removes the part.
+    Every byte passes through `_write_batch`, in order, in the writer thread:
+    the place for a running hash when one is needed.
+    """
+
+    def __init__(self, store: BlobStore, batch: int = WRITE_BATCH) -> None:
+        self._store = store
+        self._batch = batch
+        self._name = str(uuid.uuid4())
+        self.part_path = str(store.folder / f".{self._name}{PART_SUFFIX}")
+        self.path = str(store.folder / self._name)
+        self.size = 0
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._fd: int | None = None
+        self._done = False
+        self._touched = False  # a thread may have created the part file
+        # The thread that writes and the one that aborts never overlap, even
+        # when the request awaiting a write is cancelled meanwhile.
+        self._lock = threading.Lock()
+
+    async def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self._pending.append(data)
+        self._pending_size += len(data)
+        self.size += len(data)
+        if self._pending_size >= self._batch:
+            await self._flush()
+
+    async def commit(self) -> str:
+        """Make the blob durable under its final name; returns that path."""
+        await self._flush()
+        self._touched = True
+        await asyncio.to_thread(self._commit_sync)
+        self._done = True
+        return self.path
+
+    async def abort(self) -> None:
+        """Drop everything written so far (idempotent; a no-op after commit)."""
+        if self._done:
+            return
+        self._done = True
+        self._pending.clear()
+        if self._touched:
+            await _finish_in_thread(self._abort_sync)
+
+    async def __aenter__(self) -> BlobWriter:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.abort()
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending, self._pending_size = self._pending, [], 0
+        self._touched = True
+        await asyncio.to_thread(self._write_batch, batch)
+
+    def _write_batch(self, batch: list[bytes]) -> None:
+        with self._lock:
+            if self._done:
+                return
+            try:
+                if self._fd is None:
+                    self._fd = self._open_part()
+                _write_all(self._fd, batch)
+            except OSError as exc:
+                self._abort_locked()
+                if is_disk_full(exc):
+                    raise StorageFull("no space left for the upload") from exc
+                raise
+
+    def _open_part(self) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            return os.open(self.part_path, flags, 0o644)
+        except FileNotFoundError:  # the folder was removed while we ran: recreate it
+            self._store.ensure_folder()
+            return os.open(self.part_path, flags, 0o644)
+
+    def _commit_sync(self) -> None:
+        with self._lock:
+            try:
+                if self._fd is None:  # empty content: an empty blob
+                    self._fd = self._open_part()
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = None
+                os.replace(self.part_path, self.path)
+                fsync_folder(self._store.folder)
+            except OSError as exc:
+                self._abort_locked()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
+                if is_disk_full(exc):
+                    raise StorageFull("no space left for the upload") from exc
+                raise
+
+    def _abort_sync(self) -> None:
+        with self._lock:
+            self._abort_locked()
+
+    def _abort_locked(self) -> None:
+        self._done = True
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.part_path)
+
+
+_IOV_MAX = 512  # buffers per writev call (Linux allows 1024)
+
+
+def _write_all(fd: int, batch: list[bytes]) -> None:
+    views = [memoryview(b) for b in batch]
+    while views:
+        written = os.writev(fd, views[:_IOV_MAX])
+        while written and views:
+            if written >= len(views[0]):
+                written -= len(views[0])
+                views.pop(0)
+            else:
+                views[0] = views[0][written:]
+                written = 0
+
+
+async def _finish_in_thread(fn: Callable[[], object]) -> None:
+    """Run `fn` in a thread and wait for it; if the wait is cancelled, the
+    thread still finishes the job (a part file is never left behind)."""
+    task = asyncio.ensure_future(asyncio.to_thread(fn))
+    await asyncio.shield(task)
+
+
 class BlobStore:
-    """Where uploads go. Writes happen in a thread: fsync can take milliseconds."""
+    """Where uploads go, written through a `BlobWriter` (off the event loop)."""
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(folder)
@@ -77,25 +239,16 @@ class BlobStore:
     def ensure_folder(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def new_path(self) -> str:
-        return str(self.folder / str(uuid.uuid4()))
+    def writer(self, batch: int = WRITE_BATCH) -> BlobWriter:
+        """A new blob with a fresh UUID name; `async with` it, then commit."""
+        return BlobWriter(self, batch)
 
-    async def write(self, data: bytes) -> str:
-        """Store `data` under a fresh UUID name; returns its absolute path."""
-        path = self.new_path()
-        await asyncio.to_thread(self._write, path, data)
-        return path
-
-    def _write(self, path: str, data: bytes) -> None:
-        try:
-            write_atomically(path, data)
-        except FileNotFoundError:  # the folder was removed while we ran: recreate it
-            self.ensure_folder()
-            write_atomically(path, data)
-
-    @staticmethod
-    async def remove(path: str) -> None:
+    async def remove(self, path: str) -> None:
         """Remove a blob (and any thumbnails of it); missing files are fine."""
-        for name in (path, *(thumbnail_path(path, w) for w in THUMBNAIL_WIDTHS)):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(name)
+        await _finish_in_thread(lambda: _remove_blob(path))
+
+
+def _remove_blob(path: str) -> None:
+    for name in (path, *(thumbnail_path(path, w) for w in THUMBNAIL_WIDTHS)):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)

@@ -37,6 +37,11 @@ class ServerSettings:
     workers: int = _env("API_WORKERS", min=0)  # 0: one per CPU
     max_body_size: int = _env("MAX_BODY_SIZE", min=1024)
     shutdown_timeout: float = _env("SHUTDOWN_TIMEOUT", min=0.0)
+    # Slow clients and request bodies (services/api/timeouts.py, bodies.py, inflight.py).
+    header_timeout: float = _env("HEADER_TIMEOUT", min=0.1)
+    body_timeout: float = _env("BODY_TIMEOUT", min=0.1)
+    keepalive_timeout: float = _env("KEEPALIVE_TIMEOUT", min=0.1)
+    max_inflight_body_bytes: int = _env("MAX_INFLIGHT_BODY_BYTES", min=1024)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,10 @@ from . import openapi
 from .drain import Drain
 from .edge import edge_middleware
 from .errors import log_request_error
+from .inflight import BODY_BUDGET, BodyBudget
 from .keys import BLOBS, DRAIN, ERROR_REPORTER, PASSWORDS, REDIS, SETTINGS, STORAGE, TOKENS, USERS
 from .routes import auth, file_data, files, status, users
+from .timeouts import HEAD_TIMEOUTS, HeadTimeouts
 from .user_cache import UserCache
 
 
@@ -70,14 +72,17 @@ async def _request_log(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     drain = Drain()
+    head_timeouts = HeadTimeouts(settings.server.header_timeout)
     app = web.Application(
-        middlewares=[edge_middleware(drain)],
+        middlewares=[head_timeouts.middleware, edge_middleware(drain)],
         client_max_size=settings.server.max_body_size,
     )
+    app[HEAD_TIMEOUTS] = head_timeouts
     app[SETTINGS] = settings
     app[USERS] = UserCache()
     app[ERROR_REPORTER] = log_request_error
     app[DRAIN] = drain
+    app[BODY_BUDGET] = BodyBudget(settings.server.max_inflight_body_bytes)
     app.cleanup_ctx.extend([_request_log, _storage, _redis, _passwords, _blobs])
     for module in (status, users, auth, files, file_data, openapi):
         app.router.add_routes(module.routes)

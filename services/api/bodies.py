@@ -1,54 +1,115 @@
-"""Reading JSON request bodies: clear 400s for malformed input, large bodies
-parsed off the event loop (a 50 MB upload is ~70 MB of JSON)."""
+"""Reading request bodies: under the process's limits, with clear 4xx answers.
+
+Every body is read chunk by chunk through `BodyReader`: its Content-Length is
+checked against the size limit before anything is read (413), then reserved in
+the process's in-flight budget (503 when over it); a client silent for
+`server.body_timeout` seconds gets 408, and one that goes away mid-body a 400.
+JSON is parsed with orjson, which refuses what Python's json lets through and
+later breaks a handler: nesting past 1024 levels, lone surrogates (`"\\ud800"`)
+and invalid UTF-8.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import binascii
-import json
-from base64 import b64decode
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from shared.errors import Invalid
 
-_INLINE_LIMIT = 256 * 1024
+from .inflight import BODY_BUDGET, Reservation
+from .keys import SETTINGS
+
+# A JSON body other than an upload's (sign-up, a folder, later v2 metadata) is
+# small; it is held whole, so it gets a small limit of its own.
+JSON_BODY_LIMIT = 1024 * 1024
+_INLINE_PARSE = 256 * 1024  # larger JSON is parsed in a thread
 
 
-def _parse(raw: bytes) -> Any:
+def too_large(limit: int, actual: int) -> web.HTTPRequestEntityTooLarge:
+    return web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=actual)
+
+
+class BodyReader:
+    """`async with BodyReader(request, limit) as body: async for chunk in body`."""
+
+    def __init__(self, request: web.Request, limit: int) -> None:
+        self._request = request
+        self._limit = limit
+        self._timeout = request.app[SETTINGS].server.body_timeout
+        self._reservation: Reservation | None = None
+        self._announced = request.content_length
+        self.received = 0
+
+    async def __aenter__(self) -> BodyReader:
+        announced = self._announced
+        if announced is not None and announced > self._limit:
+            raise too_large(self._limit, announced)
+        self._reservation = self._request.app[BODY_BUDGET].reserve(announced or 0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._reservation is not None:
+            self._reservation.release()
+            self._reservation = None
+
+    def __aiter__(self) -> BodyReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            async with asyncio.timeout(self._timeout):
+                chunk = await self._request.content.readany()
+        except TimeoutError:
+            raise web.HTTPRequestTimeout(
+                text=f"no body bytes for {self._timeout:g} s") from None
+        except (ConnectionError, web.RequestPayloadError):
+            raise Invalid("Incomplete request body: the connection broke mid-body") from None
+        if not chunk:
+            raise StopAsyncIteration
+        self.received += len(chunk)
+        if self.received > self._limit:
+            raise too_large(self._limit, self.received)
+        if self._announced is None:
+            assert self._reservation is not None
+            self._reservation.grow(len(chunk))
+        return chunk
+
+
+def json_error(exc: orjson.JSONDecodeError) -> Invalid:
+    """A clear 400 for a body orjson refused."""
+    message = exc.msg
+    if "not valid UTF-8" in message:  # orjson's words for any invalid byte
+        return Invalid("Invalid JSON body: not UTF-8")
+    if "surrogate" in message:
+        return Invalid("Invalid JSON body: a string holds a lone surrogate (\\ud800-\\udfff), not a character")
+    if "depth limit" in message:
+        return Invalid("Invalid JSON body: nested more than 1024 levels deep")
+    return Invalid(f"Invalid JSON body: {exc}")
+
+
+def parse_json(raw: bytes | bytearray) -> Any:
     try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise Invalid("Invalid JSON body: not UTF-8") from None
-    except ValueError as exc:
-        raise Invalid(f"Invalid JSON body: {exc}") from None
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise json_error(exc) from None
 
 
-async def json_object(request: web.Request) -> dict[str, Any]:
+async def json_object(request: web.Request, limit: int = JSON_BODY_LIMIT) -> dict[str, Any]:
     """The body as a JSON object; an empty body counts as `{}` (every field missing)."""
-    raw = await request.read()  # raises 413 past client_max_size
+    parts = []
+    async with BodyReader(request, limit) as body:
+        async for chunk in body:
+            parts.append(chunk)
+    raw = b"".join(parts)
     if not raw.strip():
         return {}
-    if len(raw) <= _INLINE_LIMIT:
-        body = _parse(raw)
+    if len(raw) <= _INLINE_PARSE:
+        value = parse_json(raw)
     else:
-        body = await asyncio.to_thread(_parse, raw)
-    if not isinstance(body, dict):
+        value = await asyncio.to_thread(parse_json, raw)
+    if not isinstance(value, dict):
         raise Invalid("Invalid JSON body: expected an object")
-    return body
-
-
-def _decode_base64(data: str) -> bytes:
-    # Tolerate line breaks (`base64` wraps at 76 columns by default), nothing else.
-    compact = "".join(data.split()) if any(ws in data for ws in "\n\r\t ") else data
-    try:
-        return b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
-        raise Invalid("Invalid data: not base64") from None
-
-
-async def decode_base64(data: str) -> bytes:
-    if len(data) <= _INLINE_LIMIT:
-        return _decode_base64(data)
-    return await asyncio.to_thread(_decode_base64, data)
+    return value

@@ -24,6 +24,7 @@ from shared.supervision.child import ChildContext, run_child
 
 from .app import create_app
 from .keys import DRAIN, ERROR_REPORTER
+from .timeouts import HEAD_TIMEOUTS
 
 log = get_logger("api")
 
@@ -31,6 +32,7 @@ log = get_logger("api")
 # drain; a busy client sends within milliseconds, an idle one is closed after.
 LAME_DUCK = 1.0
 _POLL = 0.02
+_BACKLOG = 128  # as aiohttp's SockSite: listen() is called again on the shared socket
 
 
 def _accept_pending(sock: socket.socket) -> list[socket.socket]:
@@ -58,14 +60,19 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
     # hooks (the child logs it with its traceback), and the worker goes on serving.
     app[ERROR_REPORTER] = lambda exc, **context: grace.report(exc, where="request", **context)
     runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                           shutdown_timeout=settings.server.shutdown_timeout)
+                           shutdown_timeout=settings.server.shutdown_timeout,
+                           keepalive_timeout=settings.server.keepalive_timeout)
     await runner.setup()
-    site = web.SockSite(runner, ctx.sock)
+    assert runner.server is not None
+    # aiohttp's protocol for each connection, wrapped for the request-head timeout.
+    protocol = app[HEAD_TIMEOUTS].protocol_factory(runner.server)
+    loop = asyncio.get_running_loop()
+    listening: asyncio.AbstractServer | None = None
 
     async def stop(time_left: float) -> None:
         app[DRAIN].active = True  # answers now say Connection: close (edge middleware)
-        loop = asyncio.get_running_loop()
-        await site.stop()
+        if listening is not None:
+            listening.close()
         # Connections the kernel queued but nobody accepted yet would be reset
         # when the socket closes: take them (they get a `Connection: close`
         # answer like the others), then close our copy at once (uvloop served a
@@ -73,9 +80,8 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
         pending = _accept_pending(sock)
         sock.close()
         server = runner.server
-        if server is not None:
-            for conn in pending:
-                await loop.connect_accepted_socket(server, conn)
+        for conn in pending:
+            await loop.connect_accepted_socket(protocol, conn)
         deadline = loop.time() + min(LAME_DUCK, time_left / 2)
         while server is not None and server.connections and loop.time() < deadline:
             await asyncio.sleep(_POLL)
@@ -84,4 +90,4 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
             log.info("drain.adopted", connections=len(pending))
 
     grace.on_shutdown(stop)
-    await site.start()
+    listening = await loop.create_server(protocol, sock=sock, backlog=_BACKLOG)

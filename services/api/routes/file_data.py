@@ -1,4 +1,5 @@
-"""GET /files/:id/data: the content (or a thumbnail), streamed from disk.
+"""GET /files/:id/data: the content (or a thumbnail), streamed from disk, with
+the safe-serving headers of content_headers.py (`?download=1` for attachment).
 
 aiohttp's FileResponse streams (never a whole-file read), answers Range
 requests with 206, and sends ETag/Last-Modified with 304 on a match; our
@@ -7,7 +8,6 @@ subclass sends with zero-copy sendfile on uvloop too (services/api/sendfile.py).
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import stat
 
@@ -17,19 +17,14 @@ from shared.blobs import THUMBNAIL_WIDTHS, thumbnail_path
 from shared.errors import Invalid, NotFound
 
 from ..auth import optional_user
+from ..content_headers import content_headers, content_type_for
 from ..keys import STORAGE
 from ..sendfile import ZeroCopyFileResponse
 
 routes = web.RouteTableDef()
 
 _THUMBNAIL_SIZES = {str(width): width for width in THUMBNAIL_WIDTHS}
-# Only the built-in table: the answer must not depend on the host's /etc/mime.types.
-_MIME = mimetypes.MimeTypes(filenames=())
-
-
-def content_type_for(name: str) -> str:
-    guessed, _ = _MIME.guess_type(name, strict=False)
-    return guessed or "application/octet-stream"
+_DOWNLOAD = {"1": True, "true": True, "0": False, "false": False, "": False}
 
 
 @routes.get("/files/{id}/data")
@@ -45,6 +40,9 @@ async def file_data(request: web.Request) -> web.StreamResponse:
     size = request.query.get("size")
     if size is not None and size not in _THUMBNAIL_SIZES:
         raise Invalid("Invalid size: use 500, 250 or 100")
+    download = _DOWNLOAD.get(request.query.get("download", ""))
+    if download is None:
+        raise Invalid("Invalid download: use 1 or 0")
     if not record.local_path:
         raise NotFound()
     path = record.local_path if size is None else thumbnail_path(record.local_path, _THUMBNAIL_SIZES[size])
@@ -56,8 +54,8 @@ async def file_data(request: web.Request) -> web.StreamResponse:
     return ZeroCopyFileResponse(
         path,
         headers={
-            "Content-Type": content_type_for(record.name),
-            "X-Content-Type-Options": "nosniff",
+            # v1: the type guessed from the name, no charset (a thumbnail too)
+            **content_headers(record.name, content_type_for(record.name), download=download),
             "Cache-Control": "public, max-age=0" if record.is_public else "private, max-age=0",
         },
     )

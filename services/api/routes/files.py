@@ -7,13 +7,15 @@ from typing import Any
 
 from aiohttp import web
 
+from shared.blobs import BlobWriter
 from shared.errors import Invalid, NotFound
 from shared.jobs import enqueue, thumbnails_job
 from shared.storage import FILE_TYPES, PAGE_SIZE, ROOT, NewFile, ParentId, is_id, is_root
 
 from ..auth import current_user
-from ..bodies import decode_base64, json_object
-from ..keys import BLOBS, REDIS, STORAGE
+from ..bodies import BodyReader
+from ..json_upload import UploadBody, UploadScanner
+from ..keys import BLOBS, REDIS, SETTINGS, STORAGE
 from ..views import file_view, json_response
 
 routes = web.RouteTableDef()
@@ -41,39 +43,47 @@ async def _parent(request: web.Request, user_id: str, value: Any) -> ParentId:
 
 @routes.post("/files")
 async def create_file(request: web.Request) -> web.Response:
+    """The body is streamed: `data` goes to a part file as it arrives (see
+    json_upload.py), the contract's checks run once the body is in, and the
+    part becomes the blob only when they all pass."""
     user = await current_user(request)  # the token first, before the body is looked at
-    body = await json_object(request)
-
-    name = body.get("name")
-    if name is None or name == "":
-        raise Invalid("Missing name")
-    file_type = body.get("type")
-    if file_type not in FILE_TYPES:
-        raise Invalid("Missing type")
-    data = body.get("data")
-    if file_type != "folder" and (data is None or data == ""):
-        raise Invalid("Missing data")
-    parent_id = await _parent(request, user.id, body.get("parentId"))
-
-    # Beyond the contract's checks: the types of what was given.
-    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
-        raise Invalid(f"Invalid name: expected a string of at most {MAX_NAME_LENGTH} characters")
-    is_public = body.get("isPublic", False)
-    if is_public is None:
-        is_public = False
-    if not isinstance(is_public, bool):
-        raise Invalid("Invalid isPublic: expected true or false")
-
-    storage = request.app[STORAGE]
-    new = NewFile(user.id, name, file_type, is_public, parent_id, local_path=None)
-    if file_type == "folder":
-        return json_response(file_view(await storage.create_file(new)), status=201)
-    if not isinstance(data, str):
-        raise Invalid("Invalid data: expected a base64 string")
-
-    content = await decode_base64(data)
     blobs = request.app[BLOBS]
-    local_path = await blobs.write(content)
+    async with blobs.writer() as content:
+        body = await _read_upload(request, content)
+        members = body.members
+
+        name = members.get("name")
+        if name is None or name == "":
+            raise Invalid("Missing name")
+        file_type = members.get("type")
+        if file_type not in FILE_TYPES:
+            raise Invalid("Missing type")
+        data = members.get("data")
+        has_data = (body.data == "string" and not body.data_empty) or (
+            body.data == "value" and data is not None and data != "")
+        if file_type != "folder" and not has_data:
+            raise Invalid("Missing data")
+        parent_id = await _parent(request, user.id, members.get("parentId"))
+
+        # Beyond the contract's checks: the types of what was given.
+        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+            raise Invalid(f"Invalid name: expected a string of at most {MAX_NAME_LENGTH} characters")
+        is_public = members.get("isPublic", False)
+        if is_public is None:
+            is_public = False
+        if not isinstance(is_public, bool):
+            raise Invalid("Invalid isPublic: expected true or false")
+
+        storage = request.app[STORAGE]
+        if file_type == "folder":
+            new = NewFile(user.id, name, file_type, is_public, parent_id, local_path=None)
+            return json_response(file_view(await storage.create_file(new)), status=201)
+        if body.data != "string":
+            raise Invalid("Invalid data: expected a base64 string")
+        if not body.data_is_base64:
+            raise Invalid("Invalid data: not base64")
+        local_path = await content.commit()
+
     record = None
     try:
         record = await storage.create_file(
@@ -89,6 +99,15 @@ async def create_file(request: web.Request) -> web.Response:
             await blobs.remove(local_path)
         raise
     return json_response(file_view(record), status=201)
+
+
+async def _read_upload(request: web.Request, content: BlobWriter) -> UploadBody:
+    scanner = UploadScanner()
+    async with BodyReader(request, request.app[SETTINGS].server.max_body_size) as body:
+        async for chunk in body:
+            for piece in scanner.feed(chunk):
+                await content.write(piece)
+    return scanner.end()
 
 
 @routes.get("/files/{id}")

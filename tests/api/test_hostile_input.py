@@ -1,0 +1,162 @@
+"""Hostile input gets a 4xx, never a 500: every route is sent lone surrogates,
+percent-encoded invalid UTF-8, NUL bytes and over-long values in its path id,
+its query parameters, its headers (X-Token, Authorization, Range, ...) and its
+JSON body (deep nesting, lone surrogates, huge numbers), over raw sockets so
+the bytes arrive exactly as written."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+from urllib.parse import urlsplit
+
+import pytest
+
+from services.api.app import create_app
+
+from .conftest import b64, upload
+
+ROUTES = [
+    ("GET", "/status"), ("GET", "/stats"), ("POST", "/users"), ("GET", "/connect"),
+    ("GET", "/disconnect"), ("GET", "/users/me"), ("POST", "/files"), ("GET", "/files/{id}"),
+    ("GET", "/files"), ("PUT", "/files/{id}/publish"), ("PUT", "/files/{id}/unpublish"),
+    ("GET", "/files/{id}/data"), ("GET", "/openapi.json"),
+]
+HOSTILE_TEXT = [b"%ED%A0%80", b"%FF%FE", b"%00", b"%C0%AF", b"..%2F..%2Fetc%2Fpasswd", b"%25", b"x" * 6000]
+HOSTILE_HEADER_VALUES = [b"\xed\xa0\x80", b"\xff\xfe", b"abc\xc0\xaf", b"x" * 7000, b"\xe2\x82", b"%ED%A0%80"]
+HEADERS = [b"X-Token", b"Authorization", b"Range", b"If-None-Match", b"If-Modified-Since", b"If-Range",
+           b"Content-Type", b"X-Request-Id", b"Accept", b"X-Forwarded-For"]
+QUERY_NAMES = [b"parentId", b"page", b"size", b"download", b"\xed\xa0\x80"]
+BODIES = [
+    b"[" * 100_000,
+    b'{"name": "\\ud800", "type": "folder"}',
+    b'{"email": "\\ud800@x.y", "password": "pw"}',
+    b'{"email": "a@b.c", "password": "\\udfff"}',
+    b'{"name": "\xed\xa0\x80", "type": "folder"}',
+    b'{"email": "\xff@x.y", "password": "pw"}',
+    b'{"name": "x", "type": "folder", "parentId": 1e999}',
+    b'{"name": "x", "type": "folder", "parentId": 123456789012345678901234567890}',
+    b'{"name": "x", "type": "file", "data": "aGk=\\ud800"}',
+    b'{"email": {"$ne": null}, "password": ["pw"]}',
+    b'{"name": "x", "type": "file", "data": "' + b"\\u0041" * 20_000 + b'"}',
+    b"\x00\x01\x02",
+]
+
+
+@pytest.fixture
+async def target(request, client, alice, backend_settings):
+    """(host, port, headers of a signed-in user, ids of an existing file and folder)."""
+    if request.node.callspec.params.get("backend_settings") == "live":
+        parts = urlsplit(request.getfixturevalue("live_service").url)
+        host, port = parts.hostname, parts.port
+    else:
+        host, port = "127.0.0.1", client.server.port
+    file = await upload(client, alice, name="a.png", type="image", data=b64(b"\x89PNG"), isPublic=True)
+    folder = await upload(client, alice, name="docs", type="folder")
+    return host, port, alice.token.encode(), file["id"].encode(), folder["id"].encode()
+
+
+async def status_of(host: str, port: int, raw: bytes) -> int:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), 30)
+        return int(line.split()[1])
+    finally:
+        writer.close()
+
+
+def build(method: str, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> bytes:
+    if path.startswith(b"/disconnect"):  # keep the user's token for the other requests
+        headers = [(name, b"someone-elses" if name == b"X-Token" else value) for name, value in headers]
+    lines = [method.encode() + b" " + path + b" HTTP/1.1", b"Host: x", b"Connection: close",
+             *(name + b": " + value for name, value in headers)]
+    if body or method in ("POST", "PUT"):
+        lines.append(b"Content-Length: " + str(len(body)).encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+async def no_server_errors(host: str, port: int, requests: list[tuple[str, bytes]]) -> None:
+    failures = []
+    for label, raw in requests:
+        status = await status_of(host, port, raw)
+        if status >= 500:
+            failures.append(f"{status} {label}")
+    assert not failures, "\n".join(failures[:40])
+
+
+def paths(template: str, file_id: bytes) -> list[bytes]:
+    if "{id}" not in template:
+        return [template.encode()]
+    return [template.encode().replace(b"{id}", value) for value in [file_id, *HOSTILE_TEXT]]
+
+
+async def test_hostile_path_ids_and_query_parameters(target):
+    host, port, token, file_id, _ = target
+    requests = []
+    for (method, template), value in itertools.product(ROUTES, HOSTILE_TEXT):
+        for path in paths(template, file_id):
+            for name in QUERY_NAMES:
+                query = path + b"?" + name + b"=" + value
+                requests.append((f"{method} {query[:80]!r}", build(method, query, [(b"X-Token", token)])))
+    await no_server_errors(host, port, requests)
+
+
+async def test_hostile_headers(target):
+    host, port, token, file_id, _ = target
+    requests = []
+    for (method, template), header, value in itertools.product(ROUTES, HEADERS, HOSTILE_HEADER_VALUES):
+        path = template.encode().replace(b"{id}", file_id)
+        headers = [(header, value)] if header == b"X-Token" else [(b"X-Token", token), (header, value)]
+        requests.append((f"{method} {template} {header!r}: {value[:20]!r}", build(method, path, headers)))
+        if header == b"Authorization":
+            for scheme in (b"Basic ", b"Bearer "):
+                headers = [(header, scheme + value)]
+                requests.append((f"{method} {template} {scheme!r}{value[:20]!r}", build(method, path, headers)))
+    for credentials in (b"\xed\xa0\x80:pw", b"a@b.c:\xff\xfe", b"\x00:\x00", b"x" * 6000 + b":pw"):
+        encoded = base64.b64encode(credentials)
+        requests.append((f"connect {credentials[:20]!r}",
+                         build("GET", b"/connect", [(b"Authorization", b"Basic " + encoded)])))
+    await no_server_errors(host, port, requests)
+
+
+async def test_hostile_json_bodies(target):
+    host, port, token, file_id, _ = target
+    requests = []
+    for (method, template), body in itertools.product(ROUTES, BODIES):
+        if method not in ("POST", "PUT"):
+            continue
+        path = template.encode().replace(b"{id}", file_id)
+        headers = [(b"X-Token", token), (b"Content-Type", b"application/json")]
+        requests.append((f"{method} {template} {body[:40]!r}", build(method, path, headers, body)))
+    await no_server_errors(host, port, requests)
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"[" * 100_000, "Invalid JSON body: nested more than 1024 levels deep"),
+    (b'{"email": "\\ud800@x.y", "password": "pw"}',
+     "Invalid JSON body: a string holds a lone surrogate (\\ud800-\\udfff), not a character"),
+    (b'{"email": "a@b.c", "password": "\\udfff"}',
+     "Invalid JSON body: a string holds a lone surrogate (\\ud800-\\udfff), not a character"),
+    (b'{"email": "\xed\xa0\x80@x.y", "password": "pw"}', "Invalid JSON body: not UTF-8"),
+])
+async def test_sign_up_says_what_is_wrong_with_the_body(client, body, message):
+    resp = await client.post("/users", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status == 400
+    assert await resp.json() == {"error": message}
+    assert (await (await client.get("/stats")).json())["users"] == 0
+
+
+async def test_an_upload_with_a_lone_surrogate_in_its_name_is_a_400(client, alice):
+    body = b'{"name": "\\ud800.txt", "type": "file", "data": "aGk="}'
+    resp = await client.post("/files", data=body, headers={**alice.headers, "Content-Type": "application/json"})
+    assert resp.status == 400
+    assert (await resp.json())["error"].startswith("Invalid JSON body: a string holds a lone surrogate")
+
+
+def test_every_route_is_covered(settings):
+    app = create_app(settings)
+    served = {(r.method, r.resource.canonical) for r in app.router.routes() if r.method not in ("HEAD", "*")}
+    assert served == set(ROUTES)
