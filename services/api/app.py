@@ -39,8 +39,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[REDIS] = redis = open_redis(settings.redis.url)
     fast = PipelinedGet(settings.redis.url) if PipelinedGet.supports(settings.redis.url) else None
-    app[TOKENS] = TokenStore(redis, settings.security.token_ttl,
-                             get=fast.get if fast else None, forget=fast.forget if fast else None)
+    app[TOKENS] = TokenStore(redis, settings.security.token_ttl, cached=fast)
     yield
     if fast is not None:
         await fast.aclose()
