@@ -16,6 +16,7 @@ from services.api.app import create_app
 from services.api.keys import PASSWORDS
 from shared.attempts import PREFIX, address_key
 from shared.config import Settings
+from tests.conftest import private_redis
 
 from .conftest import basic
 
@@ -196,3 +197,17 @@ async def test_key_names_never_hold_the_email(settings, aiohttp_client):
 ])
 def test_an_ipv6_client_counts_by_its_64(address, counted_as):
     assert address_key(address) == counted_as
+
+
+async def test_redis_down_is_503_not_a_free_pass(settings, aiohttp_client, tmp_path):
+    """The counts live in Redis: without it, no login and no sign-up is let
+    through uncounted; both say 503, as every Redis failure does."""
+    with private_redis(tmp_path) as (url, proc):
+        client = await aiohttp_client(create_app(settings.replace(redis={"url": url})))
+        await sign_up(client, "down@example.com", "pw")
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 10)
+        for resp in (await client.get("/connect", headers=basic("down@example.com", "pw")),
+                     await client.post("/users", json={"email": "new@example.com", "password": "pw"})):
+            assert resp.status == 503
+            assert resp.headers["Retry-After"] == "1"
