@@ -8,6 +8,7 @@ naming the culprit; the entry points print it and exit with code 2.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -30,6 +31,17 @@ def _env(name: str, **extra: Any) -> Any:
     return field(metadata={"env": name, **extra})
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _ip_network(text: str) -> IPNetwork:
+    """An IP address (a network of one) or a CIDR network."""
+    try:
+        return ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address or network (CIDR, without host bits)") from None
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     host: str = _env("HOST")
@@ -42,6 +54,8 @@ class ServerSettings:
     body_timeout: float = _env("BODY_TIMEOUT", min=0.1)
     keepalive_timeout: float = _env("KEEPALIVE_TIMEOUT", min=0.1)
     max_inflight_body_bytes: int = _env("MAX_INFLIGHT_BODY_BYTES", min=1024)
+    # Peers whose X-Forwarded-For names the client (a list; comma-separated in the environment).
+    trusted_proxies: tuple[IPNetwork, ...] = _env("TRUSTED_PROXIES", item=_ip_network)
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,13 @@ class SecuritySettings:
     argon2_time_cost: int = _env("ARGON2_TIME_COST", min=1)
     argon2_memory_kib: int = _env("ARGON2_MEMORY_KIB", min=8)
     hash_threads: int = _env("HASH_THREADS", min=1)
+    # Brute force (api-v2.md): failed logins per (account, client address) and
+    # per client address within a window; sign-ups per client address.
+    login_max_failures: int = _env("LOGIN_MAX_FAILURES", min=1)
+    login_max_failures_per_address: int = _env("LOGIN_MAX_FAILURES_PER_ADDRESS", min=1)
+    login_failure_window: float = _env("LOGIN_FAILURE_WINDOW", min=0.001)
+    signup_max_per_address: int = _env("SIGNUP_MAX_PER_ADDRESS", min=1)
+    signup_window: float = _env("SIGNUP_WINDOW", min=0.001)
 
 
 @dataclass(frozen=True)
@@ -119,8 +140,29 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+def _coerce_list(where: str, raw: Any, meta: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A list setting: a TOML array of strings, or in the environment one string
+    of comma-separated items; `meta["item"]` turns each into its value or
+    raises ValueError saying what is wrong with it."""
+    if isinstance(raw, str):
+        items = [item.strip() for item in raw.split(",") if item.strip()]
+    elif isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        items = [item.strip() for item in raw]
+    else:
+        raise ConfigError(f"{where}: {raw!r} is not a list of strings")
+    values = []
+    for item in items:
+        try:
+            values.append(meta["item"](item))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return tuple(values)
+
+
 def _coerce(where: str, raw: Any, typ: Any, meta: Mapping[str, Any]) -> Any:
     """Turn a TOML or environment value into the field's type, checking its bounds."""
+    if "item" in meta:
+        return _coerce_list(where, raw, meta)
     typ = {"int": int, "float": float, "str": str, "Path": Path}.get(typ, typ)
     try:
         if typ is int:

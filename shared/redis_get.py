@@ -1,5 +1,6 @@
 """GETs pipelined on one dedicated Redis connection, with a client-side cache
-kept exact by Redis itself: the token look-up of every authenticated request.
+kept exact by Redis itself: the token look-up of every authenticated request;
+and the deletion that ends a token in every process at once (logout).
 
 Pipelining: Redis answers a connection's commands in order, so a FIFO of
 waiters is all the bookkeeping needed; commands issued in one loop iteration
@@ -14,6 +15,33 @@ own expiry (its PTTL is asked with it), so a remembered value is what a GET
 would return. Replies and pushes share the connection and are handled in
 arrival order inside `data_received`, which is what makes that exact: a value
 is stored and forgotten in the order Redis produced the two events.
+
+"At once" across processes, for a deletion made with `delete` (a logout):
+once `delete` returns, every process on this host refuses the key for every
+look-up that starts afterwards. Two halves make that hold:
+- the deleter waits for a second round trip. Redis queues the invalidation
+  pushes while it runs the DEL, but writes its pending replies newest first
+  (networking.c `putClientInPendingWriteQueue` puts a client at the head of
+  `clients_pending_write`; `handleClientsWithPendingWrites` walks from the
+  head), so the DEL's reply can leave before the pushes, and under CPU load
+  the deleter may run, answer its client and see that client reach another
+  process before Redis wrote that process's push. Redis reads a command sent
+  after the DEL's reply only in a later turn of its event loop, after the
+  `beforeSleep` that wrote every push has returned: when the PING's reply
+  arrives, every tracking connection's socket holds its push (on loopback the
+  kernel queues a write to the receiving socket within the write call, or,
+  when it defers that work, in order with Redis's later writes).
+- the reader trusts a remembered value only when its socket holds nothing
+  unread (one poll(2) with no wait, about 1 us): an invalidation already in
+  the socket, or the connection's end, sends the look-up to Redis, on this
+  same connection, after the push. This does not lean on how an event loop
+  orders its callbacks, nor on how much it reads at a time.
+The bound of the barrier: Redis writes at most 64 KiB per client per turn
+(NET_MAX_WRITES_PER_EVENT); a process with more invalidations than that
+waiting for it may get the rest a turn later. Across hosts the push and the
+client's next request travel different paths: the push has left Redis before
+the deletion returns, its delivery is the network's (normally well under a
+millisecond; a lost packet's retransmission longer).
 What bounds the rest:
 - the connection is lost: everything remembered is forgotten with it;
 - Redis goes silent without closing it (a partition): nothing remembered is
@@ -30,6 +58,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import math
+import select
 import time
 
 import hiredis
@@ -68,9 +97,20 @@ class _Protocol(asyncio.Protocol):
         self.cache: dict[bytes, tuple[bytes, float]] = {}  # key -> (value, expires at, monotonic)
         self.fresh_until = 0.0  # monotonic time up to which the cache may answer
         self._held: object = None  # a GET's reply, waiting for its PTTL
+        self._poller: select.poll | None = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self._poller = select.poll()
+            self._poller.register(sock.fileno(), select.POLLIN)
+
+    def unread(self) -> bool:
+        """Whether the socket holds bytes not yet handed to `data_received`
+        (or the connection's end, or the socket is unknown): the cache must
+        not answer until they are handled."""
+        return self._poller is None or bool(self._poller.poll(0))
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
@@ -261,6 +301,12 @@ class PipelinedGet:
         if self._watchdog is None:
             self._watchdog = asyncio.get_running_loop().call_later(self._timeout / 2, self._check_stuck)
 
+    async def _ready(self) -> _Protocol:
+        protocol = self._protocol
+        if protocol is None or protocol.lost is not None:
+            protocol = await self._connect()
+        return protocol
+
     async def get(self, key: str) -> bytes | None:
         raw = key.encode("utf-8", "replace")
         protocol = self._protocol
@@ -268,10 +314,9 @@ class PipelinedGet:
             entry = protocol.cache.get(raw)
             if entry is not None:
                 now = time.monotonic()
-                if now < entry[1] and now < protocol.fresh_until:
+                if now < entry[1] and now < protocol.fresh_until and not protocol.unread():
                     return entry[0]
-        if protocol is None or protocol.lost is not None:
-            protocol = await self._connect()
+        protocol = await self._ready()
         if protocol.tracking:
             waiter = protocol.send_remembered_get(raw)
         else:
@@ -279,10 +324,24 @@ class PipelinedGet:
         self._arm_watchdog()
         return await waiter
 
-    def forget(self, key: str) -> None:
-        """Drop `key` from the cache at once (Redis's invalidation follows anyway)."""
-        if self._protocol is not None:
-            self._protocol.cache.pop(key.encode("utf-8", "replace"), None)
+    async def _call(self, payload: bytes):
+        protocol = await self._ready()
+        waiter = protocol.send(payload)
+        self._arm_watchdog()
+        return await waiter
+
+    async def delete(self, *keys: str) -> int:
+        """DEL `keys` (how many existed), returning only once every process
+        remembering one of them has the invalidation in its socket, so none
+        serves it to a look-up that starts afterwards (see the module doc)."""
+        raws = [key.encode("utf-8", "replace") for key in keys]
+        deleted = await self._call(_command(b"DEL", *raws))
+        # The barrier: sent only now that the DEL's reply is in, so Redis reads
+        # it in a later turn of its loop than the one that wrote the pushes.
+        # Redis's push to this connection (for a key this process remembered)
+        # came before that reply, so it is handled too.
+        await self._call(_PING)
+        return int(deleted)
 
     async def aclose(self) -> None:
         for timer in (self._watchdog, self._heartbeat):

@@ -9,28 +9,23 @@ the OS's CSPRNG. They are never logged.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
+
+from .redis_get import PipelinedGet
 
 KEY_PREFIX = "auth_"
 _MAX_TOKEN_LENGTH = 128
 
 
 class TokenStore:
-    def __init__(
-        self,
-        redis: Redis,
-        ttl_seconds: int,
-        get: Callable[[str], Awaitable[bytes | None]] | None = None,
-        forget: Callable[[str], None] | None = None,
-    ) -> None:
-        """`get` may be a faster, caching GET for the hot look-up
-        (shared.redis_get); `forget` drops a revoked token from its cache."""
+    def __init__(self, redis: Redis, ttl_seconds: int, cached: PipelinedGet | None = None) -> None:
+        """`cached`: the process's tracked, caching client for the hot look-up
+        (shared.redis_get). Without it nothing is remembered, by this process
+        or any other with the same settings."""
         self._redis = redis
         self._ttl = ttl_seconds
-        self._get = get or redis.get
-        self._forget = forget
+        self._cached = cached
 
     async def issue(self, user_id: str) -> str:
         token = str(uuid.uuid4())
@@ -41,16 +36,20 @@ class TokenStore:
         """The user id behind `token`, or None when it is missing, unknown or expired."""
         if not token or len(token) > _MAX_TOKEN_LENGTH:
             return None
-        value = await self._get(KEY_PREFIX + token)
+        get = self._cached.get if self._cached is not None else self._redis.get
+        value = await get(KEY_PREFIX + token)
         if value is None:
             return None
         return value.decode() if isinstance(value, bytes) else value
 
     async def revoke(self, token: str | None) -> bool:
-        """Delete the token; False when there was no such token."""
+        """Delete the token; False when there was no such token. The one way
+        tokens end before their time (logout; password changes use it too):
+        once it returns, no API process on this host accepts the token for a
+        request that starts afterwards, whatever it remembered (the barrier in
+        PipelinedGet.delete)."""
         if not token or len(token) > _MAX_TOKEN_LENGTH:
             return False
-        deleted = bool(await self._redis.delete(KEY_PREFIX + token))
-        if self._forget is not None:
-            self._forget(KEY_PREFIX + token)
-        return deleted
+        if self._cached is not None:
+            return await self._cached.delete(KEY_PREFIX + token) > 0
+        return bool(await self._redis.delete(KEY_PREFIX + token))

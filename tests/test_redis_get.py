@@ -6,9 +6,13 @@ or silent; without tracking (refused by Redis) every GET goes to Redis."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
+import hiredis
 import pytest
+import redis as sync_redis
 import redis.asyncio as aredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -172,3 +176,54 @@ async def test_reconnections_keep_one_heartbeat(fast: PipelinedGet, other: aredi
     await asyncio.sleep(0.5)  # ten heartbeats' worth of time is the event waited for
     pings = (await other.info("commandstats")).get("cmdstat_ping", {}).get("calls", 0)
     assert 5 <= pings <= 13  # one loop: about 10 PINGs (the INFO client sends none)
+
+
+def tracking_reader(redis_url: str, key: str) -> socket.socket:
+    """Another process's tracking connection, driven by nobody: a blocking
+    socket that has read `key` under CLIENT TRACKING (RESP3)."""
+    params = urlsplit(redis_url)
+    sock = socket.create_connection((params.hostname, params.port), timeout=5)
+    reader = hiredis.Reader()
+    sock.sendall(b"HELLO 3\r\nCLIENT TRACKING ON\r\nGET " + key.encode() + b"\r\n")
+    replies: list = []
+    while len(replies) < 3:
+        reader.feed(sock.recv(65536))
+        while (reply := reader.gets()) is not False:
+            replies.append(reply)
+    assert replies[1] == b"OK" and replies[2] == b"u", replies
+    return sock
+
+
+async def test_delete_returns_once_every_tracking_connection_holds_the_invalidation(
+        redis_url: str, fast: PipelinedGet, other: aredis.Redis) -> None:
+    """When `delete` returns, the push is already in the socket of every
+    connection tracking the key (so another process cannot miss it)."""
+    await other.set("auth_del", "u")
+    sock = tracking_reader(redis_url, "auth_del")
+    try:
+        assert await fast.delete("auth_del", "auth_none") == 1
+        sock.setblocking(False)
+        reader = hiredis.Reader()
+        reader.feed(sock.recv(65536))  # BlockingIOError if nothing had arrived
+        push = reader.gets()
+        assert type(push) is hiredis.PushNotification and list(push) == [b"invalidate", [b"auth_del"]]
+    finally:
+        sock.close()
+    assert await fast.delete("auth_del") == 0
+
+
+async def test_an_invalidation_waiting_in_the_socket_is_honoured_before_a_hit(
+        redis_url: str, fast: PipelinedGet, other: aredis.Redis) -> None:
+    """The event loop may not have read a push yet when a look-up checks the
+    cache: the look-up must not answer from memory then. A blocking client
+    deletes the key (the loop does not run meanwhile), then a PING's reply
+    says the push was written; the look-up that follows must see it."""
+    await other.set("auth_w", "u")
+    assert await fast.get("auth_w") == b"u"
+    served = await gets_served_by_redis(other)
+    assert await fast.get("auth_w") == b"u"
+    assert await gets_served_by_redis(other) == served  # from memory
+    with sync_redis.Redis.from_url(redis_url) as blocking:
+        blocking.delete("auth_w")
+        blocking.ping()
+    assert await fast.get("auth_w") is None

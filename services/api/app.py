@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from shared.attempts import AttemptLimiter, Limit
 from shared.blobs import BlobStore
 from shared.config import Settings
 from shared.logging import flush_logs
@@ -25,7 +26,7 @@ from .drain import Drain
 from .edge import edge_middleware
 from .errors import log_request_error
 from .inflight import BODY_BUDGET, BodyBudget
-from .keys import BLOBS, DRAIN, ERROR_REPORTER, PASSWORDS, REDIS, SETTINGS, STORAGE, TOKENS, USERS
+from .keys import BLOBS, DRAIN, ERROR_REPORTER, LOGINS, PASSWORDS, REDIS, SETTINGS, SIGNUPS, STORAGE, TOKENS, USERS
 from .routes import auth, file_data, files, status, users
 from .timeouts import HEAD_TIMEOUTS, HeadTimeouts
 from .user_cache import UserCache
@@ -42,8 +43,15 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[REDIS] = redis = open_redis(settings.redis.url)
     fast = PipelinedGet(settings.redis.url) if PipelinedGet.supports(settings.redis.url) else None
-    app[TOKENS] = TokenStore(redis, settings.security.token_ttl,
-                             get=fast.get if fast else None, forget=fast.forget if fast else None)
+    app[TOKENS] = TokenStore(redis, settings.security.token_ttl, cached=fast)
+    security = settings.security
+    app[LOGINS] = AttemptLimiter(
+        redis, "login",
+        per_address=Limit(security.login_max_failures_per_address, security.login_failure_window),
+        per_account=Limit(security.login_max_failures, security.login_failure_window),
+    )
+    app[SIGNUPS] = AttemptLimiter(redis, "signup", per_address=Limit(security.signup_max_per_address,
+                                                                       security.signup_window))
     yield
     if fast is not None:
         await fast.aclose()

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
+from shared.attempts import AttemptLimiter
 from shared.blobs import BlobStore
 from shared.config import Settings
 from shared.passwords import PasswordHasher
@@ -29,3 +30,6 @@ USERS = web.AppKey("users", UserCache)
 ErrorReporter = Callable[..., Any]
 ERROR_REPORTER: web.AppKey[ErrorReporter] = web.AppKey("error_reporter")
 DRAIN = web.AppKey("drain", Drain)
+# Brute-force limits (shared.attempts): logins (every route that checks a password), sign-ups.
+LOGINS = web.AppKey("logins", AttemptLimiter)
+SIGNUPS = web.AppKey("signups", AttemptLimiter)

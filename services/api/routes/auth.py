@@ -9,9 +9,11 @@ from aiohttp import web
 
 from shared.errors import Unauthorized
 from shared.logging import get_logger
+from shared.storage import email_key
 
 from ..auth import TOKEN_HEADER, current_user
-from ..keys import PASSWORDS, STORAGE, TOKENS
+from ..client_address import client_address
+from ..keys import LOGINS, PASSWORDS, SETTINGS, STORAGE, TOKENS
 from ..views import json_response
 
 routes = web.RouteTableDef()
@@ -40,11 +42,16 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
 @routes.get("/connect", allow_head=False)  # HEAD must not mint tokens
 async def connect(request: web.Request) -> web.Response:
     email, password = basic_credentials(request.headers.get("Authorization"))
+    address = client_address(request, request.app[SETTINGS].server.trusted_proxies)
+    # Counted before anything costs: a refused attempt (429) never hashes.
+    # Keyed as the storage matches e-mails: trimmed, lower-cased.
+    attempt = await request.app[LOGINS].attempt(email_key(email), address)
     storage, passwords = request.app[STORAGE], request.app[PASSWORDS]
     user = await storage.user_by_email(email)
     # An unknown email is verified against a dummy hash: same cost as a wrong password.
     if not await passwords.verify(user.password_hash if user else None, password) or user is None:
-        raise Unauthorized()
+        raise Unauthorized()  # the attempt stays counted
+    await attempt.succeeded()
     if passwords.needs_rehash(user.password_hash):
         # Legacy SHA1 digests (and outdated parameters) are replaced on the first good login.
         new_hash = await passwords.hash(password)

@@ -11,7 +11,8 @@ from shared.jobs import enqueue, welcome_job
 
 from ..auth import current_user
 from ..bodies import json_object
-from ..keys import PASSWORDS, REDIS, STORAGE
+from ..client_address import client_address
+from ..keys import PASSWORDS, REDIS, SETTINGS, SIGNUPS, STORAGE
 from ..views import json_response, user_view
 
 routes = web.RouteTableDef()
@@ -36,6 +37,8 @@ async def create_user(request: web.Request) -> web.Response:
     body = await json_object(request)
     email = _text_field(body, "email", "Missing email", MAX_EMAIL_LENGTH)
     password = _text_field(body, "password", "Missing password", MAX_PASSWORD_LENGTH)
+    # Every well-formed sign-up counts, taken or not (429 before any hashing).
+    await request.app[SIGNUPS].attempt(None, client_address(request, request.app[SETTINGS].server.trusted_proxies))
     storage = request.app[STORAGE]
     if await storage.user_by_email(email) is not None:
         raise EmailTaken()  # before hashing: no point paying for it
