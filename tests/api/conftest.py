@@ -27,6 +27,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from services.api.app import create_app
+from services.api.edge import RUNNER_OPTIONS
 from shared.config import Settings, load_settings
 from tests.conftest import free_port
 
@@ -103,9 +104,10 @@ def backend_settings(request: pytest.FixtureRequest, settings: Settings):
 
 
 @pytest.fixture
-async def client(request: pytest.FixtureRequest, aiohttp_client, backend_settings: Settings):
+async def client(request: pytest.FixtureRequest, aiohttp_client, aiohttp_server, backend_settings: Settings):
     if request.node.callspec.params.get("backend_settings") != "live":
-        yield await aiohttp_client(create_app(backend_settings))
+        # The runner options of an API worker: its request line (services/api/edge.py).
+        yield await aiohttp_client(await aiohttp_server(create_app(backend_settings), **RUNNER_OPTIONS))
         return
     live = request.getfixturevalue("live_service")
     async with aiohttp.ClientSession(base_url=live.url) as session:
