@@ -67,8 +67,9 @@ def json_logs() -> None:
 
 
 @contextlib.contextmanager
-def private_redis(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A redis-server of our own on a free port (never the machine's shared one)."""
+def private_redis(folder: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A redis-server of our own on a free port (never the machine's shared one),
+    keeping nothing on disk unless `options` (e.g. "--appendonly", "yes") say otherwise."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: run the README's test command, which installs it")
@@ -76,7 +77,8 @@ def private_redis(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(folder), "--logfile", str(folder / "redis.log"),
-         "--enable-debug-command", "local"],  # tests switch active expiry off
+         "--enable-debug-command", "local",  # tests switch active expiry off
+         *options],
         stdout=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)
