@@ -112,11 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         log.error("master.bind_failed", address=where, error=exc.strerror)
         return fail(EXIT_START, f"cannot listen on {where}: {exc.strerror}")
 
-    from shared.supervision.checks import StartCheckFailed, check_dependencies
+    from shared.supervision.checks import StartCheckFailed, check_dependencies, warn_about_durability
+
+    async def start_checks() -> None:
+        await check_dependencies(settings)
+        await warn_about_durability(settings)
 
     try:
         # Its own short-lived loop: gone (threads joined) before any fork.
-        asyncio.run(check_dependencies(settings))
+        asyncio.run(start_checks())
     except StartCheckFailed as exc:
         log.error("master.start_failed", error=str(exc))
         return fail(EXIT_START, str(exc))

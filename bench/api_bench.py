@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, python_server, redis_server, wrk
+from bench.common import ROOT, nothing_left_behind, python_server, redis_server, wrk
 
 SERVER_CPU, LOAD_CPU = 1, 0
 
@@ -116,4 +116,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with nothing_left_behind():
+        main()

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.api_bench import seed
-from bench.common import PYTHON, ROOT, ensure_tool, free_port, redis_server, wait_http
+from bench.common import PYTHON, ROOT, ensure_tool, free_port, nothing_left_behind, redis_server, stop, wait_http
 
 
 async def load(port: int, path: str, headers: dict[str, str], count: int, connections: int = 32) -> dict[int, int]:
@@ -67,8 +67,7 @@ def count(kind: str, path: str, headers: dict[str, str], env: dict[str, str], ar
         statuses = asyncio.run(load(port, path, headers, args.requests))
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
     finally:
-        proc.terminate()
-        proc.wait(60)
+        stop(proc, 60)
     if statuses != {200: args.requests}:
         raise SystemExit(f"{kind}: unexpected statuses {statuses}")
     for dump in sorted(glob.glob(out + "*"), key=os.path.getmtime):
@@ -97,4 +96,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with nothing_left_behind():
+        main()

@@ -44,5 +44,10 @@ def our_app() -> web.Application:
 
 if __name__ == "__main__":
     kind, port = sys.argv[1], int(sys.argv[2])
-    app = our_app() if kind == "ours" else bare_app(kind)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=uvloop.new_event_loop())
+    if kind == "ours":
+        from services.api.edge import RUNNER_OPTIONS
+
+        app, options = our_app(), RUNNER_OPTIONS  # the request line, as in an API worker
+    else:
+        app, options = bare_app(kind), {"access_log": None}
+    web.run_app(app, host="127.0.0.1", port=port, print=None, loop=uvloop.new_event_loop(), **options)

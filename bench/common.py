@@ -1,4 +1,5 @@
-"""Helpers the benchmarks share: a private redis-server, wrk runs, free ports."""
+"""Helpers the benchmarks share: a private redis-server, wrk runs, free ports,
+and the guard that every process a benchmark starts ends with it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -15,8 +17,50 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from shared.supervision.process import become_subreaper, descendants, reap_zombies
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+
+
+@contextlib.contextmanager
+def nothing_left_behind(settle: float = 10.0) -> Iterator[None]:
+    """Run a benchmark's main: when it ends, by success, error or Ctrl-C, every
+    process it started must be gone. It becomes a child subreaper (orphans, such
+    as a supervisor whose parent died, are re-parented to it, not to init); at
+    the end whatever is still below it after `settle` seconds is named on stderr
+    and killed, and the exit status is 1."""
+    become_subreaper()
+    left: dict[int, str] = {}
+    try:
+        yield
+    finally:
+        deadline = time.monotonic() + settle
+        while (left := descendants(os.getpid())) and time.monotonic() < deadline:
+            reap_zombies()
+            time.sleep(0.05)
+        if left:
+            print(f"\n!!! {len(left)} process(es) started by this benchmark outlived it (killed now):",
+                  file=sys.stderr)
+            for pid, cmd in sorted(left.items()):
+                print(f"!!!   pid {pid}: {cmd}", file=sys.stderr)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
+            reap_zombies()
+    if left:
+        raise SystemExit(1)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout`."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 def pinned(cpu: int | None) -> list[str]:
@@ -72,8 +116,7 @@ def redis_server(cpu: int | None = None) -> Iterator[str]:
             time.sleep(0.02)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc, 10)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -90,8 +133,7 @@ def python_server(script: str, args: list[str], probe: str, *, env: dict[str, st
         wait_http(base + probe)
         yield base, [proc.pid]
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stop(proc)
 
 
 def wait_http(url: str, timeout: float = 20.0) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, cpu_seconds, ensure_tool, free_port, python_server, wait_http
+from bench.common import ROOT, cpu_seconds, ensure_tool, free_port, nothing_left_behind, python_server, stop, wait_http
 
 SIZE = 40 * 1024 * 1024
 
@@ -72,8 +72,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; client_body_temp_path {folde
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         yield f"http://127.0.0.1:{port}/f", [proc.pid, *map(int, children)]
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc, 10)
 
 
 def main() -> None:
@@ -106,4 +105,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with nothing_left_behind():
+        main()

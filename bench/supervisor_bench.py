@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import re
@@ -37,6 +38,7 @@ from bench.common import (
     ROOT,
     ensure_tool,
     free_port,
+    nothing_left_behind,
     redis_server,
     wait_http,
     wrk,
@@ -71,12 +73,16 @@ class Server:
                    "--graceful-timeout", env["GRACEFUL_TIMEOUT"], "--log-level", "warning"]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_http(f"{self.url}/status", 30)
-        deadline = time.monotonic() + 30
-        while len(self.workers()) < workers:  # every worker up, not only the first
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{kind}: workers did not start")
-            time.sleep(0.05)
+        try:
+            wait_http(f"{self.url}/status", 30)
+            deadline = time.monotonic() + 30
+            while len(self.workers()) < workers:  # every worker up, not only the first
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{kind}: workers did not start")
+                time.sleep(0.05)
+        except BaseException:
+            self.close()
+            raise
         time.sleep(0.5)  # the last worker's app start-up (a benchmark, not a test)
 
     def workers(self) -> list[int]:
@@ -92,6 +98,16 @@ class Server:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             return self.proc.wait(10)
+
+    def close(self) -> None:
+        """Whatever state it is in: stopped, and its whole process group with it
+        (it runs in its own session, so a Ctrl-C to the benchmark never reached it)."""
+        if self.proc.poll() is None:
+            self.stop()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # workers that outlived their master
+        except ProcessLookupError:
+            pass
 
 
 def account(url: str) -> tuple[str, str]:
@@ -120,11 +136,16 @@ def wrk_under_signal(server: Server, path: str, sig: int, seconds: float, at: fl
     binary = ensure_tool("wrk", "wrk")
     cmd = [binary, "-t2", "-c64", f"-d{seconds}s", f"{server.url}{path}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    time.sleep(at)
-    server.proc.send_signal(sig)
-    if after_signal:
-        after_signal()
-    out = proc.communicate()[0]
+    try:
+        time.sleep(at)
+        server.proc.send_signal(sig)
+        if after_signal:
+            after_signal()
+        out = proc.communicate()[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     result = {"requests": int(re.search(r"(\d+) requests in", out).group(1)),
               "refused": 0, "failed": 0}
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
@@ -225,14 +246,25 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    try:
+        import gunicorn  # noqa: F401 - the peer: fail before starting anything
+    except ImportError:
+        raise SystemExit("gunicorn is not installed: .venv/bin/pip install -c constraints.txt '.[bench]'") from None
     kinds = ("ours", "gunicorn")
     results: dict = {k: {} for k in kinds}
-    with redis_server() as redis_url, tempfile.TemporaryDirectory() as tmp:
+    with (redis_server() as redis_url, tempfile.TemporaryDirectory() as tmp,
+          contextlib.ExitStack() as running):
         env = {**os.environ, "REDIS_URL": redis_url, "DB_URL": f"sqlite:///{tmp}/db.sqlite3",
                "FOLDER_PATH": f"{tmp}/files", "LOG_FORMAT": "json", "GRACEFUL_TIMEOUT": "10",
                "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "64", "PYTHONPATH": str(ROOT)}
+
+        def start(kind: str, workers: int) -> Server:
+            server = Server(kind, env, workers)
+            running.callback(server.close)  # stopped at the end whatever happens
+            return server
+
         # Throughput: both servers up, runs alternating.
-        servers = {k: Server(k, env, args.workers) for k in kinds}
+        servers = {k: start(k, args.workers) for k in kinds}
         token, file_id = account(servers["ours"].url)
         cases = {"status": ("/status", {}), "file": (f"/files/{file_id}", {"X-Token": token})}
         runs: dict = {k: {c: [] for c in cases} for k in kinds}
@@ -262,7 +294,7 @@ def main() -> None:
             results[kind]["sigterm"] = sigterm_under_load(server, 2)
         # Replacement time, one worker each.
         for kind in kinds:
-            server = Server(kind, env, 1)
+            server = start(kind, 1)
             results[kind]["replace_s"] = replace_time(server, 3)
             server.stop()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -298,4 +330,5 @@ def report(results: dict, args) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with nothing_left_behind():
+        main()

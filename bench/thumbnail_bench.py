@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image, ImageChops, ImageStat
 
-from bench.common import ROOT
+from bench.common import ROOT, nothing_left_behind
 from services.worker.thumbnails import JPEG_QUALITY, render_thumbnails
 from shared.blobs import THUMBNAIL_WIDTHS
 
@@ -216,4 +216,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with nothing_left_behind():
+        main()

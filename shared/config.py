@@ -19,6 +19,11 @@ from typing import Any
 from urllib.parse import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# storage.folder_path left empty: content beside the embedded database, except in
+# the original's mode (DB_HOST naming its MongoDB), where a drop-in must find the
+# original's files at the original's default.
+DEFAULT_FOLDER = "data/files"
+ORIGINAL_FOLDER = "/tmp/files_manager"
 _CREDENTIALS_IN_URL = re.compile(r"//[^@/]*@")
 DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
 
@@ -264,6 +269,7 @@ def load_settings(
             raise ConfigError(f"unknown setting {key}")
 
     db_url_from_env = _mongo_url_from_original_env(env)
+    original_mode = False  # the database named by DB_HOST (the original's variables)
     sections: dict[str, Any] = {}
     for section, cls in _SECTIONS.items():
         table = data.get(section, {})
@@ -283,16 +289,26 @@ def load_settings(
                 raw, where = env[env_name], f"{where} ({env_name})"
             elif section == "storage" and name == "db_url" and db_url_from_env:
                 raw, where = db_url_from_env, f"{where} (DB_HOST)"
+                original_mode = True
             elif name in table:
                 raw, where = table[name], f"{where} ({path.name})"
             else:
                 raise ConfigError(f"{path}: missing setting {section}.{name}")
+            if section == "storage" and name == "folder_path" and raw == "":
+                raw = ORIGINAL_FOLDER if original_mode else DEFAULT_FOLDER
             values[name] = _coerce(where, raw, f.type, f.metadata)
         sections[section] = cls(**values)
 
     settings = Settings(**sections, source=path.resolve())
     _check_db_url(settings.storage.db_url)
     return settings
+
+
+def is_volatile(folder: Path) -> bool:
+    """Whether `folder` is under /tmp, which a reboot (or systemd-tmpfiles) empties."""
+    tmp = Path("/tmp").resolve()
+    resolved = folder.resolve()
+    return resolved == tmp or tmp in resolved.parents
 
 
 def cpu_count() -> int:

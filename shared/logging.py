@@ -17,6 +17,7 @@ import orjson
 import structlog
 
 from .config import LogSettings
+from .log_throttle import flush_throttles
 
 
 def _format(fmt: str) -> str:
@@ -124,7 +125,6 @@ class BufferedLineLogger:
 
 
 request_lines = BufferedLineLogger()
-atexit.register(request_lines.flush)
 
 
 _LINE = orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE
@@ -174,9 +174,19 @@ def request_logger(name: str) -> _RequestLogger:
     return _RequestLogger(_sink, {})
 
 
+def request_logging_enabled() -> bool:
+    """Whether request lines are written at all (the level is info or finer)."""
+    return _sink.enabled
+
+
 def flush_logs() -> None:
-    """Write out what the buffered request logger holds (call at shutdown)."""
+    """Write out what is held: folded warnings (shared/log_throttle.py) and
+    buffered request lines (call at shutdown; also run at exit)."""
+    flush_throttles()
     request_lines.flush()
+
+
+atexit.register(flush_logs)
 
 
 def configure_logging(settings: LogSettings, *, cache: bool = True, buffered: bool = True,

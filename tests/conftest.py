@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -18,6 +19,7 @@ import pytest
 import redis
 
 from shared.config import Settings, load_settings
+from shared.supervision.process import become_subreaper, descendants, reap_zombies
 
 TESTS = Path(__file__).resolve().parent
 IMAGES = TESTS / "images"
@@ -27,6 +29,90 @@ NO_MONGO = (
     f"MongoDB backend NOT tested: {MONGO_ENV} is not set "
     "(CI sets it to a wiremongo server; set it to a MongoDB URL to run these)"
 )
+
+
+# --- Nothing the run starts outlives it ----------------------------------------
+# The test process becomes a child subreaper, so a process whose parent died
+# (a supervisor's workers after a SIGKILL, a daemon) is re-parented to it rather
+# than to init, and at the end every process still below it is something a test
+# or fixture left running: listed, killed, and the run fails. (Not a marker in
+# the environment: the supervisor's processes set their title with setproctitle,
+# which overwrites /proc/PID/environ.) Each is named with the test after which
+# it was first seen alive.
+_GUARDED = False
+_SEEN_AFTER: dict[int, str] = {}
+# Lives as long as the test process by design (multiprocessing's spawn context).
+_EXPECTED = ("multiprocessing.resource_tracker",)
+_SETTLE = 5.0  # seconds a process that is exiting gets before it counts as left behind
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _GUARDED
+    _GUARDED = become_subreaper()
+
+
+def _direct_children() -> list[int]:
+    pids: list[int] = []
+    for task in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError), open(f"/proc/self/task/{task}/children") as fh:
+            pids.extend(int(pid) for pid in fh.read().split())
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def _note_what_outlives_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if _GUARDED:
+        for pid in _direct_children():
+            _SEEN_AFTER.setdefault(pid, request.node.nodeid)
+
+
+def _left_behind() -> dict[int, str]:
+    return {pid: cmd for pid, cmd in descendants(os.getpid()).items()
+            if not any(name in cmd for name in _EXPECTED)}
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own session teardown (session fixtures)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _GUARDED:
+        return
+    deadline = time.monotonic() + _SETTLE
+    while (left := _left_behind()) and time.monotonic() < deadline:
+        reap_zombies()
+        time.sleep(0.05)
+    if left:
+        lines = [f"pid {pid}: {cmd} (alive after {_started_by(pid)})" for pid, cmd in sorted(left.items())]
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write("\n")
+            reporter.write_sep("!", f"{len(left)} process(es) started by the tests outlived them (killed now)",
+                               red=True, bold=True)
+            for line in lines:
+                reporter.write_line(line, red=True)
+        else:  # pragma: no cover - without the terminal plugin
+            print("\n".join(lines))
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    deadline = time.monotonic() + _SETTLE
+    while descendants(os.getpid()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    reap_zombies()
+
+
+def _started_by(pid: int) -> str:
+    """The test after which `pid` (or its closest noted ancestor) was first seen."""
+    while pid > 1:
+        if pid in _SEEN_AFTER:
+            return _SEEN_AFTER[pid]
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                pid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            break
+    return "an unknown test"
 
 
 def free_port() -> int:
@@ -67,8 +153,9 @@ def json_logs() -> None:
 
 
 @contextlib.contextmanager
-def private_redis(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A redis-server of our own on a free port (never the machine's shared one)."""
+def private_redis(folder: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A redis-server of our own on a free port (never the machine's shared one),
+    keeping nothing on disk unless `options` (e.g. "--appendonly", "yes") say otherwise."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: run the README's test command, which installs it")
@@ -76,7 +163,8 @@ def private_redis(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(folder), "--logfile", str(folder / "redis.log"),
-         "--enable-debug-command", "local"],  # tests switch active expiry off
+         "--enable-debug-command", "local",  # tests switch active expiry off
+         *options],
         stdout=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)
@@ -88,6 +176,7 @@ def private_redis(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
         except redis.ConnectionError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
+                proc.wait(10)
                 pytest.fail(f"redis-server did not start: {(folder / 'redis.log').read_text()}")
             time.sleep(0.02)
     client.close()

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from shared.config import PROJECT_ROOT, ConfigError, load_settings
+from shared.config import PROJECT_ROOT, ConfigError, is_volatile, load_settings
 
 
 def test_defaults_from_config_toml():
     s = load_settings(env={})
     assert s.server.port == 5000
-    assert s.storage.folder_path == Path("/tmp/files_manager")
+    assert s.storage.folder_path == PROJECT_ROOT / "data" / "files"  # beside the database, not in /tmp
     assert s.storage.db_url == "sqlite:///data/files_manager.sqlite3"
     assert s.redis.url == "redis://127.0.0.1:6379/0"
     assert s.worker.processes == 1
@@ -45,6 +46,37 @@ def test_original_db_names_mean_mongodb():
 def test_db_url_wins_over_db_host():
     s = load_settings(env={"DB_HOST": "mongo", "DB_URL": "sqlite:////var/lib/fm.sqlite3"})
     assert s.storage.db_url == "sqlite:////var/lib/fm.sqlite3"
+
+
+@pytest.mark.parametrize(("env", "folder"), [
+    # The original's mode: DB_HOST names its MongoDB, FOLDER_PATH unset: the original's default,
+    # so a drop-in finds the files its documents point at.
+    ({"DB_HOST": "mongo"}, Path("/tmp/files_manager")),
+    ({"DB_HOST": "mongo", "DB_PORT": "27018", "DB_DATABASE": "fm"}, Path("/tmp/files_manager")),
+    ({"DB_HOST": "mongo", "FOLDER_PATH": "/srv/files"}, Path("/srv/files")),
+    ({"DB_HOST": "mongo", "DB_URL": "mongodb://mongo/fm"}, PROJECT_ROOT / "data" / "files"),
+    ({"DB_URL": "mongodb://mongo/fm"}, PROJECT_ROOT / "data" / "files"),
+    ({"DB_HOST": "", "FOLDER_PATH": ""}, PROJECT_ROOT / "data" / "files"),
+])
+def test_the_folders_default_follows_the_database(env, folder):
+    assert load_settings(env=env).storage.folder_path == folder
+
+
+def test_a_folder_set_in_the_file_wins_over_the_originals_default(tmp_path):
+    config = tmp_path / "c.toml"
+    source = (PROJECT_ROOT / "config.toml").read_text()
+    config.write_text(source.replace('folder_path = ""', 'folder_path = "/srv/fm"', 1))
+    assert load_settings(config, env={"DB_HOST": "mongo"}).storage.folder_path == Path("/srv/fm")
+
+
+def test_content_under_tmp_is_volatile():
+    assert is_volatile(Path("/tmp/files_manager")) and is_volatile(Path("/tmp"))
+    assert not is_volatile(PROJECT_ROOT / "data" / "files")
+    assert not is_volatile(Path("/tmpfiles/x")) and not is_volatile(Path("/var/tmp/x"))
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as lasting:
+        link = Path(lasting) / "link"
+        link.symlink_to("/tmp")
+        assert is_volatile(link / "files")  # resolved: where the bytes really go
 
 
 def test_relative_folder_is_relative_to_the_project():

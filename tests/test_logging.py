@@ -1,6 +1,7 @@
 """The buffered sink for request and job lines: every line goes out once, in
 order, in writes of whole lines of at most 4 KiB (atomic on a pipe shared by
-several processes), at most `delay` after it was logged."""
+several processes), at most `delay` after it was logged. Repeated warnings (a
+backend outage) folded into one line per interval, with a count."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import contextlib
 import io
 import re
 import threading
+from base64 import b64encode
 from collections.abc import Iterator
 
 import orjson
 
+from services.api.app import create_app
+from services.api.edge import RUNNER_OPTIONS
 from shared.config import LogSettings
+from shared.log_throttle import LogThrottle
 from shared.logging import BufferedLineLogger, configure_logging, flush_logs, request_logger
+from tests.conftest import private_redis
 
 
 class RecordingStdout(io.TextIOWrapper):
@@ -119,3 +125,83 @@ async def test_a_request_line_has_structlogs_shape() -> None:
         assert record["path"] == '/files/x"y'
         assert (record["role"], record["worker"], record["event"], record["level"]) == ("api", 3, "request", "info")
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", record["timestamp"])
+
+
+class Recorder:
+    """A logger that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict]] = []
+
+    def warning(self, event: str, **fields) -> None:
+        self.lines.append(("warning", event, fields))
+
+    def error(self, event: str, **fields) -> None:
+        self.lines.append(("error", event, fields))
+
+
+def test_a_throttle_writes_the_first_at_once_then_one_line_per_interval_with_the_count() -> None:
+    now = [100.0]
+    out = Recorder()
+    throttle = LogThrottle(out, interval=10, clock=lambda: now[0])
+    for i in range(500):
+        throttle.warning("backend.unavailable", kind="ConnectionError", n=i)
+    assert out.lines == [("warning", "backend.unavailable", {"n": 0, "kind": "ConnectionError", "count": 1})]
+    throttle.warning("backend.unavailable", kind="TimeoutError", n=0)  # another kind: its own line
+    assert len(out.lines) == 2
+    now[0] += 10  # outside a loop the folded line goes out with the next occurrence after the interval
+    throttle.warning("backend.unavailable", kind="ConnectionError", n=500)
+    assert out.lines[2] == ("warning", "backend.unavailable",
+                            {"n": 499, "kind": "ConnectionError", "interval_s": 10, "count": 499})
+    throttle.flush()  # at exit: what is held goes out
+    assert out.lines[3][2]["count"] == 1 and out.lines[3][2]["n"] == 500
+    assert sum(fields["count"] for _, _, fields in out.lines if fields["kind"] == "ConnectionError") == 501
+    now[0] += 100
+    throttle.warning("backend.unavailable", kind="ConnectionError", n=501)  # quiet since: at once again
+    assert out.lines[-1][2] == {"n": 501, "kind": "ConnectionError", "count": 1}
+    throttle.flush()
+    assert len(out.lines) == 5
+
+
+async def test_inside_a_loop_the_folded_line_goes_out_when_the_interval_is_up() -> None:
+    out = Recorder()
+    throttle = LogThrottle(out, interval=0.05)
+    for _ in range(10):
+        throttle.error("worker.redis_error", kind="ConnectionError")
+    assert len(out.lines) == 1
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while len(out.lines) < 2 and loop.time() < deadline:
+        await asyncio.sleep(0.01)  # the interval elapsing is the event
+    assert out.lines[1] == ("error", "worker.redis_error", {"kind": "ConnectionError", "interval_s": 0.05,
+                                                            "count": 9})
+    throttle.flush()
+    assert len(out.lines) == 2  # nothing was held any more
+
+
+async def test_a_redis_outage_is_a_handful_of_warning_lines_with_counts(settings, aiohttp_server, aiohttp_client,
+                                                                       tmp_path, capsys) -> None:
+    with private_redis(tmp_path) as (url, proc):
+        app = create_app(settings.replace(redis={"url": url}))
+        client = await aiohttp_client(await aiohttp_server(app, **RUNNER_OPTIONS))
+        assert (await client.post("/users", json={"email": "o@example.com", "password": "pw"})).status == 201
+        basic = "Basic " + b64encode(b"o@example.com:pw").decode()
+        resp = await client.get("/connect", headers={"Authorization": basic})
+        token = (await resp.json())["token"]
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 10)
+        capsys.readouterr()
+        statuses = []
+        for _ in range(200):
+            async with client.get("/users/me", headers={"X-Token": token}) as resp:
+                statuses.append(resp.status)
+        assert statuses == [503] * 200
+        await client.close()  # the app's cleanup writes what the throttle still holds
+    records = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    warnings = [r for r in records if r["level"] in ("warning", "error")]
+    outage = [r for r in warnings if r["event"] == "backend.unavailable"]
+    assert 1 <= len(outage) <= 4, outage
+    assert sum(r["count"] for r in outage) == 200
+    assert outage[0]["count"] == 1 and outage[0]["path"] == "/users/me"
+    assert len(warnings) <= 8, [r["event"] for r in warnings]
+    assert sum(1 for r in records if r["event"] == "request" and r["status"] == 503) == 200

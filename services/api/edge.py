@@ -1,7 +1,13 @@
 """The edge of the app: one middleware that turns whatever a handler raises
-into its JSON error (errors.response_for) and logs one structured line per
-request: method, path, status, duration, request id. One layer rather than
-two: a middleware costs a few microseconds on every request.
+into its JSON error (errors.response_for) and stamps the request id, and the
+request line, written once the response has been sent.
+
+The line is written by aiohttp's access-logger hook (`RequestLog`, given to the
+runner through RUNNER_OPTIONS), not by the middleware: a FileResponse decides
+206, 304, 412 or 416 when aiohttp prepares it, after every middleware has
+returned, and only after sending is it known whether the client was still
+there. A response that could not be sent in full (the client hung up) is
+logged with status 499, nginx's "client closed request".
 
 Only the path is logged: tokens travel in headers, which are never logged.
 """
@@ -12,19 +18,23 @@ import itertools
 import os
 import re
 import time
+from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.log import access_logger
 from aiohttp.typedefs import Handler, Middleware
 
-from shared.logging import request_logger
+from shared.logging import request_logger, request_logging_enabled
 
 from .drain import Drain
-from .errors import response_for
+from .errors import CLIENT_CLOSED, response_for
 
 log = request_logger("api.access")
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 REQUEST_ID_HEADER = "X-Request-Id"
+_STARTED = web.RequestKey("started", float)  # perf_counter() when the middleware saw it
 
 # Unique without a syscall per request: a random per-process prefix and a counter.
 _PREFIX = os.urandom(8).hex()
@@ -41,34 +51,56 @@ def edge_middleware(drain: Drain) -> Middleware:
 
     @web.middleware
     async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request[_STARTED] = time.perf_counter()
         incoming = request.headers.get(REQUEST_ID_HEADER)
         request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else _new_request_id()
-        started = time.perf_counter()
-        status = 500
         try:
             try:
                 response = await handler(request)
             except Exception as exc:  # noqa: BLE001 - every error becomes a JSON answer
                 response = response_for(request, exc)  # raises again for 304s and redirects
-            status = response.status
             response.headers[REQUEST_ID_HEADER] = request_id
             if drain.active:
                 response.force_close()  # before prepare: aiohttp then says Connection: close
             return response
         except web.HTTPException as exc:
-            status = exc.status
             exc.headers[REQUEST_ID_HEADER] = request_id
             if drain.active:
                 exc.force_close()
             raise
-        finally:
-            log.info(
-                "request",
-                method=request.method,
-                path=request.path,
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                request_id=request_id,
-            )
 
     return edge
+
+
+class RequestLog(AbstractAccessLogger):
+    """One line per request, written by aiohttp once the response is sent (or
+    could not be): method, path, the status actually sent, duration, request id.
+
+    `body_length` is set by aiohttp only when the response was written to its
+    end (it counts the status line and headers, so it is never 0 then): 0 here
+    means the client went away first."""
+
+    __slots__ = ()
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time_taken: float) -> None:
+        started = request.get(_STARTED)
+        if started is not None:  # finer than the loop's clock (uvloop's counts milliseconds)
+            time_taken = time.perf_counter() - started
+        log.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status if response.body_length else CLIENT_CLOSED,
+            duration_ms=round(time_taken * 1000, 3),
+            request_id=response.headers.get(REQUEST_ID_HEADER),
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return request_logging_enabled()
+
+
+# What an aiohttp runner needs to write the request line: serve.py's AppRunner,
+# the tests' servers (aiohttp_client(app, server_kwargs=RUNNER_OPTIONS)), the benchmarks.
+# `access_log` only has to be set for aiohttp to call RequestLog; its logger is unused.
+RUNNER_OPTIONS: dict[str, Any] = {"access_log_class": RequestLog, "access_log": access_logger}

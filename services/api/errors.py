@@ -3,6 +3,7 @@
 Domain errors carry the contract's message; `response_for` picks the status.
 The edge middleware (edge.py) calls it for anything a handler raises.
 A backend that does not answer is a 503 (not the client's fault, worth a retry);
+a client that hung up mid-request gets nothing (its request line says 499);
 anything else unexpected is a 500, logged once with its traceback, and the
 process goes on serving.
 """
@@ -24,12 +25,19 @@ from shared.errors import (
     TooManyAttempts,
     Unauthorized,
 )
+from shared.log_throttle import LogThrottle
 from shared.logging import get_logger
 
 from .keys import ERROR_REPORTER
 from .views import json_response
 
 log = get_logger("api")
+# A backend outage fails every request the same way: one line per interval and
+# kind of error, with the count of the requests it stands for.
+_outage_log = LogThrottle(log)
+
+# nginx's "client closed request": the client hung up before the answer was sent.
+CLIENT_CLOSED = 499
 
 _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (Unauthorized, 401),
@@ -80,10 +88,18 @@ def response_for(request: web.Request, exc: Exception) -> web.Response:
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return error_response(exc.status, message, headers=headers)
     if isinstance(exc, _UNAVAILABLE):
-        log.warning("backend.unavailable", error=repr(exc), path=request.path)
+        _outage_log.warning("backend.unavailable", kind=type(exc).__name__, error=repr(exc), path=request.path)
         return error_response(503, "Service unavailable", headers={"Retry-After": "1"})
+    if isinstance(exc, ConnectionError) and _client_gone(request):
+        # Nobody to answer (the request line says 499) and nothing of ours failed: no traceback.
+        return error_response(CLIENT_CLOSED, "Client closed request")
     request.app[ERROR_REPORTER](exc, method=request.method, path=request.path)
     return error_response(500, "Internal server error")
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def log_request_error(exc: BaseException, **context: Any) -> None:

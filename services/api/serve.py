@@ -23,6 +23,7 @@ from shared.logging import get_logger
 from shared.supervision.child import ChildContext, run_child
 
 from .app import create_app
+from .edge import RUNNER_OPTIONS
 from .keys import DRAIN, ERROR_REPORTER
 from .timeouts import HEAD_TIMEOUTS
 
@@ -59,7 +60,7 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
     # A request's exception is contained: reported once through grace's error
     # hooks (the child logs it with its traceback), and the worker goes on serving.
     app[ERROR_REPORTER] = lambda exc, **context: grace.report(exc, where="request", **context)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None,
+    runner = web.AppRunner(app, handle_signals=False, **RUNNER_OPTIONS,  # the request line
                            shutdown_timeout=settings.server.shutdown_timeout,
                            keepalive_timeout=settings.server.keepalive_timeout)
     await runner.setup()

@@ -1,12 +1,17 @@
-"""Start checks: Redis and the database must answer within the start timeout."""
+"""Start checks: Redis and the database must answer within the start timeout;
+what would not survive a reboot or a Redis crash is said once, as a warning."""
 
 from __future__ import annotations
 
 import asyncio
 
-from ..config import Settings, redact
+from ..config import Settings, is_volatile, redact
+from ..logging import get_logger
 from ..redis_client import open_redis
+from ..redis_persistence import warn_if_not_durable
 from ..storage import open_storage
+
+log = get_logger("supervisor")
 
 _RETRY = 0.2
 
@@ -66,3 +71,17 @@ async def check_dependencies(settings: Settings) -> None:
         raise StartCheckFailed(
             f"database unreachable at {redact(settings.storage.db_url)} within {timeout:g} s: {db_error}"
         )
+
+
+async def warn_about_durability(settings: Settings) -> None:
+    """Once, at the master's start: content under /tmp, a Redis keeping nothing on disk."""
+    folder = settings.storage.folder_path
+    if is_volatile(folder):
+        log.warning("storage.volatile_folder", folder=str(folder),
+                    consequence="a reboot empties /tmp while the files' metadata survives; "
+                                "set FOLDER_PATH to a lasting place")
+    client = open_redis(settings.redis.url)
+    try:
+        await warn_if_not_durable(client, log)
+    finally:
+        await client.aclose()

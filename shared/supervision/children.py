@@ -2,12 +2,19 @@
 
 The master forks (like gunicorn's arbiter) rather than spawning interpreters: the
 modules are already imported, so a crashed worker is replaced in milliseconds.
-Forking happens inside the master's asyncio loop, so the child first forgets that
-loop (without touching its epoll set, which it shares with the master)."""
+
+Forking happens inside the master's running asyncio loop. The child never uses
+that loop and starts its own: CPython itself forgets the running loop in a
+forked child (3.11 ties it to the pid, 3.12+ resets it in an at-fork hook;
+tests/test_library_internals.py checks it). The master loop's descriptors (its
+epoll instance and self-pipe) stay open, unused, in the child: closing them
+through the loop would unregister the master's watchers from the epoll set both
+share, and reaching them otherwise takes the loop's private attributes. The
+child drops the signal wake-up fd (the master's self-pipe: a signal to the
+child must not wake the master) and the master's pipes to other children."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 import signal
@@ -56,22 +63,9 @@ class Child:
         return f"{LABELS.get(self.kind, self.kind)} {self.index}"
 
 
-def _forget_master_loop(loop: asyncio.AbstractEventLoop | None, fds: Iterable[int]) -> None:
-    """In the child: drop the master's signal wake-up, loop and pipes. Only close()
-    is used on the shared epoll instance: unregistering would change the master's."""
+def _leave_the_master(fds: Iterable[int]) -> None:
+    """In the child: drop the master's signal wake-up fd and its pipes to other children."""
     signal.set_wakeup_fd(-1)
-    if loop is not None:
-        for name in ("_ssock", "_csock"):
-            sock = getattr(loop, name, None)
-            if sock is not None:
-                try:
-                    os.close(sock.detach())
-                except OSError:
-                    pass
-        selector = getattr(getattr(loop, "_selector", None), "_selector", None)
-        if selector is not None:
-            selector.close()
-    asyncio.events._set_running_loop(None)
     for fd in fds:
         try:
             os.close(fd)
@@ -104,7 +98,6 @@ def fork_child(
     read_fd, write_fd = os.pipe()
     os.set_inheritable(read_fd, False)
     master_pid = os.getpid()
-    loop = asyncio.get_running_loop()
     sys.stdout.flush()
     sys.stderr.flush()
     # Everything the master allocated (imported modules, settings) goes to the
@@ -124,7 +117,7 @@ def fork_child(
     if pid == 0:  # the child
         code = 1
         try:
-            _forget_master_loop(loop, [read_fd, *master_fds])
+            _leave_the_master([read_fd, *master_fds])
             _reset_signals()
             on_fork_in_child()
             title = title_of(kind, index)

@@ -51,7 +51,10 @@ def _describe(status: int) -> tuple[dict, str]:
     """waitpid status -> log fields and a phrase for humans."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:  # a real-time signal has no name
+            name = str(sig)
         return {"signal": name}, f"killed by {name}"
     code = os.waitstatus_to_exitcode(status)
     return {"code": code}, f"exited with code {code}"

@@ -1,7 +1,9 @@
-"""Per-process plumbing: titles in `ps`, the parent-death signal."""
+"""Per-process plumbing: titles in `ps`, the parent-death signal, and finding
+every process a run started (tests and benchmarks check none outlives them)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -9,6 +11,15 @@ import signal
 from setproctitle import setproctitle
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return False
 
 
 def set_title(title: str) -> None:
@@ -19,10 +30,61 @@ def set_title(title: str) -> None:
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
     """Linux: get `sig` the moment the master dies, so no child outlives it.
     Checked after the prctl in case the master died between fork and here."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
+    _prctl(_PR_SET_PDEATHSIG, int(sig))
     if os.getppid() != parent_pid:
         os.kill(os.getpid(), sig)
+
+
+def become_subreaper() -> bool:
+    """Linux: orphans among this process's descendants (a child whose parent
+    died, a daemon that double-forked) are re-parented to this process instead
+    of init, so `descendants()` still finds them. False where unsupported."""
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _stat(pid: str) -> tuple[int, str] | None:
+    """(parent pid, state letter) of `pid`, None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), fields[0]
+
+
+def descendants(root: int) -> dict[int, str]:
+    """Live (not zombie) descendants of `root`, pid -> command line (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    zombies = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or (found := _stat(entry)) is None:
+            continue
+        ppid, state = found
+        children.setdefault(ppid, []).append(int(entry))
+        if state == "Z":
+            zombies.add(int(entry))
+    result: dict[int, str] = {}
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        if pid not in zombies:
+            result[pid] = command_line(pid)
+    return result
+
+
+def command_line(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip() or "?"
+    except OSError:
+        return "?"
+
+
+def reap_zombies() -> None:
+    """Collect every exited child (orphans adopted as a subreaper end up here).
+    Only once nothing else waits for its own children (a Popen's wait would
+    lose its exit code)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass

@@ -27,6 +27,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from services.api.app import create_app
+from services.api.edge import RUNNER_OPTIONS
 from shared.config import Settings, load_settings
 from tests.conftest import free_port
 
@@ -70,23 +71,25 @@ def live_service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) ->
     log = folder / "service.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, str(ROOT / "supervisor.py")], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{settings.server.port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/status", timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"supervisor.py did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.05)
     try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/status", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"supervisor.py did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.05)
         yield LiveService(url, settings, log, proc)
-    finally:
         proc.send_signal(2)  # SIGINT: the graceful way
         assert proc.wait(30) == 0, log.read_text()[-3000:]
+    finally:  # whatever happened (a failed start, a hung stop, Ctrl-C): no process of it survives
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait(10)
 
 
 @pytest.fixture(params=["sqlite", "mongo", "live"])
@@ -103,9 +106,10 @@ def backend_settings(request: pytest.FixtureRequest, settings: Settings):
 
 
 @pytest.fixture
-async def client(request: pytest.FixtureRequest, aiohttp_client, backend_settings: Settings):
+async def client(request: pytest.FixtureRequest, aiohttp_client, aiohttp_server, backend_settings: Settings):
     if request.node.callspec.params.get("backend_settings") != "live":
-        yield await aiohttp_client(create_app(backend_settings))
+        # The runner options of an API worker: its request line (services/api/edge.py).
+        yield await aiohttp_client(await aiohttp_server(create_app(backend_settings), **RUNNER_OPTIONS))
         return
     live = request.getfixturevalue("live_service")
     async with aiohttp.ClientSession(base_url=live.url) as session:

@@ -118,16 +118,19 @@ class Service:
         return code
 
     def kill_everything(self) -> None:
-        """Clean-up after a test, whatever happened: no process of ours survives."""
+        """Clean-up after a test, whatever happened: no process of ours survives.
+        Its whole process group (children not logged yet included), then any
+        child that left it."""
+        try:
+            os.killpg(self.pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         for pid in [self.proc.pid, *self.all_child_pids()]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
+        self.proc.wait(10)
 
 
 def alive(pid: int) -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import urllib.request
+from pathlib import Path
 
 import aiohttp
 
@@ -125,14 +127,18 @@ def test_a_reload_whose_new_children_crash_keeps_the_old_ones(start_service, tmp
 
     config = tmp_path / "config.toml"
     text = DEFAULT_CONFIG.read_text()
-    folder = tmp_path / "files"
-    config.write_text(text.replace('folder_path = "/tmp/files_manager"', f'folder_path = "{folder}"'))
+
+    def with_folder(folder: Path) -> str:
+        changed = re.sub(r'^folder_path = ".*?"', f'folder_path = "{folder}"', text, count=1, flags=re.M)
+        assert changed != text
+        return changed
+
+    config.write_text(with_folder(tmp_path / "files"))
     service = start_service("--config", str(config), FOLDER_PATH="").ready()
     old = sorted(service.children())
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    config.write_text(text.replace('folder_path = "/tmp/files_manager"',
-                                   f'folder_path = "{blocker / "files"}"'))
+    config.write_text(with_folder(blocker / "files"))
     mark = service.mark()
     service.signal(signal.SIGHUP)
     failed = service.wait_for("reload.failed", after=mark)

@@ -1,0 +1,118 @@
+"""Where the code leans on a library's or CPython's internals, these tests
+notice when a new version changes them, and say what to check. The versions
+are pinned in pyproject.toml (aiohttp's upper bound) for the same reason.
+
+- services/api/sendfile.py overrides aiohttp's private `FileResponse._sendfile`
+  (aiohttp has no public hook for how a file is sent) to send with os.sendfile
+  on uvloop, which has no `loop.sendfile`.
+- shared/supervision/children.py forks inside the master's running loop and
+  relies on CPython forgetting that running loop in the child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import os
+import sys
+
+import aiohttp
+import pytest
+import uvloop
+from aiohttp import web
+from aiohttp.http_writer import StreamWriter
+
+from services.api.sendfile import ZeroCopyFileResponse
+from tests.conftest import free_port
+
+SENDFILE_HINT = ("aiohttp changed FileResponse._sendfile, which services/api/sendfile.py overrides: read the "
+                 "new aiohttp's web_fileresponse.py, adapt ZeroCopyFileResponse, then widen the pin in pyproject.toml")
+
+
+def test_file_response_still_sends_through_the_method_we_override() -> None:
+    method = getattr(web.FileResponse, "_sendfile", None)
+    assert method is not None and inspect.iscoroutinefunction(method), SENDFILE_HINT
+    assert list(inspect.signature(method).parameters) == ["self", "request", "fobj", "offset", "count"], SENDFILE_HINT
+    assert inspect.iscoroutinefunction(getattr(web.FileResponse, "_sendfile_fallback", None)), SENDFILE_HINT
+    assert callable(getattr(StreamWriter, "send_headers", None)), SENDFILE_HINT  # sent before the first sendfile
+
+
+def test_a_download_on_uvloop_is_sent_by_os_sendfile_not_by_aiohttps_fallback(tmp_path, monkeypatch) -> None:
+    content = os.urandom(6 * 1024 * 1024 + 7)
+    path = tmp_path / "big.bin"
+    path.write_bytes(content)
+    calls = {"os.sendfile": 0, "fallback": 0}
+    real_sendfile, real_fallback = os.sendfile, web.FileResponse._sendfile_fallback
+
+    def counting_sendfile(*args):
+        calls["os.sendfile"] += 1
+        return real_sendfile(*args)
+
+    async def counting_fallback(self, *args):
+        calls["fallback"] += 1
+        return await real_fallback(self, *args)
+
+    monkeypatch.setattr(os, "sendfile", counting_sendfile)
+    monkeypatch.setattr(web.FileResponse, "_sendfile_fallback", counting_fallback)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return ZeroCopyFileResponse(path, headers={"Content-Type": "application/octet-stream"})
+
+    async def main() -> tuple[str, bytes]:
+        app = web.Application()
+        app.router.add_get("/f", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://127.0.0.1:{port}/f") as resp:
+                    whole = hashlib.sha256(await resp.read()).hexdigest()
+                async with session.get(f"http://127.0.0.1:{port}/f", headers={"Range": "bytes=10-19"}) as resp:
+                    part = await resp.read()
+            return whole, part
+        finally:
+            await runner.cleanup()
+
+    whole, part = uvloop.run(main())
+    assert whole == hashlib.sha256(content).hexdigest() and part == content[10:20]
+    assert calls["fallback"] == 0, "aiohttp's chunked fallback sent the file: " + SENDFILE_HINT
+    assert calls["os.sendfile"] >= 2, "the download did not go through os.sendfile: " + SENDFILE_HINT
+
+
+FORK_HINT = ("a forked child still sees the master's running loop: CPython no longer forgets it at fork; "
+             "shared/supervision/children.py must reset it in the child before the child's own loop starts")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_a_child_forked_inside_a_running_loop_can_run_its_own() -> None:
+    async def in_master() -> bytes:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: what fork_child's target does, reported through the pipe
+            report = b"ok"
+            try:
+                try:
+                    asyncio.get_running_loop()
+                    report = b"running loop inherited"
+                except RuntimeError:
+                    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                        if runner.run(asyncio.sleep(0, result=42)) != 42:
+                            report = b"the child's loop did not run"
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent, whatever it is
+                report = repr(exc).encode()
+            finally:
+                os.write(write_fd, report)
+                os._exit(0)
+        os.close(write_fd)
+        try:
+            report = await asyncio.get_running_loop().run_in_executor(None, os.read, read_fd, 4096)
+        finally:
+            os.close(read_fd)
+            os.waitpid(pid, 0)
+        return report
+
+    with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:  # as supervisor.py runs the master
+        assert runner.run(in_master()) == b"ok", f"{FORK_HINT} (Python {sys.version.split()[0]})"
