@@ -1,0 +1,174 @@
+"""The README's examples work as written: every ```sh block is run here, in a
+real shell, against a real service (`python supervisor.py` with API and job
+workers, SQLite, a private Redis), and what it prints is checked.
+
+How a block is run depends on what it does:
+- the API walkthrough and the operator commands: in bash, as they are, with
+  only `API` (the walkthrough reads `${API:-...}`) and the service's settings
+  in the environment;
+- a block that starts the service (`scripts/run`): each command line is
+  started with the test's port, folders and Redis in the environment, must
+  serve `/status`, then stops cleanly on SIGINT;
+- `scripts/test` is this suite itself: CI runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import IMAGES, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
+
+
+def sh_blocks() -> list[str]:
+    return [code for lang, code in _BLOCK.findall(README.read_text()) if lang == "sh"]
+
+
+def starts_the_service(block: str) -> bool:
+    return "scripts/run" in block
+
+
+def is_the_test_suite(block: str) -> bool:
+    return block.strip() == "scripts/test"
+
+
+def walkthrough() -> str:
+    (block,) = [b for b in sh_blocks() if b.startswith("API=")]
+    return block
+
+
+def operator_blocks() -> list[str]:
+    return [b for b in sh_blocks()
+            if not (b.startswith("API=") or starts_the_service(b) or is_the_test_suite(b))]
+
+
+def status_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/status", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def wait_until(condition, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen, log: Path) -> None:
+    """SIGINT, as an operator's Ctrl-C: the service must stop cleanly (exit 0)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        code = proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail(f"the service did not stop on SIGINT:\n{log.read_text()[-3000:]}")
+    assert code == 0, log.read_text()[-3000:]
+
+
+@pytest.fixture
+def service(env_for, settings, tmp_path):
+    """The whole service, as `scripts/run` starts it (python supervisor.py)."""
+    env = {**env_for, "API_WORKERS": "2", "JOB_WORKERS": "1"}
+    log = tmp_path / "service.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "supervisor.py"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{settings.server.port}"
+    try:
+        wait_until(lambda: proc.poll() is not None or status_ok(url), "the service")
+        assert proc.poll() is None, log.read_text()[-3000:]
+        yield url, env
+    finally:
+        stop(proc, log)
+
+
+def run_bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_every_sh_block_is_run_by_this_module():
+    kinds = [walkthrough(), *operator_blocks()]
+    starting = [b for b in sh_blocks() if starts_the_service(b)]
+    suite = [b for b in sh_blocks() if is_the_test_suite(b)]
+    assert len(kinds) + len(starting) + len(suite) == len(sh_blocks())
+    assert starting and suite and operator_blocks()
+
+
+def test_the_api_walkthrough_works_as_written(service, tmp_path):
+    url, env = service
+    work = tmp_path / "walkthrough"
+    work.mkdir()
+    shutil.copy(IMAGES / "flower.jpg", work / "photo.jpg")
+    (work / ".curlrc").write_text('write-out = "\\n"\n')  # the README's tip: an answer a line
+    done = run_bash(walkthrough(), work, {**env, "API": url, "CURL_HOME": str(work)})
+    out = done.stdout
+    assert done.returncode == 0, f"{out}\n{done.stderr}"
+
+    lines = out.splitlines()
+    assert lines[0] == '{"redis":true,"db":true}'
+    assert lines[1] == '{"users":0,"files":0}'
+    assert '"email":"bob@dylan.com"' in lines[2]  # signed up
+    assert '"email":"bob@dylan.com"' in lines[3]  # users/me with the captured token
+    # Only the last answer is an error: the token after the logout.
+    assert [line for line in lines if '"error"' in line] == ['{"error":"Unauthorized"}']
+    assert lines[-1] == '{"error":"Unauthorized"}'
+    assert "Hello!" in out and "HeHello" not in out  # the content, then its first two bytes
+    assert out.count('"name":"hello.txt"') == 4  # shown, listed in its folder, published, unpublished
+    assert (work / "photo-copy.jpg").read_bytes() == (work / "photo.jpg").read_bytes()
+    with Image.open(work / "thumb.jpg") as thumb:
+        assert thumb.format == "JPEG" and thumb.width == 250
+
+
+def test_the_operator_commands_work_as_written(service):
+    _url, env = service
+    for block in operator_blocks():
+        done = run_bash(block, ROOT, env)
+        assert done.returncode == 0, f"{block}\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.mark.parametrize("block", [b for b in sh_blocks() if starts_the_service(b)],
+                         ids=lambda b: b.splitlines()[-1][:40])
+def test_the_commands_that_start_the_service_start_it(block, env_for, tmp_path):
+    """Each line of the block is started as written, with this test's port,
+    folders and Redis; a MongoDB line is pointed at the test's MongoDB."""
+    for number, line in enumerate(cmd for cmd in block.splitlines() if cmd and not cmd.startswith("#")):
+        env = {**env_for, "PORT": str(free_port()), "API_WORKERS": "1", "JOB_WORKERS": "1"}
+        if "mongodb" in line or "DB_HOST" in line:
+            mongo = os.environ.get("FM_TEST_MONGO_URL")
+            if not mongo:
+                pytest.skip("a MongoDB example: FM_TEST_MONGO_URL names no MongoDB to run it against")
+            host, _, port = mongo.removeprefix("mongodb://").split("/")[0].partition(":")
+            line = line.replace("localhost:27017", f"{host}:{port or 27017}")
+            line = line.replace("DB_HOST=localhost", f"DB_HOST={host}").replace("DB_PORT=27017", f"DB_PORT={port}")
+            env.pop("DB_URL")
+        log = tmp_path / f"run-{number}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(["bash", "-c", line], cwd=ROOT, env=env, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        url = f"http://127.0.0.1:{env['PORT']}"
+        try:
+            wait_until(lambda p=proc, u=url: p.poll() is not None or status_ok(u), f"`{line}` to serve")
+            assert proc.poll() is None, log.read_text()[-3000:]
+        finally:
+            stop(proc, log)
