@@ -75,6 +75,8 @@ def response_for(request: web.Request, exc: Exception) -> web.Response:
     if isinstance(exc, DomainError):
         return error_response(_status_of(exc), exc.message)
     if isinstance(exc, StorageFull):
+        # The operator has to act (free space): said in the log, folded like an outage.
+        _outage_log.warning("storage.full", kind=type(exc).__name__, error=str(exc), path=request.path)
         return error_response(507, "Insufficient storage")
     if isinstance(exc, Overloaded):
         return error_response(503, "Service unavailable", headers={"Retry-After": str(exc.retry_after)})

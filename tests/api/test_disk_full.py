@@ -45,7 +45,8 @@ async def stats(client) -> dict:
 
 
 @pytest.mark.parametrize("file_type", ["file", "image"])
-async def test_an_upload_that_does_not_fit_is_507_and_leaves_nothing(full_client, small_disk, settings, file_type):
+async def test_an_upload_that_does_not_fit_is_507_and_leaves_nothing(full_client, small_disk, settings, file_type,
+                                                                      capsys):
     alice = await sign_up(full_client)
     kept = os.urandom(SIZE // 2)
     resp = await full_client.post("/files", json={"name": "first.bin", "type": "file", "data": b64(kept)},
@@ -57,6 +58,7 @@ async def test_an_upload_that_does_not_fit_is_507_and_leaves_nothing(full_client
                                                   "data": b64(os.urandom(SIZE))}, headers=alice.headers)
     assert resp.status == 507
     assert await resp.json() == {"error": "Insufficient storage"}
+    assert '"event":"storage.full"' in capsys.readouterr().out  # the operator is told
     assert sorted(os.listdir(small_disk)) == before  # no part file, no blob
     assert (await stats(full_client))["files"] == 1
     async with aioredis.from_url(settings.redis.url) as r:
