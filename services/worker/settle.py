@@ -109,7 +109,7 @@ class Settler:
         self._requeue_dead = redis.register_script(_REQUEUE_DEAD)
 
     async def ack(self, acks: Mapping[str, list[str]], then_read: Mapping[str, str] | None = None,
-                  *, consumer: str = "", count: int = 0) -> object:
+                  *, consumer: str = "", count: int = 0) -> Any:
         """Ack and delete finished entries, all streams in one MULTI round trip.
         With `then_read`, the same MULTI ends with a (non-blocking) XREADGROUP
         for `consumer`, whose reply is returned: one round trip instead of two."""

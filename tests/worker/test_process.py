@@ -204,6 +204,7 @@ async def test_requeue_dead_puts_jobs_back_with_attempts_reset(data, redis, spaw
     worker = spawn(WORKER_MAX_ATTEMPTS="2")
     await data.enqueue(thumbnails_job(file_id, user_id))
     await until(lambda: redis.xlen(DEAD_LETTERS), timeout=30, what="the dead letter")
+    await until(lambda: worker.events("job.dead"), what="the dead letter logged")  # after the move
     [letter] = await dead_letters(redis)
     assert letter["attempts"] == "2" and letter["error"].startswith("IsADirectoryError")
     assert [e["attempt"] for e in worker.events("job.retry")] == [1]
