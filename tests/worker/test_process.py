@@ -261,3 +261,46 @@ async def test_the_worker_rides_out_a_redis_restart(data, spawn, tmp_path, env_f
     finally:
         server.kill()
         server.wait(10)
+
+
+async def test_a_worker_that_cannot_start_exits_3(spawn):
+    """Nobody listens at REDIS_URL: the start fails, said in one event, exit 3."""
+    worker = spawn(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    assert worker.wait() == 3
+    [failed] = worker.events("worker.start_failed")
+    assert "ConnectionError" in failed["error"]
+
+
+async def test_a_second_signal_leaves_the_jobs_in_hand_pending_and_exits_0(data, redis, spawn):
+    """The first SIGTERM starts the graceful stop (jobs in hand may finish
+    within GRACEFUL_TIMEOUT, long here); the second one cuts it short."""
+    photo = _slow_photo()  # a few hundred ms each: the jobs in hand outlast the two signals
+    user_id = await data.user()
+    paths = []
+    for _ in range(6):
+        file_id, path = await data.image(user_id, photo)
+        paths.append(path)
+        await data.enqueue(thumbnails_job(file_id, user_id))
+    worker = spawn(WORKER_CPU_THREADS="1", WORKER_CONCURRENCY="4", GRACEFUL_TIMEOUT="600")
+    stream = stream_of("thumbnails")
+    await until(lambda: worker.events("job.start"), timeout=60, what="jobs in hand")
+    worker.proc.send_signal(signal.SIGTERM)
+    await until(lambda: worker.events("worker.stopping"), what="the graceful stop begun")
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    [stopped] = worker.events("worker.stopped")
+    assert stopped["abandoned"] > 0, "every job in hand finished before the second signal"
+    # the abandoned ones are still pending: the next worker claims and finishes them
+    assert await pending_count(redis, stream) == stopped["abandoned"]
+    spawn()
+    await until(lambda: queue_empty(redis), timeout=120, what="every job done")
+    assert all(map(thumbnails_done, paths))
+
+
+def _slow_photo() -> bytes:
+    """A 12-megapixel progressive JPEG of noise: slow to decode, like a real photo."""
+    import io
+
+    out = io.BytesIO()
+    Image.effect_noise((4000, 3000), 64).convert("RGB").save(out, "JPEG", quality=95, progressive=True)
+    return out.getvalue()
