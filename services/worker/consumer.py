@@ -85,7 +85,7 @@ class JobWorker:
         self.control = Control(get_logger("worker", consumer=self.name),
                                settings.supervisor.graceful_timeout)
         self.control.on_stop(self._stopping)
-        self.counts = {"done": 0, "retried": 0, "dead": 0, "abandoned": 0}
+        self.counts = {"done": 0, "skipped": 0, "retried": 0, "dead": 0, "abandoned": 0}
         self._resources = AsyncExitStack()
         self._parts: _Parts | None = None
         self._fatal: BaseException | None = None
