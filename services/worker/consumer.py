@@ -131,6 +131,7 @@ class JobWorker:
         reaper = Reaper(redis, self.name, kinds, w, groups, reader, acker, slots, control)
         self._parts = _Parts(acker, slots, reader, reaper, mover)
 
+        await reaper.arrive()
         await groups.create()
         folder = self.settings.storage.folder_path
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
@@ -159,6 +160,7 @@ class JobWorker:
                 task.cancel()
             await asyncio.gather(*others, return_exceptions=True)
             await parts.acker.finish(acker)
+            await parts.reaper.leave()
             flush_logs()
             self.control.log.info("worker.stopped", **self.counts)
         if self._fatal is not None:
