@@ -8,6 +8,8 @@
 - acker.py    finished entries XACK+XDEL'd in batches, one MULTI per round trip;
 - reaper.py   XAUTOCLAIM of entries silent longer than `worker.claim_idle`;
 - mover.py    due retries back to their streams;
+- sweeper.py  blobs no file names (an upload killed before its document), at
+              start and periodically;
 - settle.py   how a job ends in Redis, atomically.
 
 Guarantees, and where they come from:
@@ -50,6 +52,7 @@ from .reaper import Reaper
 from .runner import JobRunner
 from .settle import Settler
 from .slots import Slots
+from .sweeper import OrphanSweeper
 from .welcome import PrintSender, WelcomeSender
 
 
@@ -65,6 +68,7 @@ class _Parts:
     reader: Reader
     reaper: Reaper
     mover: Mover
+    sweeper: OrphanSweeper
 
 
 class JobWorker:
@@ -129,11 +133,12 @@ class JobWorker:
         slots = Slots(w.concurrency, runner.run, acker, control)
         reader = Reader(redis, self.name, streams, groups, settler, acker, slots, control)
         reaper = Reaper(redis, self.name, kinds, w, groups, reader, acker, slots, control)
-        self._parts = _Parts(acker, slots, reader, reaper, mover)
+        folder = self.settings.storage.folder_path
+        sweeper = OrphanSweeper(folder, storage, redis, w, control)
+        self._parts = _Parts(acker, slots, reader, reaper, mover, sweeper)
 
         await reaper.arrive()
         await groups.create()
-        folder = self.settings.storage.folder_path
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         removed = await asyncio.to_thread(remove_stale_parts, folder, w.stale_part_age)
         log.info("worker.start", streams=list(kinds.values()),
@@ -147,7 +152,8 @@ class JobWorker:
             raise RuntimeError("start() first")
         acker = asyncio.create_task(parts.acker.run(), name="acker")
         others = [asyncio.create_task(parts.reaper.run(), name="reaper"),
-                  asyncio.create_task(parts.mover.run(), name="mover")]
+                  asyncio.create_task(parts.mover.run(), name="mover"),
+                  asyncio.create_task(parts.sweeper.run(), name="sweeper")]
         for task in (acker, *others):
             task.add_done_callback(self._background_done)
         try:
