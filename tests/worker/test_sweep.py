@@ -10,7 +10,6 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,7 +17,7 @@ from services.worker.control import Control
 from services.worker.sweeper import LOCK_KEY, OrphanSweeper
 from shared.config import Settings
 from shared.logging import get_logger
-from shared.storage import ROOT, NewFile, Storage, open_storage
+from shared.storage import ROOT, NewFile, Storage
 
 from .conftest import IMAGES, log_events, until
 
@@ -27,18 +26,11 @@ WIDTHS = (500, 250, 100)
 
 
 @pytest.fixture(params=["sqlite", "mongo"])
-def sweep_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """Every test here on both backends (the storage, redis and run_worker fixtures follow)."""
     if request.param == "mongo":
         return settings.replace(storage={"db_url": request.getfixturevalue("mongo_db_url")})
     return settings
-
-
-@pytest.fixture
-async def store(sweep_settings: Settings) -> AsyncIterator[Storage]:
-    sweep_settings.storage.folder_path.mkdir(parents=True, exist_ok=True)
-    opened = await open_storage(sweep_settings.storage.db_url)
-    yield opened
-    await opened.close()
 
 
 class Folder:
@@ -86,8 +78,8 @@ class Output:
 
 
 async def test_orphans_are_swept_at_start_named_young_and_foreign_files_kept(
-        store, sweep_settings, run_worker, capsys):
-    folder = Folder(sweep_settings, store)
+        storage, settings, run_worker, capsys):
+    folder = Folder(settings, storage)
     named = folder.blob(thumbnails=True)
     await folder.named(named)
     elsewhere = folder.blob()  # named by a path in another form (the original's mount point)
@@ -97,37 +89,38 @@ async def test_orphans_are_swept_at_start_named_young_and_foreign_files_kept(
     (folder.path / "notes.txt").write_text("not ours")
     os.utime(folder.path / "notes.txt", (OLD, OLD))
     out = Output(capsys)
-    await run_worker(sweep_settings)
+    await run_worker(settings)
     await until(lambda: folder.all_gone(orphan), what="the orphan and its thumbnails swept")
+    await until(lambda: out.events("sweep.done"), what="the sweep logged")
     [done] = out.events("sweep.done")
     assert done["removed"] == 4 and done["orphans"] == 1
     assert all(folder.exists(n) for n in (named, *(f"{named}_{w}" for w in WIDTHS)))
     assert folder.exists(elsewhere) and folder.exists(young) and folder.exists("notes.txt")
 
 
-async def test_the_periodic_pass_sweeps_later_orphans(store, sweep_settings, run_worker, capsys):
-    folder = Folder(sweep_settings, store)
+async def test_the_periodic_pass_sweeps_later_orphans(storage, settings, run_worker, capsys):
+    folder = Folder(settings, storage)
     for _ in range(3):
         await folder.named(folder.blob())
     first = folder.blob()
     out = Output(capsys)
-    await run_worker(sweep_settings.replace(worker={"orphan_sweep_every": 0.2}))
+    await run_worker(settings.replace(worker={"orphan_sweep_every": 0.2}))
     await until(lambda: folder.all_gone(first), what="the start sweep")
     later = folder.blob(thumbnails=True)  # a crash after the start
     await until(lambda: folder.all_gone(later), what="a periodic sweep")
-    assert len(out.events("sweep.done")) == 2
+    await until(lambda: len(out.events("sweep.done")) == 2, what="two sweeps logged")
 
 
 @pytest.mark.parametrize("named_blobs", [0, 1])
 async def test_the_safety_valve_refuses_when_the_database_names_none_or_few(
-        store, sweep_settings, run_worker, capsys, named_blobs):
+        storage, settings, run_worker, capsys, named_blobs):
     """A DB_URL pointing at an empty (or the wrong) database must not wipe the files."""
-    folder = Folder(sweep_settings, store)
+    folder = Folder(settings, storage)
     blobs = [folder.blob(thumbnails=True) for _ in range(4)]
     for name in blobs[:named_blobs]:
         await folder.named(name)
     out = Output(capsys)
-    await run_worker(sweep_settings)
+    await run_worker(settings)
     await until(lambda: out.events("sweep.refused"), what="the sweep refused")
     [refused] = out.events("sweep.refused")
     assert refused["level"] == "error" and refused["files_named_in_database"] == named_blobs
@@ -136,13 +129,13 @@ async def test_the_safety_valve_refuses_when_the_database_names_none_or_few(
     assert out.events("sweep.done") == []
 
 
-async def test_one_sweep_at_a_time(store, sweep_settings, redis):
+async def test_one_sweep_at_a_time(storage, settings, redis):
     """Another worker (or machine) holds the lock: this one does not sweep."""
-    folder = Folder(sweep_settings, store)
+    folder = Folder(settings, storage)
     for _ in range(3):
         await folder.named(folder.blob())
     orphan = folder.blob()
-    sweeper = OrphanSweeper(folder.path, store, redis, sweep_settings.worker,
+    sweeper = OrphanSweeper(folder.path, storage, redis, settings.worker,
                             Control(get_logger("test"), 1.0))
     await redis.set(LOCK_KEY, "another worker", ex=60)
     assert await sweeper.sweep() is None
