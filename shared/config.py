@@ -101,6 +101,8 @@ class WorkerSettings:
     max_image_pixels: int = _env("WORKER_MAX_IMAGE_PIXELS", min=1)
     cpu_threads: int = _env("WORKER_CPU_THREADS", min=0)  # 0: one per CPU
     stale_part_age: float = _env("WORKER_STALE_PART_AGE", min=0.0)
+    orphan_age: float = _env("WORKER_ORPHAN_AGE", min=60.0)
+    orphan_sweep_every: float = _env("WORKER_ORPHAN_SWEEP_EVERY", min=0.0)  # 0: never
 
 
 @dataclass(frozen=True)

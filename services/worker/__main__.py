@@ -1,8 +1,10 @@
 """python -m services.worker [--config PATH] [run | status [--json] | requeue-dead]
 
-`run` (the default) runs one standalone worker until SIGINT/SIGTERM: exit 0
-after a graceful stop, 1 if the worker failed, 2 for a bad config or command
-line, 3 if it could not start (Redis or the database unreachable).
+`run` (the default) runs one standalone worker until SIGINT/SIGTERM (the same
+life as under the supervisor, `serve.py`): exit 0 after a graceful stop (a
+second signal cuts it short: the jobs in hand stay pending for the next
+consumer), 1 if the worker failed, 2 for a bad config or command line, 3 if it
+could not start (Redis or the database unreachable).
 """
 
 from __future__ import annotations
@@ -10,16 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 
 from redis.exceptions import RedisError
 
 from shared.config import ConfigError, Settings, load_settings
-from shared.logging import configure_logging, get_logger
+from shared.logging import configure_logging
 from shared.redis_client import open_redis
 
-from .consumer import JobWorker
+from .serve import run_standalone
 from .status import format_status, queue_status, requeue_dead
 
 
@@ -35,36 +36,6 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
     commands.add_parser("requeue-dead", help="put the dead letters back on their streams")
     return parser
-
-
-async def _run_worker(settings: Settings, name: str | None) -> int:
-    worker = JobWorker(settings, name=name)
-    loop = asyncio.get_running_loop()
-    # A second signal shortens the deadline to now: jobs in hand stay pending.
-    signals = 0
-
-    def on_signal() -> None:
-        nonlocal signals
-        signals += 1
-        worker.stop(None if signals == 1 else 0)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
-    log = get_logger("worker")
-    try:
-        try:
-            await worker.start()
-        except Exception as exc:  # noqa: BLE001 - Redis or the database unreachable, a bad folder...
-            log.error("worker.start_failed", error=f"{type(exc).__name__}: {exc}")
-            return 3
-        try:
-            await worker.run()
-        except Exception:
-            log.exception("worker.failed")
-            return 1
-    finally:
-        await worker.close()
-    return 0
 
 
 async def _status(settings: Settings, as_json: bool) -> int:
@@ -106,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log, role="worker")
     _event_loop_policy()
     if command == "run":
-        return asyncio.run(_run_worker(settings, args.name))
+        return run_standalone(settings, args.name)
     try:
         if command == "status":
             return asyncio.run(_status(settings, args.json))

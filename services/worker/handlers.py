@@ -1,6 +1,13 @@
 """What each job kind does. A handler finishes (the job is acked), raises
-`JobRejected` (permanent: dead letters at once) or raises anything else
-(transient: retried with backoff)."""
+`JobSkipped` (nothing left to do: acked too), `JobRejected` (permanent: dead
+letters at once) or raises anything else (transient: retried with backoff).
+
+A job whose file or user no longer exists is skipped, not dead: the API
+enqueues after storing, and a request that failed after its XADD was sent
+(Redis stalled, the reply timed out) rolls the record back while the XADD
+may still run later. Such a job has nothing to do; a dead letter would only
+alarm the operator. A malformed payload or an undecodable image is a real
+failure and goes to the dead letters."""
 
 from __future__ import annotations
 
@@ -18,7 +25,11 @@ Handler = Callable[[Job], Awaitable[None]]
 
 
 class JobRejected(Exception):
-    """The job can never succeed (bad payload, missing record, not an image)."""
+    """The job can never succeed (bad payload, not an image)."""
+
+
+class JobSkipped(Exception):
+    """The job has nothing to do (its record is gone); the message says why."""
 
 
 def _field(job: Job, name: str) -> str:
@@ -40,15 +51,17 @@ class ThumbnailsHandler:
         file_id = _field(job, "fileId")
         user_id = _field(job, "userId")
         record = await self.storage.file_of_user(user_id, file_id)
-        if record is None or record.type != "image" or not record.local_path:
+        if record is None:
+            raise JobSkipped("File not found")
+        if record.type != "image" or not record.local_path:  # never enqueued so by the API
             raise JobRejected("File not found")
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self.pool, make_thumbnails, record.local_path, self.max_pixels)
         except ImageRejected as exc:
             raise JobRejected(f"Image rejected: {exc}") from None
-        except FileNotFoundError:  # the upload's content is gone: no retry brings it back
-            raise JobRejected("File not found") from None
+        except FileNotFoundError:  # the upload's content is gone (rolled back): no retry brings it back
+            raise JobSkipped("File not found") from None
 
 
 class WelcomeHandler:
@@ -60,6 +73,6 @@ class WelcomeHandler:
         user_id = _field(job, "userId")
         user = await self.storage.user_by_id(user_id)
         if user is None:
-            raise JobRejected("User not found")
+            raise JobSkipped("User not found")
         await self.sender.send(user.email)
 

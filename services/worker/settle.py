@@ -15,6 +15,9 @@ Design (why a delayed ZSET and Lua):
   reaper and occupy a slot. `MOVE_DUE` (also Lua, so each job moves exactly
   once) turns due members back into stream entries with `attempts + 1`,
   keeping `first_at`.
+- A retry that is not the job's fault (the disk full, the database down) does
+  not count: `attempts` stays, and the entry's extra field `waits` counts
+  those retries instead (their backoff doubles with it).
 - Acknowledged entries are deleted (XACK + XDEL in one MULTI, batched, and
   when the reader is about to read anyway, in the same MULTI as its next
   XREADGROUP), so a stream holds only unread and in-flight jobs: bounded
@@ -66,7 +69,12 @@ _MOVE_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, member in ipairs(due) do
   local job = cjson.decode(member)
-  redis.call('XADD', KEYS[2], '*', 'data', job.data, 'attempts', job.attempts, 'first_at', job.first_at)
+  if job.waits then
+    redis.call('XADD', KEYS[2], '*', 'data', job.data, 'attempts', job.attempts,
+               'first_at', job.first_at, 'waits', job.waits)
+  else
+    redis.call('XADD', KEYS[2], '*', 'data', job.data, 'attempts', job.attempts, 'first_at', job.first_at)
+  end
   redis.call('ZREM', KEYS[1], member)
 end
 local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -109,7 +117,7 @@ class Settler:
         self._requeue_dead = redis.register_script(_REQUEUE_DEAD)
 
     async def ack(self, acks: Mapping[str, list[str]], then_read: Mapping[str, str] | None = None,
-                  *, consumer: str = "", count: int = 0) -> object:
+                  *, consumer: str = "", count: int = 0) -> Any:
         """Ack and delete finished entries, all streams in one MULTI round trip.
         With `then_read`, the same MULTI ends with a (non-blocking) XREADGROUP
         for `consumer`, whose reply is returned: one round trip instead of two."""
@@ -123,15 +131,21 @@ class Settler:
         replies = await pipe.execute()
         return replies[-1] if then_read is not None else None
 
-    async def retry(self, stream: str, entry_id: str, job: Job, delay: float) -> bool:
-        """Ack the entry and schedule `job` again (attempts + 1) after `delay` s.
-        False if the entry was no longer pending (someone else settled it)."""
-        member = json.dumps({
+    async def retry(self, stream: str, entry_id: str, job: Job, delay: float, *,
+                    waits: int | None = None) -> bool:
+        """Ack the entry and schedule `job` again after `delay` s: attempts + 1,
+        or, with `waits`, attempts unchanged and `waits` carried instead (a
+        retry that does not count). False if the entry was no longer pending
+        (someone else settled it)."""
+        fields = {
             "data": job.fields()["data"],
-            "attempts": str(job.attempts + 1),
+            "attempts": str(job.attempts + (1 if waits is None else 0)),
             "first_at": str(job.first_at),
             "retry_of": entry_id,  # keeps members unique
-        }, separators=(",", ":"))
+        }
+        if waits is not None:
+            fields["waits"] = str(waits)
+        member = json.dumps(fields, separators=(",", ":"))
         due = now_ms() + int(delay * 1000)
         done = await self._settle(keys=[stream, delayed_key(stream)],
                                   args=[GROUP, entry_id, "retry", due, member])

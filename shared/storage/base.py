@@ -157,3 +157,16 @@ class Storage(Protocol):
         """The updated file, or None when it is not the user's."""
 
     async def count_files(self) -> int: ...
+
+    # orphan blobs: the job worker's sweep (services/worker/sweeper.py)
+    async def blobs_in_use(self, names: set[str]) -> tuple[set[str], int]:
+        """(which of `names`, blob file names without a folder, are the last
+        part of some file's local path; how many files name a local path at
+        all). Matched by name, not whole path: a database written by the
+        original may hold its paths in another form. Reads every file's path
+        once, off the event loop."""
+
+
+def blob_name(local_path: str) -> str:
+    """The file name of a local path, whichever separator it was written with."""
+    return local_path.replace("\\", "/").rsplit("/", 1)[-1]

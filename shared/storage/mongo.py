@@ -42,6 +42,7 @@ from .base import (
     NewFile,
     ParentId,
     User,
+    blob_name,
     email_key,
     is_id,
     is_root,
@@ -328,4 +329,21 @@ class MongoStorage:
 
     async def count_files(self) -> int:
         return await self._files.count_documents({})
+
+    # orphan blobs: the job worker's sweep (services/worker/sweeper.py)
+    async def blobs_in_use(self, names: set[str]) -> tuple[set[str], int]:
+        in_use: set[str] = set()
+        total = 0
+        # Only the paths, in large batches: the loop is free between batches.
+        cursor = self._files.find({"localPath": {"$exists": True}}, {"_id": 0, "localPath": 1},
+                                  batch_size=2000)
+        async for doc in cursor:
+            path = doc.get("localPath")
+            if not isinstance(path, str):
+                continue
+            total += 1
+            name = blob_name(path)
+            if name in names:
+                in_use.add(name)
+        return in_use, total
 

@@ -49,6 +49,7 @@ from .base import (
     NewFile,
     ParentId,
     User,
+    blob_name,
     email_key,
     is_id,
     is_root,
@@ -365,3 +366,23 @@ class SQLiteStorage:
 
     async def count_files(self) -> int:
         return self._read("SELECT count(*) FROM files").fetchone()[0]
+
+    # orphan blobs: the job worker's sweep (services/worker/sweeper.py)
+    async def blobs_in_use(self, names: set[str]) -> tuple[set[str], int]:
+        def scan() -> tuple[set[str], int]:
+            # A connection of its own, in a thread: a full scan must hold
+            # neither the event loop nor the writer.
+            conn = _connect(self.path)
+            try:
+                in_use: set[str] = set()
+                total = 0
+                for (path,) in conn.execute("SELECT local_path FROM files WHERE local_path IS NOT NULL"):
+                    total += 1
+                    name = blob_name(path)
+                    if name in names:
+                        in_use.add(name)
+                return in_use, total
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(scan)

@@ -286,7 +286,7 @@ async def test_stop_before_start_and_twice_is_fine(redis, settings):
     worker.stop(0)
     await worker.close()
     await worker.close()
-    assert worker.counts == {"done": 0, "retried": 0, "dead": 0, "abandoned": 0}
+    assert worker.counts == {"done": 0, "skipped": 0, "retried": 0, "dead": 0, "abandoned": 0}
     # it created the groups all the same
     assert [g["name"] for g in await redis.xinfo_groups(stream_of("welcome"))] == [GROUP.encode()]
 

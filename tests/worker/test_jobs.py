@@ -3,6 +3,8 @@ messages, thumbnails written, welcome printed, streams emptied after acks."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from PIL import Image
 
@@ -17,8 +19,6 @@ from .conftest import CollectSender, dead_letters, log_events, pending_count, qu
     ({"fileId": "5f1e7d1c9b1e8a3f2c4d5e6f"}, "Missing userId"),
     ({}, "Missing fileId"),  # fileId is checked first
     ({"fileId": "", "userId": ""}, "Missing fileId"),
-    ({"fileId": "5f1e7d1c9b1e8a3f2c4d5e6f", "userId": "5f1e7d1c9b1e8a3f2c4d5e6a"}, "File not found"),
-    ({"fileId": "not-an-id", "userId": "also-not"}, "File not found"),
 ])
 async def test_thumbnails_validation_messages(data, redis, run_worker, payload, message):
     await run_worker()
@@ -32,31 +32,71 @@ async def test_thumbnails_validation_messages(data, redis, run_worker, payload, 
     assert await pending_count(redis, stream_of("thumbnails")) == 0
 
 
-async def test_thumbnails_of_another_users_file_or_a_folder_are_not_found(data, redis, run_worker):
+@pytest.mark.parametrize("payload", [
+    {"fileId": "5f1e7d1c9b1e8a3f2c4d5e6f", "userId": "5f1e7d1c9b1e8a3f2c4d5e6a"},
+    {"fileId": "not-an-id", "userId": "also-not"},
+])
+async def test_thumbnails_of_a_file_that_is_gone_are_skipped(data, redis, run_worker, payload, capsys):
+    """No such file (an upload rolled back after its XADD was sent): nothing
+    to do, so the job is done, logged at info, and no dead letter."""
+    running = await run_worker()
+    await data.enqueue(Job("thumbnails", payload))
+    await until(lambda: running.worker.counts["skipped"] == 1, what="the job skipped")
+    await until(lambda: queue_empty(redis), what="acked")
+    assert await pending_count(redis, stream_of("thumbnails")) == 0
+    assert await dead_letters(redis) == []
+    [skipped] = [e for e in log_events(capsys.readouterr().out) if e["event"] == "job.skipped"]
+    assert (skipped["level"], skipped["kind"], skipped["reason"]) == ("info", "thumbnails", "File not found")
+
+
+async def test_thumbnails_of_another_users_file_are_skipped_of_a_folder_dead(data, redis, run_worker):
+    """Another user's file looks gone (ids scope every look-up); a record that
+    exists but is no image can never get thumbnails: a dead letter."""
     owner, other = await data.user(), await data.user()
-    file_id, _ = await data.image(owner, "hopper.jpg")
+    file_id, path = await data.image(owner, "hopper.jpg")
     folder_id, _ = await data.image(owner, "hopper.jpg", type_="file")
-    await run_worker()
+    running = await run_worker()
     await data.enqueue(thumbnails_job(file_id, other))
     await data.enqueue(thumbnails_job(folder_id, owner))
-    await until(lambda: _dead_count(redis, 2), what="two dead letters")
-    assert [d["error"] for d in await dead_letters(redis)] == ["File not found", "File not found"]
+    await until(lambda: _dead_count(redis, 1), what="a dead letter")
+    await until(lambda: running.worker.counts["skipped"] == 1, what="the job skipped")
+    assert [d["error"] for d in await dead_letters(redis)] == ["File not found"]
+    assert not any(os.path.exists(f"{path}_{w}") for w in (500, 250, 100))
+
+
+async def test_thumbnails_of_a_document_whose_blob_is_gone_are_skipped(data, redis, run_worker):
+    user_id = await data.user()
+    file_id, path = await data.image(user_id, "hopper.jpg")
+    os.unlink(path)  # the request's rollback removed the blob first
+    running = await run_worker()
+    await data.enqueue(thumbnails_job(file_id, user_id))
+    await until(lambda: running.worker.counts["skipped"] == 1, what="the job skipped")
+    await until(lambda: queue_empty(redis), what="acked")
+    assert await dead_letters(redis) == []
 
 
 async def _dead_count(redis, n: int) -> bool:
     return await redis.xlen("files_manager:jobs:dead") >= n
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    ({}, "Missing userId"),
-    ({"userId": "5f1e7d1c9b1e8a3f2c4d5e6f"}, "User not found"),
-])
-async def test_welcome_validation_messages(data, redis, run_worker, payload, message):
+async def test_welcome_without_a_user_id_is_dead(data, redis, run_worker):
     await run_worker()
-    await data.enqueue(Job("welcome", payload))
+    await data.enqueue(Job("welcome", {}))
     await until(lambda: redis.xlen("files_manager:jobs:dead"), what="a dead letter")
     [letter] = await dead_letters(redis)
-    assert (letter["kind"], letter["error"], letter["attempts"]) == ("welcome", message, "1")
+    assert (letter["kind"], letter["error"], letter["attempts"]) == ("welcome", "Missing userId", "1")
+
+
+async def test_welcome_of_a_user_that_is_gone_is_skipped(data, redis, run_worker, capsys):
+    """A sign-up rolled back after its XADD was sent: no user, nothing to do."""
+    sender = CollectSender()
+    running = await run_worker(sender=sender)
+    await data.enqueue(Job("welcome", {"userId": "5f1e7d1c9b1e8a3f2c4d5e6f"}))
+    await until(lambda: running.worker.counts["skipped"] == 1, what="the job skipped")
+    await until(lambda: queue_empty(redis), what="acked")
+    assert await dead_letters(redis) == [] and sender.sent == []
+    [skipped] = [e for e in log_events(capsys.readouterr().out) if e["event"] == "job.skipped"]
+    assert (skipped["level"], skipped["reason"]) == ("info", "User not found")
 
 
 async def test_welcome_prints_the_line(data, redis, run_worker, capsys):

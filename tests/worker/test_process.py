@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 from PIL import Image
+from redis.exceptions import ResponseError
 
 from services.worker.consumer import JobWorker
 from shared.blobs import THUMBNAIL_WIDTHS
@@ -204,6 +205,7 @@ async def test_requeue_dead_puts_jobs_back_with_attempts_reset(data, redis, spaw
     worker = spawn(WORKER_MAX_ATTEMPTS="2")
     await data.enqueue(thumbnails_job(file_id, user_id))
     await until(lambda: redis.xlen(DEAD_LETTERS), timeout=30, what="the dead letter")
+    await until(lambda: worker.events("job.dead"), what="the dead letter logged")  # after the move
     [letter] = await dead_letters(redis)
     assert letter["attempts"] == "2" and letter["error"].startswith("IsADirectoryError")
     assert [e["attempt"] for e in worker.events("job.retry")] == [1]
@@ -260,3 +262,111 @@ async def test_the_worker_rides_out_a_redis_restart(data, spawn, tmp_path, env_f
     finally:
         server.kill()
         server.wait(10)
+
+
+async def test_a_worker_that_cannot_start_exits_3(spawn):
+    """Nobody listens at REDIS_URL: the start fails, said in one event, exit 3."""
+    worker = spawn(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    assert worker.wait() == 3
+    [failed] = worker.events("worker.start_failed")
+    assert "ConnectionError" in failed["error"]
+
+
+async def test_a_second_signal_leaves_the_jobs_in_hand_pending_and_exits_0(data, redis, spawn):
+    """The first SIGTERM starts the graceful stop (jobs in hand may finish
+    within GRACEFUL_TIMEOUT, long here); the second one cuts it short."""
+    photo = _slow_photo()  # a few hundred ms each: the jobs in hand outlast the two signals
+    user_id = await data.user()
+    paths = []
+    for _ in range(6):
+        file_id, path = await data.image(user_id, photo)
+        paths.append(path)
+        await data.enqueue(thumbnails_job(file_id, user_id))
+    worker = spawn(WORKER_CPU_THREADS="1", WORKER_CONCURRENCY="4", GRACEFUL_TIMEOUT="600")
+    stream = stream_of("thumbnails")
+    await until(lambda: worker.events("job.start"), timeout=60, what="jobs in hand")
+    worker.proc.send_signal(signal.SIGTERM)
+    await until(lambda: worker.events("worker.stopping"), what="the graceful stop begun")
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    [stopped] = worker.events("worker.stopped")
+    assert stopped["abandoned"] > 0, "every job in hand finished before the second signal"
+    # the abandoned ones are still pending: the next worker claims and finishes them
+    assert await pending_count(redis, stream) == stopped["abandoned"]
+    spawn()
+    await until(lambda: queue_empty(redis), timeout=120, what="every job done")
+    assert all(map(thumbnails_done, paths))
+
+
+def _slow_photo() -> bytes:
+    """A 12-megapixel progressive JPEG of noise: slow to decode, like a real photo."""
+    import io
+
+    out = io.BytesIO()
+    Image.effect_noise((4000, 3000), 64).convert("RGB").save(out, "JPEG", quality=95, progressive=True)
+    return out.getvalue()
+
+
+async def _consumers(redis, stream: str) -> set[str]:
+    return {c["name"].decode() for c in await redis.xinfo_consumers(stream, GROUP)}
+
+
+async def _holds(redis, stream: str, consumer: str) -> bool:
+    try:
+        summary = await redis.xpending(stream, GROUP)
+    except ResponseError:  # no group yet: the worker is starting
+        return False
+    return any(c["name"].decode() == consumer and int(c["pending"]) > 0
+               for c in summary["consumers"] or ())
+
+
+async def test_killed_workers_do_not_pile_up_in_the_groups(data, redis, spawn, settings):
+    """Four workers SIGKILLed one after another, each with jobs in hand: every
+    job still completes, and the groups list only the live consumer once the
+    dead ones' entries are claimed (claim_idle is 1 s here), not an hour later."""
+    paths = await batch_of_images(data, 30)
+    thumbnails = stream_of("thumbnails")
+    for n in range(4):
+        doomed = spawn("--name", f"doomed-{n}", WORKER_CPU_THREADS="1", WORKER_CONCURRENCY="4")
+        await until(lambda n=n: _holds(redis, thumbnails, f"doomed-{n}"), timeout=60,
+                    what=f"doomed-{n} holding jobs")
+        doomed.proc.send_signal(signal.SIGKILL)
+        assert doomed.wait() == -signal.SIGKILL
+    assert {f"doomed-{n}" for n in range(4)} <= await _consumers(redis, thumbnails)
+    survivor = spawn("--name", "survivor", WORKER_STALE_PART_AGE="0")
+    await until(lambda: queue_empty(redis), timeout=120, what="every job done")
+    assert all(map(thumbnails_done, paths))
+    assert await redis.xlen(DEAD_LETTERS) == 0
+    for stream in (thumbnails, stream_of("welcome")):
+        await until(lambda s=stream: _only(redis, s, {"survivor"}), timeout=30,
+                    what=f"only the live consumer in {stream}")
+    assert survivor.events("worker.consumers_removed")
+    survivor.proc.send_signal(signal.SIGTERM)
+    assert survivor.wait() == 0
+    # a worker that stopped gracefully, holding nothing, leaves at once
+    assert await _consumers(redis, thumbnails) == set()
+    assert await _consumers(redis, stream_of("welcome")) == set()
+
+
+async def _only(redis, stream: str, names: set[str]) -> bool:
+    return await _consumers(redis, stream) == names
+
+
+async def test_only_a_consumer_without_liveness_key_and_holding_nothing_is_removed(data, redis):
+    """Both checks and the delete run in one script: a worker back under its
+    name (its key set again) keeps its consumer, and so does one holding entries."""
+    from services.worker.reaper import alive_key, forget_if_gone
+
+    stream = stream_of("welcome")
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    await data.enqueue(welcome_job(await data.user()))
+    await redis.xreadgroup(GROUP, "holding", {stream: ">"}, count=1)  # read, then killed
+    for name in ("back", "gone"):
+        await redis.xgroup_createconsumer(stream, GROUP, name)
+    await redis.set(alive_key("back"), "1")
+    assert not await forget_if_gone(redis, stream, "holding")
+    assert not await forget_if_gone(redis, stream, "back")
+    assert await forget_if_gone(redis, stream, "gone")
+    assert await _consumers(redis, stream) == {"holding", "back"}
+    assert await pending_count(redis, stream) == 1
+    assert not await forget_if_gone(redis, "files_manager:jobs:no-such-stream", "gone")  # no group: no error
