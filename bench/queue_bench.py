@@ -49,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, cpu_seconds, redis_server
+from bench.common import PYTHON, ROOT, cpu_seconds, nothing_left_behind, redis_server
 
 NOOP = "noop"
 BULLMQ_E2E = 14_000  # jobs/s, spec/performance.md (BullMQ 6.7, concurrency 50)
@@ -364,4 +364,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with nothing_left_behind():
+        main()

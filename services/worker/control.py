@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shared.log_throttle import LogThrottle
+
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 T = TypeVar("T")
@@ -29,6 +31,17 @@ class Control:
         self.stopped = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_stop: list[Callable[[bool, float], None]] = []
+
+    @property
+    def log(self) -> Any:
+        return self._log
+
+    @log.setter
+    def log(self, log: Any) -> None:
+        self._log = log
+        # Redis down makes every loop of the worker fail alike: one line per
+        # interval and kind of error, with a count (shared/log_throttle.py).
+        self._redis_errors = LogThrottle(log)
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop `stop` wakes; a stop asked before this is honoured now."""
@@ -71,7 +84,8 @@ class Control:
     async def redis_trouble(self, what: str, exc: BaseException) -> None:
         """Redis is unreachable: log and wait a little (never a busy loop; a
         stop cuts the wait short, but not to nothing)."""
-        self.log.error("worker.redis_error", during=what, error=f"{type(exc).__name__}: {exc}")
+        self._redis_errors.error("worker.redis_error", kind=type(exc).__name__, during=what,
+                                 error=f"{type(exc).__name__}: {exc}")
         if self.stopping:
             await asyncio.sleep(0.1)
         else:

@@ -14,6 +14,7 @@ import signal
 from shared.config import Settings
 from shared.grace import Grace
 from shared.logging import get_logger
+from shared.supervision.checks import warn_about_durability
 
 from .consumer import JobWorker
 
@@ -75,6 +76,9 @@ def run_standalone(settings: Settings, name: str | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - reported as a start failure (exit 3)
             log.error("worker.start_failed", error=f"{type(exc).__name__}: {exc}")
             grace.shutdown(EXIT_START_FAILED)
+            return
+        # Without the supervisor, nobody else says what a reboot or a Redis restart would lose.
+        await warn_about_durability(settings)
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
