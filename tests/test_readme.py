@@ -6,9 +6,10 @@ How a block is run depends on what it does:
 - the API walkthrough and the operator commands: in bash, as they are, with
   only `API` (the walkthrough reads `${API:-...}`) and the service's settings
   in the environment;
-- a block that starts the service (`scripts/run`): each command line is
-  started with the test's port, folders and Redis in the environment, must
-  serve `/status`, then stops cleanly on SIGINT;
+- a block of commands that run until stopped (`scripts/run`, a standalone
+  job worker): each line is started with the test's port, folders and Redis
+  in the environment, must come up (serve `/status`, log `worker.start`),
+  then stops cleanly on SIGINT;
 - `scripts/test` is this suite itself: CI runs it.
 """
 
@@ -32,6 +33,8 @@ from tests.conftest import IMAGES, free_port
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 _BLOCK = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
+# `python -m services.worker` with no command (or only --name): runs until stopped.
+_STANDALONE_WORKER = re.compile(r"\.venv/bin/python -m services\.worker( --name \S+)?\s*(#.*)?$")
 
 
 def sh_blocks() -> list[str]:
@@ -40,6 +43,10 @@ def sh_blocks() -> list[str]:
 
 def starts_the_service(block: str) -> bool:
     return "scripts/run" in block
+
+
+def starts_a_worker(block: str) -> bool:
+    return all(_STANDALONE_WORKER.match(line) for line in block.splitlines() if line)
 
 
 def is_the_test_suite(block: str) -> bool:
@@ -53,7 +60,8 @@ def walkthrough() -> str:
 
 def operator_blocks() -> list[str]:
     return [b for b in sh_blocks()
-            if not (b.startswith("API=") or starts_the_service(b) or is_the_test_suite(b))]
+            if not (b.startswith("API=") or starts_the_service(b) or starts_a_worker(b)
+                    or is_the_test_suite(b))]
 
 
 def status_ok(url: str) -> bool:
@@ -110,9 +118,10 @@ def run_bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
 def test_every_sh_block_is_run_by_this_module():
     kinds = [walkthrough(), *operator_blocks()]
     starting = [b for b in sh_blocks() if starts_the_service(b)]
+    workers = [b for b in sh_blocks() if starts_a_worker(b)]
     suite = [b for b in sh_blocks() if is_the_test_suite(b)]
-    assert len(kinds) + len(starting) + len(suite) == len(sh_blocks())
-    assert starting and suite and operator_blocks()
+    assert len(kinds) + len(starting) + len(workers) + len(suite) == len(sh_blocks())
+    assert starting and workers and suite and operator_blocks()
 
 
 def test_the_api_walkthrough_works_as_written(service, tmp_path):
@@ -169,6 +178,21 @@ def test_the_commands_that_start_the_service_start_it(block, env_for, tmp_path):
         url = f"http://127.0.0.1:{env['PORT']}"
         try:
             wait_until(lambda p=proc, u=url: p.poll() is not None or status_ok(u), f"`{line}` to serve")
+            assert proc.poll() is None, log.read_text()[-3000:]
+        finally:
+            stop(proc, log)
+
+
+@pytest.mark.parametrize("block", [b for b in sh_blocks() if starts_a_worker(b)], ids=["worker"])
+def test_the_standalone_worker_commands_start_and_stop(block, env_for, tmp_path):
+    for number, line in enumerate(cmd.split("#")[0].strip() for cmd in block.splitlines() if cmd):
+        log = tmp_path / f"worker-{number}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(["bash", "-c", line], cwd=ROOT, env=env_for, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_until(lambda p=proc, f=log: p.poll() is not None or '"worker.start"' in f.read_text(),
+                       f"`{line}` to start")
             assert proc.poll() is None, log.read_text()[-3000:]
         finally:
             stop(proc, log)
