@@ -11,7 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -238,3 +238,40 @@ def env_for(settings: Settings) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     })
     return env
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """`tmpfs("2m")`: a real filesystem of that size, mounted for the test (a
+    full disk is a real ENOSPC, not a mock); unmounted afterwards. Mounting
+    needs root, as CI has: without it the test fails saying so."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        folder = tmp_path / f"tmpfs-{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(f"cannot mount a tmpfs (these tests need root, as CI has): "
+                        f"{done.stderr.strip() or done.returncode}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        if subprocess.run(["umount", str(folder)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "--lazy", str(folder)], check=True)
+
+
+def fill_disk(folder: Path, leave: int = 0) -> Path:
+    """A file taking all the room left in `folder`'s filesystem but `leave` bytes."""
+    stat = os.statvfs(folder)
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as fh:
+        fh.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
+        if not leave:  # up to the last byte: the next write of anything is ENOSPC
+            with contextlib.suppress(OSError):
+                while True:
+                    fh.write(b"\0" * 4096)
+    return filler

@@ -5,8 +5,6 @@ tmpfs mounted for the test (CI runs as root)."""
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,18 +19,8 @@ SIZE = 2 * 1024 * 1024
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SIZE}", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs to fill (these tests need root, as CI has): "
-                    f"{done.stderr.strip() or done.stdout.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
+def small_disk(tmpfs) -> Path:
+    return tmpfs(str(SIZE))
 
 
 @pytest.fixture

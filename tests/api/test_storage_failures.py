@@ -13,8 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -22,6 +21,7 @@ import pytest
 from services.api.app import create_app
 from shared.config import Settings
 from shared.storage import new_id
+from tests.conftest import fill_disk
 
 from .conftest import ROOT, b64, basic, sign_up
 
@@ -38,39 +38,15 @@ def test_the_api_error_mapping_imports_no_database_driver() -> None:
 # ------------------------------------------------------------ SQLite on a full disk
 
 
-@pytest.fixture
-def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    """A real 1 MiB filesystem (tmpfs), unmounted afterwards."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(f"this test needs to mount a tmpfs (root, CAP_SYS_ADMIN): {done.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        if subprocess.run(["umount", str(mount_point)]).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount_point)], check=True)
-
-
-def fill(folder: Path, leave: int) -> Path:
-    """A file taking all the room in `folder`'s filesystem but `leave` bytes."""
-    stat = os.statvfs(folder)
-    filler = folder / "filler"
-    with open(filler, "wb") as fh:
-        fh.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
-    return filler
-
-
 async def test_a_full_disk_is_507_and_leaves_nothing_behind(
-    tiny_fs: Path, settings: Settings, aiohttp_client
+    tmpfs, settings: Settings, aiohttp_client
 ) -> None:
+    tiny_fs = tmpfs("1m")
     db = tiny_fs / "db.sqlite3"
     settings = settings.replace(storage={"db_url": f"sqlite:///{db}"})  # content stays off the tiny disk
     client = await aiohttp_client(create_app(settings))
     alice = await sign_up(client, "alice@example.com", "alice-pw")
-    filler = fill(tiny_fs, leave=64 * 1024)
+    filler = fill_disk(tiny_fs, leave=64 * 1024)
 
     created = []
     for n in range(500):

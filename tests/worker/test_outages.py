@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,42 +14,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shared.errors import StorageBusy, StorageFull, StorageUnavailable
 from shared.jobs import Job, stream_of, thumbnails_job
+from tests.conftest import fill_disk
 
 from .conftest import Data, dead_letters, log_events, queue_empty, until
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs of its own (mounting needs root, which CI has)."""
-    folder = tmp_path / "small-disk"
-    folder.mkdir()
-    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)],
-                           capture_output=True, text=True)
-    if mount.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the full-disk test (run as root, as CI does): "
-                    f"{mount.stderr.strip() or mount.returncode}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "--lazy", str(folder)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Write a file until the disk says it is full."""
-    filler = folder / "filler"
-    with open(filler, "wb", buffering=0) as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC, exc
-    with open(filler, "ab", buffering=0) as fh:  # the last bytes of the last block too
-        try:
-            while True:
-                fh.write(b"\0")
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC, exc
-    return filler
+def small_disk(tmpfs) -> Path:
+    return tmpfs("2m")
 
 
 async def test_a_full_disk_is_waited_out_then_the_thumbnails_come(
@@ -61,7 +31,7 @@ async def test_a_full_disk_is_waited_out_then_the_thumbnails_come(
     data = Data(s, storage, redis)
     user_id = await data.user()
     file_id, path = await data.image(user_id, "flower.jpg")
-    filler = fill(small_disk)
+    filler = fill_disk(small_disk)
     running = await run_worker(s)
     await data.enqueue(thumbnails_job(file_id, user_id))
     await until(lambda: running.worker.counts["retried"] >= 5, what="five retries")
