@@ -9,7 +9,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from shared.config import Settings, load_settings
 from shared.supervision.process import become_subreaper, descendants, reap_zombies
 
 TESTS = Path(__file__).resolve().parent
+PROJECT = TESTS.parent
 IMAGES = TESTS / "images"
 
 MONGO_ENV = "FM_TEST_MONGO_URL"
@@ -202,23 +205,28 @@ def redis_url(redis_server: str) -> str:
     return redis_server
 
 
-@pytest.fixture
-def settings(tmp_path: Path, redis_url: str) -> Settings:
-    """Settings on temp folders, a temp SQLite file and the private Redis.
-    argon2 runs with a small cost here so the suite stays quick; the production
-    cost is checked on its own (tests/test_passwords.py)."""
-    env = {
-        "FOLDER_PATH": str(tmp_path / "files"),
-        "DB_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+def service_env(folder: Path, redis_url: str, **extra: str) -> dict[str, str]:
+    """The settings of a service of its own, as environment variables: a free
+    port, content and SQLite under `folder`, that Redis, JSON logs. argon2
+    runs with a small cost here so the suite stays quick; the production cost
+    is checked on its own (tests/test_passwords.py)."""
+    return {
+        "PORT": str(free_port()),
+        "FOLDER_PATH": str(folder / "files"),
+        "DB_URL": f"sqlite:///{folder / 'db.sqlite3'}",
         "REDIS_URL": redis_url,
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_KIB": "64",
         "LOG_FORMAT": "json",
-        "PORT": str(free_port()),
-        "WORKER_CLAIM_IDLE": "1",
-        "WORKER_RETRY_BASE_DELAY": "0.05",
+        **extra,
     }
-    return load_settings(env=env)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str) -> Settings:
+    """Settings on temp folders, a temp SQLite file and the private Redis."""
+    return load_settings(env=service_env(tmp_path, redis_url, WORKER_CLAIM_IDLE="1",
+                                         WORKER_RETRY_BASE_DELAY="0.05"))
 
 
 @pytest.fixture
@@ -238,6 +246,48 @@ def env_for(settings: Settings) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     })
     return env
+
+
+def status_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/status", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running_supervisor(env: dict[str, str], log: Path, *, start_timeout: float = 30.0,
+                       args: tuple[str, ...] = ()) -> Iterator[subprocess.Popen]:
+    """`python supervisor.py` with `env` (over this process's environment), its
+    output in `log`, once it serves /status on `env["PORT"]`. At the end it is
+    stopped as an operator would (SIGINT) and must exit 0; whatever happened
+    (a failed start, a hung stop, an interrupted test), no process of it is
+    left: its whole process group is killed."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+    url = f"http://127.0.0.1:{env['PORT']}"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, str(PROJECT / "supervisor.py"), *args], cwd=PROJECT,
+                                env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + start_timeout
+        while not status_ok(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"supervisor.py did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.05)
+        yield proc
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"supervisor.py did not stop on SIGINT:\n{log.read_text()[-3000:]}")
+        assert code == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
 
 @pytest.fixture

@@ -20,15 +20,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.conftest import IMAGES, free_port
+from tests.conftest import IMAGES, free_port, running_supervisor, status_ok
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -64,14 +62,6 @@ def operator_blocks() -> list[str]:
                     or is_the_test_suite(b))]
 
 
-def status_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/status", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 def wait_until(condition, what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -97,17 +87,8 @@ def stop(proc: subprocess.Popen, log: Path) -> None:
 def service(env_for, settings, tmp_path):
     """The whole service, as `scripts/run` starts it (python supervisor.py)."""
     env = {**env_for, "API_WORKERS": "2", "JOB_WORKERS": "1"}
-    log = tmp_path / "service.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "supervisor.py"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{settings.server.port}"
-    try:
-        wait_until(lambda: proc.poll() is not None or status_ok(url), "the service")
-        assert proc.poll() is None, log.read_text()[-3000:]
-        yield url, env
-    finally:
-        stop(proc, log)
+    with running_supervisor(env, tmp_path / "service.log"):
+        yield f"http://127.0.0.1:{settings.server.port}", env
 
 
 def run_bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:

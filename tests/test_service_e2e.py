@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import IMAGES
+from tests.conftest import IMAGES, running_supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,21 +51,8 @@ def until(condition, timeout: float = 20.0, what: str = "condition"):
 def service(env_for, settings, tmp_path):
     env = {**env_for, "API_WORKERS": "1", "JOB_WORKERS": "1"}
     log = tmp_path / "service.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "supervisor.py"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{settings.server.port}"
-    try:
-        until(lambda: proc.poll() is not None or call("GET", f"{url}/status")[0] == 200, 30, "the service")
-        assert proc.poll() is None, log.read_text()
-        yield url, log, env, proc
-        if proc.poll() is None:
-            proc.send_signal(2)
-            proc.wait(30)
-    finally:  # a failed start or a hung stop must not leave the service running
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+    with running_supervisor(env, log) as proc:
+        yield f"http://127.0.0.1:{settings.server.port}", log, env, proc
 
 
 def test_upload_to_thumbnails_welcome_dead_letter_and_clean_stop(service, settings):

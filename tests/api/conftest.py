@@ -10,13 +10,10 @@
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +26,7 @@ from aiohttp.test_utils import TestClient
 from services.api.app import create_app
 from services.api.edge import RUNNER_OPTIONS
 from shared.config import Settings, load_settings
-from tests.conftest import free_port
+from tests.conftest import running_supervisor, service_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,42 +51,12 @@ class LiveService:
 @pytest.fixture(scope="session")
 def live_service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     folder = tmp_path_factory.mktemp("live")
-    env = {
-        **os.environ,
-        "PORT": str(free_port()),
-        "FOLDER_PATH": str(folder / "files"),
-        "DB_URL": f"sqlite:///{folder / 'db.sqlite3'}",
-        "REDIS_URL": redis_server,
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_KIB": "64",
-        "API_WORKERS": "2",
-        "JOB_WORKERS": "0",  # the tests look at the jobs the API enqueues
-        "LOG_FORMAT": "json",
-        "PYTHONUNBUFFERED": "1",
-    }
-    settings = load_settings(env=env)
+    env = service_env(folder, redis_server,
+                      API_WORKERS="2",
+                      JOB_WORKERS="0")  # the tests look at the jobs the API enqueues
     log = folder / "service.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "supervisor.py")], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{settings.server.port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/status", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"supervisor.py did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.05)
-        yield LiveService(url, settings, log, proc)
-        proc.send_signal(2)  # SIGINT: the graceful way
-        assert proc.wait(30) == 0, log.read_text()[-3000:]
-    finally:  # whatever happened (a failed start, a hung stop, Ctrl-C): no process of it survives
-        if proc.poll() is None:
-            os.killpg(proc.pid, 9)
-            proc.wait(10)
+    with running_supervisor(env, log) as proc:
+        yield LiveService(f"http://127.0.0.1:{env['PORT']}", load_settings(env=env), log, proc)
 
 
 @pytest.fixture(params=["sqlite", "mongo", "live"])

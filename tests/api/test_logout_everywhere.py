@@ -26,10 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import load_settings
-from tests.conftest import free_port, private_redis
+from tests.conftest import private_redis, running_supervisor, service_env
 
-ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 200
 
 
@@ -90,44 +88,10 @@ def service(tmp_path: Path) -> Iterator[Service]:
 
 
 def _run_service(tmp_path: Path, redis_url: str) -> Iterator[Service]:
-    env = {
-        **os.environ,
-        "PORT": str(free_port()),
-        "FOLDER_PATH": str(tmp_path / "files"),
-        "DB_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "REDIS_URL": redis_url,
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_KIB": "64",
-        "API_WORKERS": "2",
-        "JOB_WORKERS": "0",
-        "LOG_FORMAT": "json",
-        "PYTHONUNBUFFERED": "1",
-    }
-    port = load_settings(env=env).server.port
+    env = service_env(tmp_path, redis_url, API_WORKERS="2", JOB_WORKERS="0")
     log = tmp_path / "service.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "supervisor.py")], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                request(conn, "/status", "start")
-                conn.close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"supervisor.py did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.05)
-        yield Service(port, log)
-    finally:
-        proc.send_signal(2)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_supervisor(env, log):
+        yield Service(int(env["PORT"]), log)
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ import base64
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import running_supervisor, service_env
 
-ROOT = Path(__file__).resolve().parents[2]
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.5
 KEEPALIVE_TIMEOUT = 5.0
@@ -45,30 +42,12 @@ class Service:
 @pytest.fixture(scope="module")
 def service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     folder = tmp_path_factory.mktemp("slow")
-    port = free_port()
-    env = {
-        **os.environ, "PORT": str(port), "FOLDER_PATH": str(folder / "files"),
-        "DB_URL": f"sqlite:///{folder / 'db.sqlite3'}", "REDIS_URL": redis_server,
-        "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "64", "API_WORKERS": "1", "JOB_WORKERS": "0",
-        "LOG_FORMAT": "json", "HEADER_TIMEOUT": str(HEADER_TIMEOUT), "BODY_TIMEOUT": str(BODY_TIMEOUT),
-        "KEEPALIVE_TIMEOUT": str(KEEPALIVE_TIMEOUT),
-    }
-    log = folder / "service.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "supervisor.py")], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+    env = service_env(folder, redis_server, API_WORKERS="1", JOB_WORKERS="0",
+                      HEADER_TIMEOUT=str(HEADER_TIMEOUT), BODY_TIMEOUT=str(BODY_TIMEOUT),
+                      KEEPALIVE_TIMEOUT=str(KEEPALIVE_TIMEOUT))
+    port = int(env["PORT"])
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/status", timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"supervisor.py did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.05)
-    try:
+    with running_supervisor(env, folder / "service.log"):
         body = json.dumps({"email": "slow@example.com", "password": "pw"}).encode()
         urllib.request.urlopen(urllib.request.Request(f"{url}/users", data=body, method="POST",
                                                       headers={"Content-Type": "application/json"}))
@@ -77,9 +56,6 @@ def service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                                                            headers={"Authorization": f"Basic {basic}"})) as r:
             token = json.loads(r.read())["token"]
         yield Service(port, folder / "files", token)
-    finally:
-        proc.send_signal(2)
-        assert proc.wait(30) == 0, log.read_text()[-3000:]
 
 
 def closed_after(sock: socket.socket, started: float) -> tuple[float, bytes]:
