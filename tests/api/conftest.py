@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -48,24 +49,26 @@ class LiveService:
             db.execute("DELETE FROM users")
         folder = self.settings.storage.folder_path
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)  # an API worker still starting may have made it again
 
 
-@pytest.fixture(scope="session")
-def live_service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
-    folder = tmp_path_factory.mktemp("live")
+@contextlib.contextmanager
+def running_service(folder: Path, redis_url: str, **env_overrides: str) -> Iterator[LiveService]:
+    """`python supervisor.py` on a SQLite file and a files folder in `folder`,
+    until the block ends: then stopped with SIGINT, and it must exit 0."""
     env = {
         **os.environ,
         "PORT": str(free_port()),
         "FOLDER_PATH": str(folder / "files"),
         "DB_URL": f"sqlite:///{folder / 'db.sqlite3'}",
-        "REDIS_URL": redis_server,
+        "REDIS_URL": redis_url,
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_KIB": "64",
         "API_WORKERS": "2",
         "JOB_WORKERS": "0",  # the tests look at the jobs the API enqueues
         "LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
+        **env_overrides,
     }
     settings = load_settings(env=env)
     log = folder / "service.log"
@@ -90,6 +93,12 @@ def live_service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) ->
         if proc.poll() is None:
             os.killpg(proc.pid, 9)
             proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def live_service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    with running_service(tmp_path_factory.mktemp("live"), redis_server) as live:
+        yield live
 
 
 @pytest.fixture(params=["sqlite", "mongo", "live"])
