@@ -9,7 +9,8 @@ import re
 
 import jsonschema_rs
 import orjson
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from services.api.app import create_app
@@ -66,7 +67,7 @@ def _upload_accepts(data: str, chunk: int) -> bool:
     return scanner.end().data_is_base64
 
 
-@settings(derandomize=True, max_examples=3000, deadline=None)
+@hypothesis_settings(derandomize=True, max_examples=3000, deadline=None)
 @given(data=st.text(alphabet="AQgw09+/=\t\n\x0b\x0c\r -_é\x00", max_size=13), chunk=st.sampled_from([1, 2, 3, 7, 4096]))
 def test_the_documented_base64_is_what_an_upload_accepts(data, chunk):
     documented = _VALIDATOR.is_valid(data)
