@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..bodies import JSON_BODY_LIMIT
 from ..content_headers import CONTENT_SECURITY_POLICY
+from ..json_upload import MEMBERS_LIMIT
 
 Json = dict[str, Any]
 
@@ -117,10 +119,11 @@ COMPONENTS: Json = {
                                  "security.login_max_failures*, security.signup_max_per_address",
                                  "Too many attempts", headers={"Retry-After": _RETRY_AFTER}),
         "BodyTimeout": error("No body bytes arrived for server.body_timeout seconds", "Request Timeout"),
-        "TooLarge": error("The body is over its limit: server.max_body_size for an upload, "
-                          "1 MiB for other JSON bodies, 64 KiB for an upload's members other than data",
-                          "Request body too large: Maximum request body size 1048576 exceeded, "
-                          "actual body size 1048577"),
+        "TooLarge": error(f"The body is over its limit: server.max_body_size bytes for an upload "
+                          f"({MEMBERS_LIMIT} for its members other than data), {JSON_BODY_LIMIT} for other "
+                          "JSON bodies",
+                          f"Request body too large: Maximum request body size {JSON_BODY_LIMIT} exceeded, "
+                          f"actual body size {JSON_BODY_LIMIT + 1}"),
         "Unavailable": error("Redis or the database does not answer, a database write waited too long, "
                              "or this process holds server.max_inflight_body_bytes of bodies already: "
                              "retry (most likely on another worker)",
