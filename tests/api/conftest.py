@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import shutil
 import sqlite3
 import subprocess
@@ -45,18 +46,25 @@ class LiveService:
             db.execute("DELETE FROM users")
         folder = self.settings.storage.folder_path
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)  # an API worker still starting may have made it again
+
+
+@contextlib.contextmanager
+def running_service(folder: Path, redis_url: str, **env_overrides: str) -> Iterator[LiveService]:
+    """`python supervisor.py` on a SQLite file and a files folder in `folder`,
+    until the block ends: then stopped with SIGINT, and it must exit 0."""
+    env = service_env(folder, redis_url, API_WORKERS="2",
+                      JOB_WORKERS="0",  # the tests look at the jobs the API enqueues
+                      **env_overrides)
+    log = folder / "service.log"
+    with running_supervisor(env, log) as proc:
+        yield LiveService(f"http://127.0.0.1:{env['PORT']}", load_settings(env=env), log, proc)
 
 
 @pytest.fixture(scope="session")
 def live_service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
-    folder = tmp_path_factory.mktemp("live")
-    env = service_env(folder, redis_server,
-                      API_WORKERS="2",
-                      JOB_WORKERS="0")  # the tests look at the jobs the API enqueues
-    log = folder / "service.log"
-    with running_supervisor(env, log) as proc:
-        yield LiveService(f"http://127.0.0.1:{env['PORT']}", load_settings(env=env), log, proc)
+    with running_service(tmp_path_factory.mktemp("live"), redis_server) as live:
+        yield live
 
 
 @pytest.fixture(params=["sqlite", "mongo", "live"])

@@ -1,4 +1,4 @@
-"""Behaviour around the contract: unknown routes, errors, logs, OpenAPI."""
+"""Behaviour around the contract: unknown routes, errors, logs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 from aiohttp import web
 
 from services.api.app import create_app
-from services.api.openapi import SPEC
 
 
 async def test_unknown_route_is_a_json_404(client):
@@ -60,18 +59,3 @@ async def test_a_request_id_is_made_when_none_is_given(client):
     resp = await client.get("/status")
     assert len(resp.headers["X-Request-Id"]) == 32
 
-
-async def test_openapi_describes_every_route(client, backend_settings):
-    resp = await client.get("/openapi.json")
-    assert resp.status == 200
-    spec = await resp.json()
-    assert spec == SPEC
-    assert spec["openapi"].startswith("3.1")
-    app = create_app(backend_settings)
-    routes = {
-        (r.method.lower(), r.resource.canonical)
-        for r in app.router.routes()
-        if r.method not in ("HEAD", "*")
-    }
-    described = {(method, path) for path, ops in SPEC["paths"].items() for method in ops}
-    assert routes == described

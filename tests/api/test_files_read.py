@@ -102,18 +102,37 @@ async def test_pages_of_twenty_in_a_stable_order(request, client, alice):
     assert again == pages[1]
 
 
-@pytest.mark.parametrize("page", ["-1", "abc", "1.5"])
+# "\u0663" is ARABIC-INDIC DIGIT THREE: a digit to str.isdecimal, not to the document's [0-9].
+@pytest.mark.parametrize("page", ["-1", "abc", "1.5", "+1", " 1", "\u0663", "1\uff11"])
 async def test_invalid_page_is_a_clear_400(client, alice, page):
     resp = await client.get("/files", params={"page": page}, headers=alice.headers)
     assert resp.status == 400
     assert await resp.json() == {"error": "Invalid page: expected a whole number from 0"}
 
 
-async def test_a_huge_page_is_empty(client, alice):
+@pytest.mark.parametrize("page", ["99999999999999999999", "9" * 5000])  # int() refuses past 4300 digits
+async def test_a_huge_page_is_empty(client, alice, page):
     await upload(client, alice, name="a", type="folder")
-    resp = await client.get("/files", params={"page": "99999999999999999999"}, headers=alice.headers)
+    resp = await client.get("/files", params={"page": page}, headers=alice.headers)
     assert resp.status == 200
     assert await resp.json() == []
+
+
+@pytest.mark.parametrize("page", ["", "0", "000", "0" * 5000])
+async def test_an_empty_or_zero_page_is_the_first(client, alice, page):
+    created = await upload(client, alice, name="a", type="folder")
+    resp = await client.get("/files", params={"page": page}, headers=alice.headers)
+    assert resp.status == 200
+    assert await resp.json() == [created]
+
+
+async def test_leading_zeros_name_the_same_page(client, alice):
+    for i in range(21):
+        await upload(client, alice, name=f"f{i}", type="folder")
+    second = await (await client.get("/files", params={"page": "1"}, headers=alice.headers)).json()
+    resp = await client.get("/files", params={"page": "0" * 5000 + "1"}, headers=alice.headers)
+    assert resp.status == 200
+    assert await resp.json() == second and len(second) == 1
 
 
 async def test_publish_and_unpublish(client, alice):

@@ -24,7 +24,7 @@ from ..sendfile import ZeroCopyFileResponse
 routes = web.RouteTableDef()
 
 _THUMBNAIL_SIZES = {str(width): width for width in THUMBNAIL_WIDTHS}
-_DOWNLOAD = {"1": True, "true": True, "0": False, "false": False, "": False}
+DOWNLOAD_VALUES = {"1": True, "true": True, "0": False, "false": False, "": False}
 
 
 @routes.get("/files/{id}/data")
@@ -40,7 +40,7 @@ async def file_data(request: web.Request) -> web.StreamResponse:
     size = request.query.get("size")
     if size is not None and size not in _THUMBNAIL_SIZES:
         raise Invalid("Invalid size: use 500, 250 or 100")
-    download = _DOWNLOAD.get(request.query.get("download", ""))
+    download = DOWNLOAD_VALUES.get(request.query.get("download", ""))
     if download is None:
         raise Invalid("Invalid download: use 1 or 0")
     if not record.local_path:

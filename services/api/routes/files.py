@@ -120,11 +120,16 @@ async def show_file(request: web.Request) -> web.Response:
 
 
 def _page(raw: str | None) -> int:
+    """The page number: ASCII digits only (str.isdecimal would let other
+    scripts' digits through); absent or empty is 0, as in the original."""
     if raw is None or raw == "":
         return 0
-    if not raw.isdecimal():
+    if not (raw.isascii() and raw.isdigit()):
         raise Invalid("Invalid page: expected a whole number from 0")
-    return int(raw)
+    digits = raw.lstrip("0")
+    if len(digits) > len(str(_MAX_PAGE)):
+        return _MAX_PAGE + 1  # int() refuses past 4300 digits; any such page is empty
+    return int(digits or "0")
 
 
 @routes.get("/files")

@@ -1,0 +1,47 @@
+"""GET /openapi.json: the API as served, in OpenAPI 3.1.
+
+The document is data kept beside the routes, one module per surface (v1.py;
+v2 gets its own), assembled here. It stays true by test: every route of
+`create_app`'s router is documented and every documented operation is routed
+(tests/api/test_openapi.py), and schemathesis checks every status, header and
+body the live service answers against it, and that it accepts exactly the
+inputs documented (tests/api/test_openapi_schemathesis.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from . import v1
+from .parts import COMPONENTS
+
+routes = web.RouteTableDef()
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Files Manager",
+        "version": "1.0.0",
+        "description": (
+            "Users, tokens, files and folders, public sharing and thumbnails. Every error body is "
+            "{\"error\": \"<message>\"}. Every answer carries X-Request-Id (send your own, 1-128 of "
+            "[A-Za-z0-9._:-], to find the request's log line). Every GET also answers HEAD, except "
+            f"{' and '.join(v1.NO_HEAD)}. Unknown paths are 404 and unknown methods 405 (with Allow). "
+            "Unknown query parameters and body members are ignored. A client that does not send its "
+            "whole request head within server.header_timeout seconds is disconnected without an answer."
+        ),
+    },
+    "tags": [{"name": "v1", "description": "The original files manager's contract, kept to the letter"}],
+    "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS}},
+    "paths": {**v1.PATHS},
+}
+
+_BODY = orjson.dumps(SPEC)
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=_BODY, content_type="application/json")

@@ -1,0 +1,147 @@
+"""Building blocks of the OpenAPI document: the shared components (schemas,
+headers, the answers many operations share) and `operation()`, which adds to
+each answer what every response carries. A new route (v1 or v2) is one
+`operation()` call in the module of its surface."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..bodies import JSON_BODY_LIMIT
+from ..content_headers import CONTENT_SECURITY_POLICY
+from ..json_upload import MEMBERS_LIMIT
+
+Json = dict[str, Any]
+
+ID_PATTERN = "^[0-9a-f]{24}$"
+
+
+def ref(kind: str, name: str) -> Json:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def header(description: str, schema: Json, *, required: bool = True) -> Json:
+    return {"description": description, "required": required, "schema": schema}
+
+
+_REQUEST_ID = ref("headers", "RequestId")
+
+
+def _with_request_id(headers: Json | None = None) -> Json:
+    return {"X-Request-Id": _REQUEST_ID, **(headers or {})}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:48]
+
+
+def error(description: str, *messages: str, headers: Json | None = None) -> Json:
+    """An error answer: `{"error": <message>}`, with its messages as examples."""
+    content: Json = {"schema": ref("schemas", "Error")}
+    if messages:
+        content["examples"] = {_slug(m): {"summary": m, "value": {"error": m}} for m in messages}
+    return {"description": description, "headers": _with_request_id(headers),
+            "content": {"application/json": content}}
+
+
+def json_answer(description: str, schema: Json, *, links: Json | None = None) -> Json:
+    answer: Json = {"description": description, "headers": _with_request_id(),
+                    "content": {"application/json": {"schema": schema}}}
+    if links:
+        answer["links"] = links
+    return answer
+
+
+def empty_answer(description: str, headers: Json | None = None) -> Json:
+    return {"description": description, "headers": _with_request_id(headers)}
+
+
+def operation(operation_id: str, summary: str, *, responses: Json, tag: str, description: str | None = None,
+              security: list[Json] | None = None, parameters: list[Json] | None = None,
+              body: Json | None = None) -> Json:
+    op: Json = {"operationId": operation_id, "summary": summary, "tags": [tag]}
+    if description:
+        op["description"] = description
+    op["security"] = security or []
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = body
+    op["responses"] = dict(sorted(responses.items()))
+    return op
+
+
+def json_body(schema: Json, examples: dict[str, Json]) -> Json:
+    """A required JSON body, with named example values."""
+    media: Json = {"schema": schema, "examples": {name: {"value": value} for name, value in examples.items()}}
+    return {"required": True, "content": {"application/json": media}}
+
+
+# --- Security requirements ---------------------------------------------------
+TOKEN: list[Json] = [{"token": []}]
+BASIC: list[Json] = [{"basic": []}]
+TOKEN_OPTIONAL: list[Json] = [{}, {"token": []}]
+
+# --- Answers many operations share (components/responses) --------------------
+UNAUTHORIZED = ref("responses", "Unauthorized")
+NOT_FOUND = ref("responses", "NotFound")
+TOO_MANY_ATTEMPTS = ref("responses", "TooManyAttempts")
+BODY_TIMEOUT = ref("responses", "BodyTimeout")
+TOO_LARGE = ref("responses", "TooLarge")
+UNAVAILABLE = ref("responses", "Unavailable")
+INSUFFICIENT_STORAGE = ref("responses", "InsufficientStorage")
+
+_RETRY_AFTER = ref("headers", "RetryAfter")
+
+COMPONENTS: Json = {
+    "securitySchemes": {
+        "token": {"type": "apiKey", "in": "header", "name": "X-Token",
+                  "description": "A token from GET /connect; it lives security.token_ttl seconds (24 h)"},
+        "basic": {"type": "http", "scheme": "basic", "description": "email:password"},
+    },
+    "headers": {
+        "RequestId": header("The request's id: the client's X-Request-Id when it is 1-128 of "
+                            "[A-Za-z0-9._:-], else a fresh one; also in the request's log line",
+                            {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}),
+        "RetryAfter": header("Seconds to wait before trying again", {"type": "integer", "minimum": 1}),
+    },
+    "schemas": {
+        "Error": {"type": "object", "required": ["error"],
+                  "properties": {"error": {"type": "string", "minLength": 1}}},
+        "Id": {"type": "string", "pattern": ID_PATTERN, "description": "24 lowercase hex digits"},
+    },
+    "responses": {
+        "Unauthorized": error("Missing, unknown or expired token", "Unauthorized"),
+        "NotFound": error("No such file for this caller (another user's looks the same); "
+                          "a malformed id is simply not found", "Not found"),
+        "TooManyAttempts": error("Too many failed attempts from this client address (and account): "
+                                 "security.login_max_failures*, security.signup_max_per_address",
+                                 "Too many attempts", headers={"Retry-After": _RETRY_AFTER}),
+        "BodyTimeout": error("No body bytes arrived for server.body_timeout seconds", "Request Timeout"),
+        "TooLarge": error(f"The body is over its limit: server.max_body_size bytes for an upload "
+                          f"({MEMBERS_LIMIT} for its members other than data), {JSON_BODY_LIMIT} for other "
+                          "JSON bodies",
+                          f"Request body too large: Maximum request body size {JSON_BODY_LIMIT} exceeded, "
+                          f"actual body size {JSON_BODY_LIMIT + 1}"),
+        "Unavailable": error("Redis or the database does not answer, a database write waited too long, "
+                             "or this process holds server.max_inflight_body_bytes of bodies already: "
+                             "retry (most likely on another worker)",
+                             "Service unavailable", headers={"Retry-After": _RETRY_AFTER}),
+        "InsufficientStorage": error("No room left on the disk (content) or in the database",
+                                     "Insufficient storage"),
+    },
+}
+
+# --- Headers every content answer carries (content_headers.py) ---------------
+SAFE_CONTENT_HEADERS: Json = {
+    "X-Content-Type-Options": header("The browser keeps to the declared type", {"const": "nosniff"}),
+    "Content-Security-Policy": header("Content never runs as a page of this origin",
+                                      {"const": CONTENT_SECURITY_POLICY}),
+    "Content-Disposition": header(
+        "inline only for raster images, text/plain, audio and video (and never with ?download=1); "
+        "the name in RFC 6266 form", {"type": "string", "pattern": "^(inline|attachment); filename=\"[^\"]*\"; "
+                                      "filename\\*=UTF-8''[A-Za-z0-9%!#$&+.^_`|~-]+$"}),
+    "Cache-Control": header("Revalidate every time; private unless the file is public",
+                            {"enum": ["public, max-age=0", "private, max-age=0"]}),
+}
