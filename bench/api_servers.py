@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import orjson
@@ -42,12 +43,23 @@ def our_app() -> web.Application:
     return create_app(settings)
 
 
+async def serve_ours(port: int) -> None:
+    """As an API worker serves (services/api/serve.py): its runner options (the
+    request line) and its listener (the request-head timeout), until killed."""
+    from services.api.edge import RUNNER_OPTIONS
+    from services.api.serve import listen
+
+    app = our_app()
+    runner = web.AppRunner(app, handle_signals=False, **RUNNER_OPTIONS)
+    await runner.setup()
+    await listen(app, runner, host="127.0.0.1", port=port)
+    await asyncio.Event().wait()
+
+
 if __name__ == "__main__":
     kind, port = sys.argv[1], int(sys.argv[2])
     if kind == "ours":
-        from services.api.edge import RUNNER_OPTIONS
-
-        app, options = our_app(), RUNNER_OPTIONS  # the request line, as in an API worker
+        uvloop.run(serve_ours(port))
     else:
-        app, options = bare_app(kind), {"access_log": None}
-    web.run_app(app, host="127.0.0.1", port=port, print=None, loop=uvloop.new_event_loop(), **options)
+        web.run_app(bare_app(kind), host="127.0.0.1", port=port, print=None, loop=uvloop.new_event_loop(),
+                    access_log=None)

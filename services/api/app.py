@@ -82,7 +82,7 @@ def create_app(settings: Settings) -> web.Application:
     drain = Drain()
     head_timeouts = HeadTimeouts(settings.server.header_timeout)
     app = web.Application(
-        middlewares=[head_timeouts.middleware, edge_middleware(drain)],
+        middlewares=[edge_middleware(drain, head_timeouts)],
         client_max_size=settings.server.max_body_size,
     )
     app[HEAD_TIMEOUTS] = head_timeouts

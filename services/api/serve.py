@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 from aiohttp import web
 
@@ -47,6 +48,15 @@ def _accept_pending(sock: socket.socket) -> list[socket.socket]:
         taken.append(conn)
 
 
+async def listen(app: web.Application, runner: web.AppRunner, **where: Any) -> asyncio.AbstractServer:
+    """Serve `app` (its `runner` set up) on `where` (`sock=...`, or `host=`
+    and `port=`), each connection's protocol wrapped for the request-head
+    timeout: how every API worker listens, and what the benchmarks measure."""
+    assert runner.server is not None, "runner.setup() first"
+    protocol = app[HEAD_TIMEOUTS].protocol_factory(runner.server)
+    return await asyncio.get_running_loop().create_server(protocol, backlog=_BACKLOG, **where)
+
+
 def run_api_worker(ctx: ChildContext) -> int:
     """The child target the master forks."""
     return run_child(ctx, serve)
@@ -64,9 +74,6 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
                            shutdown_timeout=settings.server.shutdown_timeout,
                            keepalive_timeout=settings.server.keepalive_timeout)
     await runner.setup()
-    assert runner.server is not None
-    # aiohttp's protocol for each connection, wrapped for the request-head timeout.
-    protocol = app[HEAD_TIMEOUTS].protocol_factory(runner.server)
     loop = asyncio.get_running_loop()
     listening: asyncio.AbstractServer | None = None
 
@@ -81,14 +88,16 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
         pending = _accept_pending(sock)
         sock.close()
         server = runner.server
+        assert server is not None
+        protocol = app[HEAD_TIMEOUTS].protocol_factory(server)
         for conn in pending:
             await loop.connect_accepted_socket(protocol, conn)
         deadline = loop.time() + min(LAME_DUCK, time_left / 2)
-        while server is not None and server.connections and loop.time() < deadline:
+        while server.connections and loop.time() < deadline:
             await asyncio.sleep(_POLL)
         await runner.cleanup()
         if pending:
             log.info("drain.adopted", connections=len(pending))
 
     grace.on_shutdown(stop)
-    listening = await loop.create_server(protocol, sock=sock, backlog=_BACKLOG)
+    listening = await listen(app, runner, sock=sock)
