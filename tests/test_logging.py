@@ -14,6 +14,8 @@ from base64 import b64encode
 from collections.abc import Iterator
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.api.app import create_app
 from services.api.edge import RUNNER_OPTIONS
@@ -205,3 +207,28 @@ async def test_a_redis_outage_is_a_handful_of_warning_lines_with_counts(settings
     assert outage[0]["count"] == 1 and outage[0]["path"] == "/users/me"
     assert len(warnings) <= 8, [r["event"] for r in warnings]
     assert sum(1 for r in records if r["event"] == "request" and r["status"] == 503) == 200
+
+
+_FIELD_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
+                          st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30))
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(bound=st.dictionaries(st.text(min_size=1, max_size=8), _FIELD_VALUES, max_size=3),
+       fields=st.dictionaries(st.text(min_size=1, max_size=8), _FIELD_VALUES, max_size=6),
+       event=st.text(min_size=1, max_size=12))
+def test_a_line_is_the_merged_dict_structlog_would_render(bound, fields, event) -> None:
+    """The rendered end of a line (context, event, level) and the timestamp made
+    once a second give exactly the JSON of the whole merged dict, key order
+    included, whatever the fields (colliding ones too)."""
+    with recording() as stdout:
+        configure_logging(LogSettings(level="info", format="json"), cache=False, buffered=False,
+                          role="api", worker=7)
+        request_logger("test").bind(**bound).info(event, **fields)
+    (line,) = b"".join(stdout.writes).splitlines()
+    got = orjson.loads(line)
+    stamp = got.pop("timestamp")
+    assert _STAMP.fullmatch(stamp)
+    expected = {**bound, **fields, "role": "api", "worker": 7, "event": event, "level": "info"}
+    assert list(got.items()) == list(expected.items())
