@@ -32,10 +32,15 @@ look-up that starts afterwards. Two halves make that hold:
   kernel queues a write to the receiving socket within the write call, or,
   when it defers that work, in order with Redis's later writes).
 - the reader trusts a remembered value only when its socket holds nothing
-  unread (one poll(2) with no wait, about 1 us): an invalidation already in
-  the socket, or the connection's end, sends the look-up to Redis, on this
-  same connection, after the push. This does not lean on how an event loop
-  orders its callbacks, nor on how much it reads at a time.
+  unread (a poll(2) with no wait): an invalidation already in the socket, or
+  the connection's end, sends the look-up to Redis, on this same connection,
+  after the push. This does not lean on how an event loop orders its
+  callbacks, nor on how much it reads at a time. One poll per turn of the
+  event loop is enough, not one per look-up: every request handled in a turn
+  was read before the turn began, so a push that came before any of them is
+  in the socket (or handled) when the turn's first look-up polls; a push
+  arriving later in the turn is for a deletion none of them started after.
+  Under load, many requests share a turn and so the syscall.
 The bound of the barrier: Redis writes at most 64 KiB per client per turn
 (NET_MAX_WRITES_PER_EVENT); a process with more invalidations than that
 waiting for it may get the rest a turn later. Across hosts the push and the
@@ -98,6 +103,7 @@ class _Protocol(asyncio.Protocol):
         self.fresh_until = 0.0  # monotonic time up to which the cache may answer
         self._held: object = None  # a GET's reply, waiting for its PTTL
         self._poller: select.poll | None = None
+        self._clear_this_turn = False  # polled clear in this turn of the loop
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -109,8 +115,18 @@ class _Protocol(asyncio.Protocol):
     def unread(self) -> bool:
         """Whether the socket holds bytes not yet handed to `data_received`
         (or the connection's end, or the socket is unknown): the cache must
-        not answer until they are handled."""
-        return self._poller is None or bool(self._poller.poll(0))
+        not answer until they are handled. Polled at most once a turn while
+        clear (see the module doc)."""
+        if self._clear_this_turn:
+            return False
+        if self._poller is None or self._poller.poll(0):
+            return True
+        self._clear_this_turn = True
+        asyncio.get_running_loop().call_soon(self._next_turn)
+        return False
+
+    def _next_turn(self) -> None:
+        self._clear_this_turn = False
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
