@@ -50,6 +50,7 @@ _UNAVAILABLE = (
     StorageUnavailable,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    redis.exceptions.OutOfMemoryError,  # maxmemory reached: writes refused until Redis has room
 )
 
 # Messages for aiohttp's own errors (unknown route, wrong method, body too large).

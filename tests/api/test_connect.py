@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from services.api.app import create_app
 from shared.storage import open_storage
@@ -185,3 +186,24 @@ async def test_redis_down_is_503_with_retry_after(settings, aiohttp_client, tmp_
             assert resp.status == 503, path
             assert resp.headers["Retry-After"] == "1"
             assert await resp.json() == {"error": "Service unavailable"}
+
+
+async def test_a_redis_out_of_memory_is_503_and_leaves_nothing(settings, aiohttp_client, tmp_path):
+    """Redis refusing writes (maxmemory reached, noeviction) is the service's
+    trouble, not the client's: 503 with Retry-After, no token, no user."""
+    with private_redis(tmp_path, "--maxmemory", "2mb", "--maxmemory-policy", "noeviction") as (url, _):
+        client = await aiohttp_client(create_app(settings.replace(redis={"url": url})))
+        assert (await client.post("/users", json={"email": "full@example.com", "password": "pw"})).status == 201
+        async with aioredis.from_url(url) as r:
+            with pytest.raises(redis.exceptions.OutOfMemoryError):  # fill Redis up to its limit
+                for n in range(10_000):
+                    await r.set(f"filler:{n}", "x" * 4096)
+            keys_before = await r.dbsize()
+        resp = await client.get("/connect", headers=basic("full@example.com", "pw"))
+        assert resp.status == 503
+        assert resp.headers["Retry-After"] == "1"
+        resp = await client.post("/users", json={"email": "more@example.com", "password": "pw"})
+        assert resp.status == 503
+        assert (await (await client.get("/stats")).json())["users"] == 1  # the sign-up left nothing
+        async with aioredis.from_url(url) as r:
+            assert await r.dbsize() == keys_before  # no token, no job
