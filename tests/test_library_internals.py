@@ -23,8 +23,7 @@ import uvloop
 from aiohttp import web
 from aiohttp.http_writer import StreamWriter
 
-from services.api.sendfile import ZeroCopyFileResponse
-from tests.conftest import free_port
+from tests.api.test_zero_copy import serve_and
 
 SENDFILE_HINT = ("aiohttp changed FileResponse._sendfile, which services/api/sendfile.py overrides: read the "
                  "new aiohttp's web_fileresponse.py, adapt ZeroCopyFileResponse, then widen the pin in pyproject.toml")
@@ -42,44 +41,27 @@ def test_a_download_on_uvloop_is_sent_by_os_sendfile_not_by_aiohttps_fallback(tm
     content = os.urandom(6 * 1024 * 1024 + 7)
     path = tmp_path / "big.bin"
     path.write_bytes(content)
-    calls = {"os.sendfile": 0, "fallback": 0}
-    real_sendfile, real_fallback = os.sendfile, web.FileResponse._sendfile_fallback
-
-    def counting_sendfile(*args):
-        calls["os.sendfile"] += 1
-        return real_sendfile(*args)
+    fallbacks = {"count": 0}
+    real_fallback = web.FileResponse._sendfile_fallback
 
     async def counting_fallback(self, *args):
-        calls["fallback"] += 1
+        fallbacks["count"] += 1
         return await real_fallback(self, *args)
 
-    monkeypatch.setattr(os, "sendfile", counting_sendfile)
     monkeypatch.setattr(web.FileResponse, "_sendfile_fallback", counting_fallback)
 
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return ZeroCopyFileResponse(path, headers={"Content-Type": "application/octet-stream"})
+    async def scenario(url: str) -> tuple[str, bytes]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url) as resp:
+                whole = hashlib.sha256(await resp.read()).hexdigest()
+            async with session.get(url, headers={"Range": "bytes=10-19"}) as resp:
+                part = await resp.read()
+        return whole, part
 
-    async def main() -> tuple[str, bytes]:
-        app = web.Application()
-        app.router.add_get("/f", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        try:
-            async with aiohttp.ClientSession() as session:
-                async with session.get(f"http://127.0.0.1:{port}/f") as resp:
-                    whole = hashlib.sha256(await resp.read()).hexdigest()
-                async with session.get(f"http://127.0.0.1:{port}/f", headers={"Range": "bytes=10-19"}) as resp:
-                    part = await resp.read()
-            return whole, part
-        finally:
-            await runner.cleanup()
-
-    whole, part = uvloop.run(main())
+    (whole, part), by_sendfile = serve_and(str(path), scenario)
     assert whole == hashlib.sha256(content).hexdigest() and part == content[10:20]
-    assert calls["fallback"] == 0, "aiohttp's chunked fallback sent the file: " + SENDFILE_HINT
-    assert calls["os.sendfile"] >= 2, "the download did not go through os.sendfile: " + SENDFILE_HINT
+    assert fallbacks["count"] == 0, "aiohttp's chunked fallback sent the file: " + SENDFILE_HINT
+    assert by_sendfile == len(content) + 10, "the download did not go through os.sendfile: " + SENDFILE_HINT
 
 
 FORK_HINT = ("a forked child still sees the master's running loop: CPython no longer forgets it at fork; "
