@@ -68,6 +68,8 @@ class StorageSettings:
     db_url: str = _env("DB_URL")
     folder_path: Path = _env("FOLDER_PATH")
     write_timeout: float = _env("DB_WRITE_TIMEOUT", min=0.01)
+    max_file_size: int = _env("MAX_FILE_SIZE", min=1)  # bytes of one file (v2, tus): else 413
+    default_quota: int = _env("DEFAULT_QUOTA", min=0)  # bytes per user, live + trashed; 0 = unlimited
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class SecuritySettings:
     login_failure_window: float = _env("LOGIN_FAILURE_WINDOW", min=0.001)
     signup_max_per_address: int = _env("SIGNUP_MAX_PER_ADDRESS", min=1)
     signup_window: float = _env("SIGNUP_WINDOW", min=0.001)
+    signup: str = _env("SIGNUP", choices=("open", "closed"))  # closed: only the operator CLI adds users
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,23 @@ class WorkerSettings:
     stale_part_age: float = _env("WORKER_STALE_PART_AGE", min=0.0)
     orphan_age: float = _env("WORKER_ORPHAN_AGE", min=60.0)
     orphan_sweep_every: float = _env("WORKER_ORPHAN_SWEEP_EVERY", min=0.0)  # 0: never
+    purge_every: float = _env("WORKER_PURGE_EVERY", min=0.0)  # trash retention, expired uploads; 0: never
+
+
+@dataclass(frozen=True)
+class TrashSettings:
+    retention_days: float = _env("TRASH_RETENTION_DAYS", min=0.0)  # 0: kept until emptied
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    default_expiry: int = _env("LINKS_DEFAULT_EXPIRY", min=1)  # seconds a share link lives unless asked
+    max_expiry: int = _env("LINKS_MAX_EXPIRY", min=1)  # the longest a share link may be asked to live
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    expiry: float = _env("UPLOAD_EXPIRY", min=1.0)  # seconds an unfinished tus upload is kept
 
 
 @dataclass(frozen=True)
@@ -127,6 +147,9 @@ class Settings:
     redis: RedisSettings
     security: SecuritySettings
     worker: WorkerSettings
+    trash: TrashSettings
+    links: LinkSettings
+    uploads: UploadSettings
     supervisor: SupervisorSettings
     log: LogSettings
     source: Path = DEFAULT_CONFIG

@@ -61,3 +61,69 @@ class Overloaded(Exception):
     def __init__(self, reason: str, retry_after: int = 1) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+# v2 (api-v2.md): each error also has a stable snake_case `code` for clients.
+# Where a v1 error is reused on v2 its code is derived from its class.
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not do this (403)."""
+
+    message = "Forbidden"
+    code = "forbidden"
+
+
+class SignupClosed(Forbidden):
+    message = "Sign-up is closed"
+    code = "signup_closed"
+
+
+class WrongPassword(Forbidden):
+    """The current password given to change it is wrong (403)."""
+
+    message = "Wrong password"
+    code = "wrong_password"
+
+
+class Conflict(DomainError):
+    """The request does not fit the current state (409): an upload offset that moved on."""
+
+    message = "Conflict"
+    code = "conflict"
+
+
+class Gone(DomainError):
+    """A share link that no longer works: expired, revoked, used up, its file trashed (410)."""
+
+    message = "Link expired"
+    code = "link_expired"
+
+
+class PasswordRequired(DomainError):
+    """A share link's password is needed first (401)."""
+
+    message = "Password required"
+    code = "password_required"
+
+
+class TooLarge(DomainError):
+    """Bigger than storage.max_file_size (413)."""
+
+    message = "File too large"
+    code = "file_too_large"
+
+
+class QuotaExceeded(DomainError):
+    """The user's live + trashed bytes would pass their quota (507)."""
+
+    message = "Quota exceeded"
+    code = "quota_exceeded"
+
+
+class ChecksumMismatch(DomainError):
+    """A tus chunk whose Upload-Checksum does not match its bytes (460, the chunk dropped)."""
+
+    message = "Checksum mismatch"
+    code = "checksum_mismatch"
+

@@ -27,7 +27,7 @@ from .edge import edge_middleware
 from .errors import log_request_error
 from .inflight import BODY_BUDGET, BodyBudget
 from .keys import BLOBS, DRAIN, ERROR_REPORTER, LOGINS, PASSWORDS, REDIS, SETTINGS, SIGNUPS, STORAGE, TOKENS, USERS
-from .routes import auth, file_data, files, status, users
+from .routes import accounts, auth, file_data, files, links, shares, status, tus, users, v2_files, v2_upload
 from .timeouts import HEAD_TIMEOUTS, HeadTimeouts
 from .user_cache import UserCache
 
@@ -92,6 +92,7 @@ def create_app(settings: Settings) -> web.Application:
     app[DRAIN] = drain
     app[BODY_BUDGET] = BodyBudget(settings.server.max_inflight_body_bytes)
     app.cleanup_ctx.extend([_request_log, _storage, _redis, _passwords, _blobs])
-    for module in (status, users, auth, files, file_data, openapi):
+    for module in (status, users, auth, files, file_data, accounts, v2_upload, v2_files, tus, links,
+                   shares, openapi):
         app.router.add_routes(module.routes)
     return app

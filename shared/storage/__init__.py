@@ -8,21 +8,31 @@ from .base import (
     PAGE_SIZE,
     ROOT,
     FileRecord,
+    NewContent,
     NewFile,
+    Order,
     ParentId,
+    Position,
+    ShareLink,
+    SortField,
     Storage,
+    Upload,
+    Usage,
     User,
     email_key,
     is_id,
     is_root,
+    name_key,
     new_id,
     new_object_id,
+    position_of,
 )
 
 __all__ = [
-    "DEFAULT_WRITE_TIMEOUT", "FILE_TYPES", "PAGE_SIZE", "ROOT", "FileRecord", "NewFile",
-    "ParentId", "Storage", "User", "email_key", "is_id", "is_root", "new_id", "new_object_id",
-    "open_storage",
+    "DEFAULT_WRITE_TIMEOUT", "FILE_TYPES", "PAGE_SIZE", "ROOT", "FileRecord", "NewContent",
+    "NewFile", "Order", "ParentId", "Position", "ShareLink", "SortField", "Storage", "Upload",
+    "Usage", "User", "email_key", "is_id", "is_root", "name_key", "new_id", "new_object_id",
+    "open_storage", "position_of",
 ]
 
 
