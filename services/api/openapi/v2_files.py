@@ -119,7 +119,7 @@ ON_A_FILE = {
 }
 _AFTER_DELETE = {"RestoreFileV2": {"operationId": "restoreFileV2", "parameters": {"id": "$request.path.id"}}}
 
-PATCH_BODY = {
+PATCH_BODY: Json = {
     "type": "object", "minProperties": 1, "additionalProperties": False,
     "properties": {
         "name": _NAME,
