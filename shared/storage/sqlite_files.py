@@ -154,8 +154,8 @@ class FilesPart(SQLiteCore):
                 return []
         # Rows that hold a position in a live folder are live; the test only guards that.
         rows = self._read(
-            f"SELECT {FILE_COLUMNS} FROM files WHERE user_id = ? AND parent_id = ? AND seq >= ?"
-            " AND trashed_at IS NULL ORDER BY seq LIMIT ?",
+            f"SELECT {FILE_COLUMNS} FROM files INDEXED BY files_by_parent WHERE user_id = ? AND parent_id = ?"
+            " AND seq >= ? AND trashed_at IS NULL ORDER BY seq LIMIT ?",
             (user_id.lower(), key, page * PAGE_SIZE, PAGE_SIZE),
         ).fetchall()
         return [file_record(row) for row in rows]
