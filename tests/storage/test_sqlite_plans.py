@@ -196,6 +196,7 @@ async def test_writes_visit_their_own_rows_not_the_folder(big: SQLiteStorage) ->
         box = await big.create_file(NewFile(USER, "box", "folder", False, FOLDER, None))
         await big.update_file(USER, record.id, parent_id=box.id, now=2.0)
         await big.update_file(USER, box.id, parent_id=0, now=3.0)
+        await big.update_file(USER, box.id, parent_id=FOLDER, now=3.0)  # a folder: checked for a cycle
         await big.trash_file(USER, box.id, now=4.0)
         await big.restore_file(USER, box.id, now=5.0)
         assert await big.purge_file(USER, box.id) == ["/tmp/fm/new"]
