@@ -12,9 +12,19 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from ..errors import Invalid, NotFound
-from .base import FileRecord, NewContent, ParentId, is_id, is_root, name_key
+from .base import FileRecord, NewContent, ParentId, is_id, is_root
 from .guard import domain_errors
-from .mongo_docs import LIVE, MongoBase, domain_error, file_record, id_variants, parent_out, stored_parent
+from .mongo_docs import (
+    LIVE,
+    MongoBase,
+    derived_keys,
+    domain_error,
+    file_record,
+    id_variants,
+    oid_time,
+    parent_out,
+    stored_parent,
+)
 from .mongo_tree import chain_up, parent_problem
 from .mongo_usage import charge, next_seq
 
@@ -64,7 +74,12 @@ class MongoEdits(MongoBase):
         moving = parent_id is not None and not _same_parent(doc.get("parentId"), parent_id)
         changes: dict[str, Any] = {"updatedAt": now}
         if name is not None:
-            changes.update(name=name, nameKey=name_key(name))
+            changes["name"] = name
+        # All derived keys, not only nameKey: a document of the original has none,
+        # and one with a nameKey is taken as keyed (mongo_setup.fill_file_keys).
+        changes.update(derived_keys({**doc, **changes}))
+        if doc.get("createdAt") is None:
+            changes["createdAt"] = oid_time(doc["_id"])
         if is_public is not None:
             changes["isPublic"] = bool(is_public)
         if moving:
