@@ -36,6 +36,16 @@ def _same_parent(stored: Any, wanted: ParentId) -> bool:
     return is_root(current) if is_root(wanted) else str(current).lower() == str(wanted).lower()
 
 
+def _keyed(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` with every derived key of the changed document: a document
+    of the original has none, and once it has a nameKey it is taken as keyed
+    (a racing mongo_setup.fill_file_keys leaves it alone then)."""
+    keyed = {**changes, **derived_keys({**doc, **changes})}
+    if doc.get("createdAt") is None:
+        keyed["createdAt"] = oid_time(doc["_id"])
+    return keyed
+
+
 @domain_errors(domain_error)
 class MongoEdits(MongoBase):
     async def _move_problem(self, user_id: str, file_id: str, parent_id: ParentId, is_folder: bool) -> str | None:
@@ -75,11 +85,6 @@ class MongoEdits(MongoBase):
         changes: dict[str, Any] = {"updatedAt": now}
         if name is not None:
             changes["name"] = name
-        # All derived keys, not only nameKey: a document of the original has none,
-        # and one with a nameKey is taken as keyed (mongo_setup.fill_file_keys).
-        changes.update(derived_keys({**doc, **changes}))
-        if doc.get("createdAt") is None:
-            changes["createdAt"] = oid_time(doc["_id"])
         if is_public is not None:
             changes["isPublic"] = bool(is_public)
         if moving:
@@ -90,6 +95,7 @@ class MongoEdits(MongoBase):
             seq = await next_seq(self._users, user_id)  # to the end of its new folder's v1 order
             if seq is not None:
                 changes["seq"] = seq
+        changes = _keyed(doc, changes)
         updated = await self._files.find_one_and_update(
             match, {"$set": changes}, return_document=ReturnDocument.AFTER
         )
@@ -122,7 +128,7 @@ class MongoEdits(MongoBase):
             raise NotFound()
         match = {"_id": ObjectId(file_id), "userId": id_variants(user_id), **LIVE}
         while True:
-            doc = await self._files.find_one(match, {"type": 1, "size": 1, "localPath": 1})
+            doc = await self._files.find_one(match)
             if doc is None:
                 raise NotFound()
             if doc.get("type") == "folder":
@@ -133,9 +139,10 @@ class MongoEdits(MongoBase):
                 await charge(self._users, user_id, used=grown, quota_bytes=quota_bytes)
             updated = await self._files.find_one_and_update(
                 {**match, "localPath": doc.get("localPath"), "size": old_size},
-                {"$set": {"localPath": content.local_path, "size": content.size, "sizeKey": content.size,
-                          "sha256": content.sha256, "mimeType": content.mime_type, "type": content.type,
-                          "hasThumbnails": False, "updatedAt": now}},
+                {"$set": _keyed(doc, {
+                    "localPath": content.local_path, "size": content.size, "sha256": content.sha256,
+                    "mimeType": content.mime_type, "type": content.type, "hasThumbnails": False,
+                    "updatedAt": now})},
                 return_document=ReturnDocument.AFTER,
             )
             if updated is None:
