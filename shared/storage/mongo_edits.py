@@ -17,11 +17,10 @@ from .guard import domain_errors
 from .mongo_docs import (
     LIVE,
     MongoBase,
-    derived_keys,
     domain_error,
     file_record,
     id_variants,
-    oid_time,
+    keyed,
     parent_out,
     stored_parent,
 )
@@ -34,16 +33,6 @@ INTO_ITSELF = "Cannot move a folder into itself"
 def _same_parent(stored: Any, wanted: ParentId) -> bool:
     current = parent_out(stored)
     return is_root(current) if is_root(wanted) else str(current).lower() == str(wanted).lower()
-
-
-def _keyed(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """`changes` with every derived key of the changed document: a document
-    of the original has none, and once it has a nameKey it is taken as keyed
-    (a racing mongo_setup.fill_file_keys leaves it alone then)."""
-    keyed = {**changes, **derived_keys({**doc, **changes})}
-    if doc.get("createdAt") is None:
-        keyed["createdAt"] = oid_time(doc["_id"])
-    return keyed
 
 
 @domain_errors(domain_error)
@@ -95,7 +84,7 @@ class MongoEdits(MongoBase):
             seq = await next_seq(self._users, user_id)  # to the end of its new folder's v1 order
             if seq is not None:
                 changes["seq"] = seq
-        changes = _keyed(doc, changes)
+        changes = keyed(doc, changes)
         updated = await self._files.find_one_and_update(
             match, {"$set": changes}, return_document=ReturnDocument.AFTER
         )
@@ -139,7 +128,7 @@ class MongoEdits(MongoBase):
                 await charge(self._users, user_id, used=grown, quota_bytes=quota_bytes)
             updated = await self._files.find_one_and_update(
                 {**match, "localPath": doc.get("localPath"), "size": old_size},
-                {"$set": _keyed(doc, {
+                {"$set": keyed(doc, {
                     "localPath": content.local_path, "size": content.size, "sha256": content.sha256,
                     "mimeType": content.mime_type, "type": content.type, "hasThumbnails": False,
                     "updatedAt": now})},

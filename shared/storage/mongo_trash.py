@@ -33,7 +33,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ..errors import NotFound
 from .base import ROOT, FileRecord, is_id, is_root
 from .guard import domain_errors
-from .mongo_docs import LIVE, MongoBase, domain_error, file_record, id_variants, ids_variants
+from .mongo_docs import LIVE, MongoBase, domain_error, file_record, id_variants, ids_variants, keyed
 from .mongo_tree import levels_below, parent_problem
 from .mongo_usage import charge, next_seq
 
@@ -99,19 +99,18 @@ class MongoTrash(MongoBase):
                 await self._mark(latecomers, mark)
 
     async def restore_file(self, user_id: str, file_id: str, now: float) -> FileRecord:
-        """updated_at is left alone: a restore is not an edit. The top goes to
-        the end of its folder's v1 order, to the root if that folder is gone
-        or trashed."""
+        """The top goes to the end of its folder's v1 order, to the root if
+        that folder is gone or trashed; its updated_at is `now`."""
         if not (is_id(user_id) and is_id(file_id)):
             raise NotFound()
         top = ObjectId(file_id)
         owner = id_variants(user_id)
-        doc = await self._files.find_one({"_id": top, "userId": owner, "trashTop": True}, {"parentId": 1})
+        doc = await self._files.find_one({"_id": top, "userId": owner, "trashTop": True})
         if doc is None:
             raise NotFound()
         back = {"$unset": {field: "" for field in _TRASH_FIELDS}}
         await self._files.update_many({"userId": owner, "trashId": top, "_id": {"$ne": top}}, back)
-        change: dict[str, Any] = {**back, "$set": {}}
+        change: dict[str, Any] = {**back, "$set": keyed(doc, {"updatedAt": now})}
         parent = doc.get("parentId")
         if not is_root(parent) and await parent_problem(self._files, user_id, str(parent).lower()):
             change["$set"]["parentId"] = ROOT
@@ -120,8 +119,7 @@ class MongoTrash(MongoBase):
             change["$set"]["seq"] = seq
         restored = await self._files.find_one_and_update(
             {"_id": top, "userId": owner, "trashTop": True},
-            {op: fields for op, fields in change.items() if fields},
-            return_document=ReturnDocument.AFTER,
+            change, return_document=ReturnDocument.AFTER,
         )
         if restored is None:
             raise NotFound()  # restored or purged by a racing request

@@ -47,12 +47,16 @@ async def charge(
     """Add `used` and `reserved` bytes (either may be negative) to the user's
     counters in one atomic update, refused with QuotaExceeded when
     `quota_bytes` is set and used + reserved + the additions would pass it.
-    With `seq`, also take the next v1 position and return it.
+    Adding nothing is never refused, so a user over a lowered quota can
+    still make folders and shrink files. With `seq`, also take the next v1
+    position and return it.
 
     A user without a document (files of an account removed by other tools)
     has nothing to count: None, and nothing refused."""
     if not is_id(user_id):
         return None
+    if used + reserved <= 0:
+        quota_bytes = None
     query: dict[str, Any] = {"_id": ObjectId(user_id)}
     if quota_bytes is not None:
         query.update(_fits(quota_bytes, used + reserved))

@@ -175,6 +175,11 @@ async def test_a_user_of_the_original_gets_counters_on_first_use(mongo_storage: 
         await mongo_storage.create_file(NewFile(user_id, "y", "file", False, ROOT, "/tmp/y", size=41), 100)
     doc = await raw_db.users.find_one({"_id": ObjectId(user_id)})
     assert (doc["email"], doc["password"], doc["usedBytes"]) == ("bob@dylan.com", "sha1", 60)
+    # Over a lowered quota: adding nothing (a folder) is still allowed, adding a byte is not.
+    await mongo_storage.create_file(NewFile(user_id, "d", "folder", False, ROOT, None), 50)
+    with pytest.raises(QuotaExceeded):
+        await mongo_storage.create_file(NewFile(user_id, "z", "file", False, ROOT, "/tmp/z", size=1), 50)
+    assert (await mongo_storage.usage(user_id)).used_bytes == 60
 
 
 # ---------------------------------------------------------------- no transactions: racing writes
