@@ -10,7 +10,9 @@ level with `update_many`, in an order that leaves a crash harmless:
   the deletion (the hidden ones already carry its id). After the top is
   marked the tree is walked once more, so an item created or moved into it
   meanwhile (create_file and update_file check the folder again after
-  writing) is trashed too.
+  writing) is trashed too. When a racing deletion (of the top or of a
+  folder above it) marks the top first, what this one marked joins that
+  deletion.
 - restore_file brings back everything below the top before the top. A
   crash leaves the top in the trash, with some of its items back; restoring
   it again finishes.
@@ -79,11 +81,22 @@ class MongoTrash(MongoBase):
             {"$set": {"trashedAt": now, "trashId": top, "trashTop": True}},
             return_document=ReturnDocument.AFTER,
         )
-        if marked is None:
-            raise NotFound()  # trashed (or purged) by a racing request
+        if marked is None:  # trashed (or purged) by a racing request
+            await self._join_winner(owner, top, now)
+            raise NotFound()
         if doc.get("type") == "folder":
             await self._trash_latecomers(user_id, top, mark)
         return file_record(marked)
+
+    async def _join_winner(self, owner: dict[str, Any], top: ObjectId, now: float) -> None:
+        """What this call marked goes with the deletion that took the top first
+        (its own, or an ancestor's), so restoring that brings it back too."""
+        winner = await self._files.find_one({"_id": top}, {"trashId": 1, "trashedAt": 1})
+        if winner is not None and winner.get("trashId") is not None:
+            await self._files.update_many(
+                {"userId": owner, "trashId": top, "trashedAt": now, "_id": {"$ne": top}},
+                {"$set": {"trashId": winner["trashId"], "trashedAt": winner.get("trashedAt")}},
+            )
 
     async def _mark(self, docs: list[dict[str, Any]], change: dict[str, Any]) -> None:
         ids = [d["_id"] for d in docs]

@@ -8,12 +8,15 @@ again; the quota holds under racing writes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from bson import ObjectId
+from pymongo import AsyncMongoClient, MongoClient, monitoring
 
-from shared.errors import NotFound, QuotaExceeded
+from shared.errors import Invalid, NotFound, QuotaExceeded
 from shared.storage import ROOT, NewFile, Order, Storage, Upload, Usage, new_id, open_storage, position_of
 from shared.storage.mongo import MongoStorage
 
@@ -267,3 +270,170 @@ async def test_finish_upload_after_a_crash_that_followed_the_claim(mongo_storage
     usage = await mongo_storage.usage(user.id)
     assert (usage.used_bytes, usage.reserved_bytes) == (30, 0)
     assert await mongo_storage.count_files() == 1
+
+
+async def test_racing_deletions_of_one_tree_restore_whole(mongo_storage: Storage, raw_db) -> None:
+    """Each walk marks what is still live; whatever lost the race for a top
+    joins the deletion that won it, so restoring what the trash lists brings
+    every item back, and nothing is left hidden."""
+    user = await mongo_storage.create_user("a@example.com", "h")
+
+    async def tree() -> tuple[str, str, list[str]]:
+        top = await mongo_storage.create_file(NewFile(user.id, "top", "folder", False, ROOT, None))
+        mid = await mongo_storage.create_file(NewFile(user.id, "mid", "folder", False, top.id, None))
+        leaves = [await mongo_storage.create_file(NewFile(user.id, f"l{n}", "file", False, parent, f"/tmp/{n}"))
+                  for n, parent in enumerate([top.id, mid.id, mid.id, mid.id])]
+        return top.id, mid.id, [top.id, mid.id, *(leaf.id for leaf in leaves)]
+
+    for first, second in (("top", "top"), ("top", "mid"), ("mid", "top")):
+        top, mid, ids = await tree()
+        targets = {"top": top, "mid": mid}
+        results = await asyncio.gather(mongo_storage.trash_file(user.id, targets[first], now=1.0),
+                                       mongo_storage.trash_file(user.id, targets[second], now=2.0),
+                                       return_exceptions=True)
+        assert not all(isinstance(r, BaseException) for r in results)
+        assert all(isinstance(r, NotFound) for r in results if isinstance(r, BaseException))
+        assert all([await mongo_storage.file_of_user(user.id, i) is None for i in ids])
+        for deleted in await mongo_storage.trashed_files(user.id, 10, None):
+            await mongo_storage.restore_file(user.id, deleted.id, now=3.0)
+        assert all([await mongo_storage.file_of_user(user.id, i) is not None for i in ids]), (first, second)
+        assert await raw_db.files.count_documents({"trashedAt": {"$ne": None}}) == 0
+        await mongo_storage.purge_file(user.id, top)
+
+
+class _Then(monitoring.CommandListener):
+    """Runs `then` (another client's writes) right after each `command` succeeds,
+    until it says it is done (True): a racing request's writes, at a chosen
+    point of ours."""
+
+    def __init__(self, command: str, then) -> None:
+        self.command, self.then = command, then
+
+    def started(self, event) -> None:
+        pass
+
+    def succeeded(self, event) -> None:
+        if event.command_name == self.command and self.then is not None and self.then():
+            self.then = None
+
+    def failed(self, event) -> None:
+        pass
+
+
+@contextlib.asynccontextmanager
+async def racing(url: str, db_name: str, command: str, then) -> AsyncIterator[MongoStorage]:
+    """A storage whose `command`s are followed at once by `then` (until it is done)."""
+    client: AsyncMongoClient = AsyncMongoClient(url, event_listeners=[_Then(command, then)])
+    storage = MongoStorage(client, db_name)
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+def raw_files(url: str):
+    return MongoClient(url).get_default_database().files
+
+
+async def test_a_deletion_that_loses_its_top_joins_the_winner(mongo_db_url: str, raw_db) -> None:
+    """trash_file(mid) has marked what is below mid when trash_file(top),
+    elsewhere, takes mid (and top) first: what mid's deletion marked goes
+    with top's, so restoring top brings everything back."""
+    storage = await open_storage(mongo_db_url)
+    try:
+        user = await storage.create_user("a@example.com", "h")
+        top = await storage.create_file(NewFile(user.id, "top", "folder", False, ROOT, None))
+        mid = await storage.create_file(NewFile(user.id, "mid", "folder", False, top.id, None))
+        leaves = [await storage.create_file(NewFile(user.id, f"l{n}", "file", False, mid.id, f"/tmp/{n}"))
+                  for n in range(3)]
+    finally:
+        await storage.close()
+
+    def winner_marks_top_and_mid() -> bool:  # what trash_file(top) leaves, its walk past mid
+        files = raw_files(mongo_db_url)
+        files.update_one({"_id": ObjectId(mid.id)}, {"$set": {"trashedAt": 1.0, "trashId": ObjectId(top.id)}})
+        files.update_one({"_id": ObjectId(top.id)},
+                         {"$set": {"trashedAt": 1.0, "trashId": ObjectId(top.id), "trashTop": True}})
+        files.database.client.close()
+        return True
+
+    async with racing(mongo_db_url, raw_db.name, "update", winner_marks_top_and_mid) as loser:
+        with pytest.raises(NotFound):
+            await loser.trash_file(user.id, mid.id, now=2.0)
+        assert await loser.file_of_user(user.id, leaves[0].id) is None
+        assert [r.id for r in await loser.trashed_files(user.id, 10, None)] == [top.id]
+        await loser.restore_file(user.id, top.id, now=3.0)
+        for record in (top, mid, *leaves):
+            assert await loser.file_of_user(user.id, record.id) is not None, record.name
+
+
+async def test_a_file_created_in_a_folder_during_its_deletion_is_trashed_too(
+    mongo_db_url: str, mongo_storage: Storage, raw_db
+) -> None:
+    """A create_file that checked its folder before the walk reached it, and
+    inserted after (its second check found the folder still live): the walk
+    after the top is marked finds it."""
+    user = await mongo_storage.create_user("a@example.com", "h")
+    top = await mongo_storage.create_file(NewFile(user.id, "top", "folder", False, ROOT, None))
+    mid = await mongo_storage.create_file(NewFile(user.id, "mid", "folder", False, top.id, None))
+    late: list[str] = []
+
+    def create_in_mid() -> bool:  # after the walk read mid's (empty) content, before mid is marked
+        files = raw_files(mongo_db_url)
+        late.append(str(files.insert_one({"userId": ObjectId(user.id), "name": "late", "type": "file",
+                                          "isPublic": False, "parentId": ObjectId(mid.id),
+                                          "localPath": "/tmp/late"}).inserted_id))
+        files.database.client.close()
+        return True
+
+    async with racing(mongo_db_url, raw_db.name, "update", create_in_mid) as storage:
+        await storage.trash_file(user.id, top.id, now=1.0)
+    assert late and await mongo_storage.file_of_user(user.id, late[0]) is None
+    assert (await mongo_storage.file_with_trashed(user.id, late[0])).trash_id == top.id
+    await mongo_storage.restore_file(user.id, top.id, now=2.0)
+    assert (await mongo_storage.file_of_user(user.id, late[0])).parent_id == mid.id
+
+
+async def test_create_file_into_a_folder_trashed_meanwhile_leaves_nothing(
+    mongo_db_url: str, mongo_storage: Storage, raw_db
+) -> None:
+    user = await mongo_storage.create_user("a@example.com", "h")
+    docs = await mongo_storage.create_file(NewFile(user.id, "docs", "folder", False, ROOT, None))
+
+    def trash_docs() -> bool:  # after the first check of the folder and the charge
+        files = raw_files(mongo_db_url)
+        files.update_one({"_id": ObjectId(docs.id)},
+                         {"$set": {"trashedAt": 1.0, "trashId": ObjectId(docs.id), "trashTop": True}})
+        files.database.client.close()
+        return True
+
+    async with racing(mongo_db_url, raw_db.name, "findAndModify", trash_docs) as storage:
+        with pytest.raises(Invalid) as refused:
+            await storage.create_file(NewFile(user.id, "x", "file", False, docs.id, "/tmp/x", size=7), 100)
+    assert refused.value.message == "Parent not found"
+    assert await mongo_storage.count_files() == 1
+    assert (await mongo_storage.usage(user.id)).used_bytes == 0
+
+
+async def test_a_move_into_a_folder_trashed_meanwhile_is_undone(
+    mongo_db_url: str, mongo_storage: Storage, raw_db
+) -> None:
+    user = await mongo_storage.create_user("a@example.com", "h")
+    docs = await mongo_storage.create_file(NewFile(user.id, "docs", "folder", False, ROOT, None))
+    record = await mongo_storage.create_file(NewFile(user.id, "f", "file", False, ROOT, "/tmp/f", size=1))
+    before = await raw_db.files.find_one({"_id": ObjectId(record.id)})
+
+    def trash_docs() -> bool:  # once the move is written (not after taking the v1 position)
+        files = raw_files(mongo_db_url)
+        moved = files.find_one({"_id": ObjectId(record.id), "parentId": ObjectId(docs.id)}) is not None
+        if moved:
+            files.update_one({"_id": ObjectId(docs.id)},
+                             {"$set": {"trashedAt": 1.0, "trashId": ObjectId(docs.id), "trashTop": True}})
+        files.database.client.close()
+        return moved
+
+    async with racing(mongo_db_url, raw_db.name, "findAndModify", trash_docs) as storage:
+        with pytest.raises(Invalid) as refused:
+            await storage.update_file(user.id, record.id, parent_id=docs.id, name="g", now=5.0)
+    assert refused.value.message == "Parent not found"
+    assert await raw_db.files.find_one({"_id": ObjectId(record.id)}) == before
