@@ -211,10 +211,10 @@ def keyed(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """`changes` (a $set) with every derived key of the changed document: a
     document of the original has none, and once it has a nameKey it is taken
     as keyed (a racing mongo_setup.fill_file_keys leaves it alone then)."""
-    keyed = {**changes, **derived_keys({**doc, **changes})}
+    full = {**changes, **derived_keys({**doc, **changes})}
     if doc.get("createdAt") is None:
-        keyed["createdAt"] = oid_time(doc["_id"])
-    return keyed
+        full["createdAt"] = oid_time(doc["_id"])
+    return full
 
 
 def file_record(doc: dict[str, Any]) -> FileRecord:

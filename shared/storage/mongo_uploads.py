@@ -30,6 +30,7 @@ from ..errors import NotFound
 from .base import ROOT, FileRecord, NewFile, Upload, is_id, is_root, new_object_id
 from .guard import domain_errors
 from .mongo_docs import (
+    LIVE,
     MongoBase,
     as_int,
     as_str,
@@ -150,8 +151,9 @@ class MongoUploads(MongoBase):
         await charge(self._users, user_id, used=new.size or 0,
                      reserved=-length if isinstance(length, int) else 0)
         if not is_root(parent) and await parent_problem(self._files, user_id, parent):
-            # Its folder was trashed while it was inserted: to the root, as if it had been first.
-            await self._files.update_one({"_id": file_id, "parentId": doc["parentId"]},
+            # Its folder was trashed while it was inserted: to the root, as if it
+            # had been first (unless the deletion's walk took it along already).
+            await self._files.update_one({"_id": file_id, "parentId": doc["parentId"], **LIVE},
                                          {"$set": {"parentId": ROOT}})
 
     async def delete_upload(self, user_id: str, upload_id: str) -> Upload | None:
