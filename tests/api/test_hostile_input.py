@@ -22,12 +22,16 @@ ROUTES = [
     ("GET", "/disconnect"), ("GET", "/users/me"), ("POST", "/files"), ("GET", "/files/{id}"),
     ("GET", "/files"), ("PUT", "/files/{id}/publish"), ("PUT", "/files/{id}/unpublish"),
     ("GET", "/files/{id}/data"), ("GET", "/openapi.json"),
+    # v2 files
+    ("GET", "/v2/files"), ("GET", "/v2/files/{id}"), ("PATCH", "/v2/files/{id}"), ("DELETE", "/v2/files/{id}"),
+    ("POST", "/v2/files/{id}/restore"), ("GET", "/v2/trash"), ("DELETE", "/v2/trash"),
 ]
 HOSTILE_TEXT = [b"%ED%A0%80", b"%FF%FE", b"%00", b"%C0%AF", b"..%2F..%2Fetc%2Fpasswd", b"%25", b"x" * 6000]
 HOSTILE_HEADER_VALUES = [b"\xed\xa0\x80", b"\xff\xfe", b"abc\xc0\xaf", b"x" * 7000, b"\xe2\x82", b"%ED%A0%80"]
 HEADERS = [b"X-Token", b"Authorization", b"Range", b"If-None-Match", b"If-Modified-Since", b"If-Range",
            b"Content-Type", b"X-Request-Id", b"Accept", b"X-Forwarded-For"]
-QUERY_NAMES = [b"parentId", b"page", b"size", b"download", b"\xed\xa0\x80"]
+QUERY_NAMES = [b"parentId", b"page", b"size", b"download", b"q", b"sort", b"limit", b"cursor", b"permanent",
+               b"\xed\xa0\x80"]
 BODIES = [
     b"[" * 100_000,
     b'{"name": "\\ud800", "type": "folder"}',
@@ -41,6 +45,8 @@ BODIES = [
     b'{"email": {"$ne": null}, "password": ["pw"]}',
     b'{"name": "x", "type": "file", "data": "' + b"\\u0041" * 20_000 + b'"}',
     b"\x00\x01\x02",
+    b'{"name": "x", "parentId": {"$ne": null}, "isPublic": "\\ud800"}',
+    b'{"parentId": "' + b"f" * 24 + b'", "name": "' + b"\\u00e9" * 200 + b'"}',
 ]
 
 
@@ -73,7 +79,7 @@ def build(method: str, path: bytes, headers: list[tuple[bytes, bytes]], body: by
         headers = [(name, b"someone-elses" if name == b"X-Token" else value) for name, value in headers]
     lines = [method.encode() + b" " + path + b" HTTP/1.1", b"Host: x", b"Connection: close",
              *(name + b": " + value for name, value in headers)]
-    if body or method in ("POST", "PUT"):
+    if body or method in ("POST", "PUT", "PATCH"):
         lines.append(b"Content-Length: " + str(len(body)).encode())
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
@@ -126,7 +132,7 @@ async def test_hostile_json_bodies(target):
     host, port, token, file_id, _ = target
     requests = []
     for (method, template), body in itertools.product(ROUTES, BODIES):
-        if method not in ("POST", "PUT"):
+        if method not in ("POST", "PUT", "PATCH"):
             continue
         path = template.encode().replace(b"{id}", file_id)
         headers = [(b"X-Token", token), (b"Content-Type", b"application/json")]
