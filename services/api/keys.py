@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from shared.attempts import AttemptLimiter
 from shared.blobs import BlobStore
 from shared.config import Settings
+from shared.domain.accounts import Accounts
 from shared.passwords import PasswordHasher
 from shared.storage import Storage
 from shared.tokens import TokenStore
@@ -33,3 +34,4 @@ DRAIN = web.AppKey("drain", Drain)
 # Brute-force limits (shared.attempts): logins (every route that checks a password), sign-ups.
 LOGINS = web.AppKey("logins", AttemptLimiter)
 SIGNUPS = web.AppKey("signups", AttemptLimiter)
+ACCOUNTS = web.AppKey("accounts", Accounts)
