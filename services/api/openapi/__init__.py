@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import v1
+from . import v1, v2_accounts
 from .parts import COMPONENTS
 
 routes = web.RouteTableDef()
@@ -34,9 +34,11 @@ SPEC: dict[str, Any] = {
             "whole request head within server.header_timeout seconds is disconnected without an answer."
         ),
     },
-    "tags": [{"name": "v1", "description": "The original files manager's contract, kept to the letter"}],
-    "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS}},
-    "paths": {**v1.PATHS},
+    "tags": [{"name": "v1", "description": "The original files manager's contract, kept to the letter"},
+             {"name": v2_accounts.TAG, "description": "Sign-up, sessions, the caller, password changes; "
+                                                     "errors carry a stable `code`"}],
+    "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS, **v2_accounts.SCHEMAS}},
+    "paths": {**v1.PATHS, **v2_accounts.PATHS},
 }
 
 _BODY = orjson.dumps(SPEC)

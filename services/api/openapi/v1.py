@@ -144,7 +144,8 @@ PATHS: Json = {
     )},
     "/users": {"post": operation(
         "createUser", "Sign up", tag=TAG,
-        description=f"Checked in this order: email, password, then the sign-up limit per client address "
+        description=f"Refused (403) at once when security.signup is closed. Then checked in this order: "
+                    f"email, password, then the sign-up limit per client address "
                     f"(429), then whether the email is taken. The body is at most {JSON_BODY_LIMIT} bytes; "
                     "an empty body is `{}`. Members other than email and password are ignored.",
         body=json_body({"type": "object", "required": ["email", "password"], "properties": {
@@ -156,6 +157,8 @@ PATHS: Json = {
                    "400": error("Invalid input, or the email is taken", "Missing email", "Missing password",
                                 "Already exist", "Invalid email: expected a string",
                                 "Invalid JSON body: expected an object"),
+                   "403": error("Sign-up is closed (security.signup): only the operator adds users",
+                                "Sign-up is closed"),
                    "408": BODY_TIMEOUT, "413": TOO_LARGE, "429": TOO_MANY_ATTEMPTS, "503": UNAVAILABLE,
                    "507": INSUFFICIENT_STORAGE},
     )},
