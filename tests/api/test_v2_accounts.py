@@ -18,9 +18,10 @@ import redis.asyncio as aioredis
 from services.api.app import create_app
 from services.api.keys import PASSWORDS, SETTINGS, STORAGE
 from shared.jobs import stream_of
-from shared.storage import open_storage
+from shared.storage import NewFile, open_storage
 
 from .conftest import basic
+from .test_logout_everywhere import Service, busy_cpus, one_connection_per_worker  # noqa: F401 (a fixture)
 
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
@@ -278,16 +279,17 @@ async def test_me_says_the_quota_and_the_bytes_used_fresh(client, backend_settin
     resp = await client.get("/v2/users/me", headers=bearer(token))
     assert resp.status == 200
     assert await resp.json() == user
-    resp = await client.post("/files", json={"name": "a.txt", "type": "file", "data": "aGVsbG8="},  # 5 bytes
-                             headers={"X-Token": token})
-    assert resp.status == 201
     storage = await open_storage(backend_settings.storage.db_url)
     try:
+        await storage.create_file(NewFile(user["id"], "a.txt", "file", False, 0, "/nowhere/a", size=5))
+        me = await (await client.get("/v2/users/me", headers=bearer(token))).json()
+        assert (me["quotaBytes"], me["usedBytes"]) == (None, 5)
         assert await storage.set_quota(user["id"], 1000)
+        await storage.create_file(NewFile(user["id"], "b.txt", "file", False, 0, "/nowhere/b", size=7))
     finally:
         await storage.close()
     me = await (await client.get("/v2/users/me", headers=bearer(token))).json()
-    assert (me["quotaBytes"], me["usedBytes"]) == (1000, 5)
+    assert (me["quotaBytes"], me["usedBytes"]) == (1000, 12)
 
 
 async def test_the_default_quota_applies_unless_the_user_has_one(in_process):
@@ -480,7 +482,7 @@ async def test_a_login_racing_a_password_change_gets_no_token(in_process, monkey
 
 # --- Two API processes --------------------------------------------------------------------------
 
-CHANGES = 20
+CHANGES = 40
 
 
 def _call(conn, method: str, path: str, request_id: str, token: str | None = None,
@@ -498,12 +500,13 @@ def _call(conn, method: str, path: str, request_id: str, token: str | None = Non
     return resp.status, json.loads(raw) if raw else None
 
 
+@pytest.mark.usefixtures("busy_cpus")
 def test_a_password_change_ends_the_other_tokens_in_both_api_workers_at_once(live_service, redis_url):
-    """The live service (two API workers): both remember a token, the owner
-    changes the password through one of them, and at once neither accepts
-    it, on the connections that remembered it or on fresh ones; the token
-    that made the change goes on working in both."""
-    from .test_logout_everywhere import Service, one_connection_per_worker
+    """The live service (two API workers), beside two CPU-bound processes:
+    both workers remember a token, the owner changes the password through
+    one of them, and at once neither accepts it, on the connections that
+    remembered it or on fresh ones; the token that made the change goes on
+    working in both."""
 
     live_service.reset()
     service = Service(int(live_service.url.rsplit(":", 1)[1]), live_service.log)
