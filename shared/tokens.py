@@ -14,10 +14,11 @@ revoking touch it: the look-up of every request (`user_id`) reads the
 
 Tokens not in an index (issued by the original service, by this service
 before the index existed, or written by tools) are found by a SCAN of
-`auth_*` instead, but only while such a token can still be alive: until
-`LEGACY_WINDOW` after the first token was indexed (the key
-`files_manager:user_tokens:since`). Past that, a token written into Redis by
-something other than this service survives a password change.
+`auth_*` instead, but only while such a token can still be alive: for a day
+and an hour (LEGACY_TTL and a rolling upgrade's margin) after the first
+token was indexed (the key `files_manager:user_tokens:since`), and once per
+user past the upgrade's first hour. Past that window, a token written into
+Redis by something other than this service survives a password change.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .redis_get import PipelinedGet
 KEY_PREFIX = "auth_"
 INDEX_PREFIX = "files_manager:user_tokens:"
 INDEXED_SINCE = INDEX_PREFIX + "since"
+_SWEPT_PREFIX = INDEX_PREFIX + "swept:"  # a user whose unindexed tokens were all ended
 # The original's tokens live 24 h; one more hour covers a rolling upgrade in
 # which processes of the previous version still issue unindexed tokens.
 LEGACY_TTL = 86400
@@ -56,6 +58,20 @@ return expires
 """
 
 
+# ARGV: a SCAN cursor, the pattern, the step, a user id. Returns the next
+# cursor and the keys of that step whose value is the user id.
+_SCAN_FOR = """
+local step = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local mine = {}
+for _, key in ipairs(step[2]) do
+  if redis.call('TYPE', key).ok == 'string' and redis.call('GET', key) == ARGV[4] then
+    mine[#mine + 1] = key
+  end
+end
+return {step[1], mine}
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     token: str
@@ -75,6 +91,7 @@ class TokenStore:
         self._ttl = ttl_seconds
         self._cached = cached
         self._issue = redis.register_script(_ISSUE)
+        self._scan_for = redis.register_script(_SCAN_FOR)
         self._legacy_window_ms = (max(ttl_seconds, LEGACY_TTL) + _ROLLOUT_MARGIN) * 1000
 
     async def issue(self, user_id: str) -> Session:
@@ -113,7 +130,8 @@ class TokenStore:
         its token is indexed (shared.domain.accounts.log_in)."""
         index = index_key(user_id)
         tokens = {member.decode() for member in await self._redis.zrange(index, 0, -1)}
-        if await self._legacy_tokens_may_live():
+        sweep = await self._legacy_sweep(user_id)
+        if sweep is not None:
             tokens |= await self._unindexed_tokens_of(user_id)
         tokens.discard(keep or "")
         ordered = sorted(tokens)
@@ -122,6 +140,8 @@ class TokenStore:
             batch = ordered[start:start + _BATCH]
             ended += await self._delete([KEY_PREFIX + token for token in batch])
             await self._redis.zrem(index, *batch)
+        if sweep:
+            await self._redis.set(_SWEPT_PREFIX + user_id, 1, px=sweep)
         return ended
 
     async def _delete(self, keys: list[str]) -> int:
@@ -129,29 +149,32 @@ class TokenStore:
             return await self._cached.delete(*keys)
         return int(await self._redis.delete(*keys))
 
-    async def _legacy_tokens_may_live(self) -> bool:
-        since = await self._redis.get(INDEXED_SINCE)
+    async def _legacy_sweep(self, user_id: str) -> int | None:
+        """None when no token of the user outside the index can be alive.
+        Else a SCAN is due, and the number is how long (ms) its result holds
+        once done: to the window's end when every process issuing unindexed
+        tokens was gone before the SCAN began, else 0 (not remembered). So
+        one password change sweeps per user, not every one: a sweep costs
+        Redis about 5 ms per 1,000 tokens of all users."""
+        since, swept = await self._redis.mget(INDEXED_SINCE, _SWEPT_PREFIX + user_id)
+        if swept is not None:
+            return None
         if since is None:
-            return True
+            return 0
         seconds, micros = await self._redis.time()
-        return seconds * 1000 + micros // 1000 < int(since) + self._legacy_window_ms
+        now = seconds * 1000 + micros // 1000
+        window_end = int(since) + self._legacy_window_ms
+        if now >= window_end:
+            return None
+        return window_end - now if now >= int(since) + _ROLLOUT_MARGIN * 1000 else 0
 
     async def _unindexed_tokens_of(self, user_id: str) -> set[str]:
-        """Every `auth_*` token whose value is `user_id`, by SCAN: O(all tokens)."""
-        wanted = user_id.encode()
+        """Every `auth_*` token whose value is `user_id`: O(all tokens), one
+        SCAN step (and its GETs, in Redis) per round trip."""
         found: set[str] = set()
-        batch: list[bytes] = []
-
-        async def check() -> None:
-            values = await self._redis.mget(batch)
-            found.update(key[len(KEY_PREFIX):].decode() for key, value in zip(batch, values, strict=True)
-                         if value == wanted)
-            batch.clear()
-
-        async for key in self._redis.scan_iter(match=KEY_PREFIX + "*", count=_BATCH):
-            batch.append(key if isinstance(key, bytes) else key.encode())
-            if len(batch) >= _BATCH:
-                await check()
-        if batch:
-            await check()
-        return found
+        cursor = 0
+        while True:
+            cursor, keys = await self._scan_for(args=[cursor, KEY_PREFIX + "*", _BATCH, user_id])
+            found.update(key[len(KEY_PREFIX):].decode() for key in keys)
+            if int(cursor) == 0:
+                return found

@@ -110,6 +110,39 @@ async def test_tokens_written_by_others_are_ended_while_they_can_be_alive(redis)
     assert await redis.exists(KEY_PREFIX + bobs) == 1
 
 
+async def test_past_the_upgrade_s_first_hour_a_user_is_swept_once(redis):
+    """Once the processes that issued unindexed tokens are gone, one sweep
+    per user ends all of that user's: later changes read the index only."""
+    tokens = TokenStore(redis, TTL)
+    await tokens.issue(ANN)
+    seconds, _ = await redis.time()
+    await redis.set(INDEXED_SINCE, (seconds - 3601) * 1000)
+    legacy = await written_by_the_original(redis, ANN)
+    assert await tokens.revoke_others(ANN, keep=None) == 2
+    assert await redis.exists(KEY_PREFIX + legacy) == 0
+    window_left = LEGACY_TTL + 3600 - 3601
+    assert window_left - 5 <= await redis.ttl("files_manager:user_tokens:swept:" + ANN) <= window_left
+    written_later = await written_by_the_original(redis, ANN)  # not by this service: survives
+    indexed = (await tokens.issue(ANN)).token
+    assert await tokens.revoke_others(ANN, keep=None) == 1
+    assert await redis.exists(KEY_PREFIX + indexed) == 0
+    assert await redis.exists(KEY_PREFIX + written_later) == 1
+    # Bob's own sweep is still due.
+    bobs = await written_by_the_original(redis, BOB)
+    assert await tokens.revoke_others(BOB, keep=None) == 1
+    assert await redis.exists(KEY_PREFIX + bobs) == 0
+
+
+async def test_in_the_upgrade_s_first_hour_every_change_sweeps(redis):
+    tokens = TokenStore(redis, TTL)
+    await tokens.issue(ANN)  # the window opens now
+    assert await tokens.revoke_others(ANN, keep=None) == 1
+    assert not await redis.exists("files_manager:user_tokens:swept:" + ANN)
+    legacy = await written_by_the_original(redis, ANN)  # an old process still running
+    assert await tokens.revoke_others(ANN, keep=None) == 1
+    assert await redis.exists(KEY_PREFIX + legacy) == 0
+
+
 async def test_past_the_window_only_indexed_tokens_are_ended(redis):
     """The documented limit: a day and an hour after the first indexed token,
     every token this service issued is indexed; one written into Redis by
