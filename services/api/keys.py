@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from shared.attempts import AttemptLimiter
 from shared.blobs import BlobStore
 from shared.config import Settings
+from shared.domain.accounts import Accounts
 from shared.domain.cursors import CursorKey
 from shared.passwords import PasswordHasher
 from shared.storage import Storage
@@ -36,3 +37,4 @@ LOGINS = web.AppKey("logins", AttemptLimiter)
 SIGNUPS = web.AppKey("signups", AttemptLimiter)
 # v2 list cursors, under the key shared through Redis (shared/domain/cursors.py).
 CURSORS = web.AppKey("cursors", CursorKey)
+ACCOUNTS = web.AppKey("accounts", Accounts)

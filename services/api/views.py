@@ -7,12 +7,13 @@ import functools
 import math
 import os
 import time
-from typing import Any
+from typing import Any, overload
 
 import orjson
 from aiohttp import web
 
 from shared.storage import ROOT, FileRecord, User, is_root
+from shared.tokens import Session
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -37,6 +38,10 @@ def user_view(user: User) -> dict[str, str]:
     return {"id": user.id, "email": user.email}
 
 
+@overload
+def rfc3339(epoch: float) -> str: ...
+@overload
+def rfc3339(epoch: float | None) -> str | None: ...
 def rfc3339(epoch: float | None) -> str | None:
     """An RFC 3339 UTC time to the millisecond (`2024-05-01T12:34:56.789Z`), exactly
     as datetime's isoformat(timespec="milliseconds") writes it, at a third of
@@ -103,3 +108,21 @@ async def file_views_v2(records: list[FileRecord]) -> list[dict[str, Any]]:
         found = await asyncio.to_thread(_blob_sizes, [r.local_path or "" for r in legacy])
         sizes = {r.id: size for r, size in zip(legacy, found, strict=True)}
     return [file_view_v2(r, sizes.get(r.id)) for r in records]
+
+
+# ---- v2 accounts ---------------------------------------------------------------
+
+
+def account_view(user: User, quota_bytes: int | None, used_bytes: int) -> dict[str, Any]:
+    """The v2 user: `quotaBytes` is the quota that applies (None: unlimited)."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "createdAt": rfc3339(user.created_at),
+        "quotaBytes": quota_bytes,
+        "usedBytes": used_bytes,
+    }
+
+
+def session_view(session: Session) -> dict[str, str]:
+    return {"token": session.token, "expiresAt": rfc3339(session.expires_at)}
