@@ -204,15 +204,12 @@ class FilesPart(SQLiteCore):
         by_name = order.field == "name"
 
         def statement(is_file: int, seek: str, ordering: str) -> str:
-            if not is_file:  # a user's folders are few: their range of search_by_name, rows visited
-                return (f"SELECT {FILE_COLUMNS} FROM files INDEXED BY search_by_name WHERE user_id = ?"
-                        f" AND instr(name_key, ?) > 0 AND is_file = 0 AND trashed_at IS NULL{seek}"
-                        f" ORDER BY {ordering} LIMIT ?")
-            # Files: every name tested in search_names (sqlite_migrations._v4_search_names), only
-            # the matches' rows read. In name order the index is the order: a seek, stopped once
-            # the page is full; in another, the matches are sorted.
-            names = ("SELECT id FROM files INDEXED BY search_names WHERE user_id = ? AND instr(name_key, ?) > 0"
-                     " AND type <> 'folder' AND trashed_at IS NULL")
+            # Each name tested in the index of its kind (sqlite_migrations._v4_search_names),
+            # only the matches' rows read. In name order the index is the order: a seek, stopped
+            # once the page is full; in another, the matches are sorted.
+            index, kind = ("search_names", "<>") if is_file else ("search_folders", "=")
+            names = (f"SELECT id FROM files INDEXED BY {index} WHERE user_id = ? AND instr(name_key, ?) > 0"
+                     f" AND type {kind} 'folder' AND trashed_at IS NULL")
             if by_name:
                 return (f"SELECT {FILE_COLUMNS} FROM files WHERE id IN ({names}{seek} ORDER BY {ordering} LIMIT ?)"
                         f" ORDER BY {ordering}")

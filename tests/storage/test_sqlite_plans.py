@@ -158,18 +158,19 @@ async def test_every_order_is_a_seek_and_page_5000_costs_what_page_1_costs(big: 
 
 
 def assert_search_plans(plans: list[str], *, sorted_in_index: bool) -> None:
-    """Folders: their range of search_by_name. Files: each name tested in
-    the covering search_names (no row visited per name), the matches read by
-    primary key; in name order the index gives the order."""
+    """Folders, then files: each name tested in the covering index of its
+    kind (no row visited per name), the matches read by primary key; in name
+    order the index gives the order (a sort of one page only)."""
     assert len(plans) == 2, plans
-    assert plans[0].startswith("SEARCH files USING INDEX search_by_name (user_id=? AND is_file=?)"), plans[0]
-    steps = plans[1].split(" | ")
-    assert steps[0] == "SEARCH files USING PRIMARY KEY (id=?)", plans[1]
-    inner = [step for step in steps if "search_names" in step]
-    assert len(inner) == 1 and inner[0].startswith("SEARCH files USING COVERING INDEX search_names (user_id=?"), steps
-    assert "SCAN" not in plans[1], plans[1]
-    if sorted_in_index:  # the outer sort orders one page; the index read needs none
-        assert steps.count("USE TEMP B-TREE FOR ORDER BY") == 1 and steps[-1] == "USE TEMP B-TREE FOR ORDER BY", steps
+    for plan, index in zip(plans, ("search_folders", "search_names"), strict=True):
+        steps = plan.split(" | ")
+        assert steps[0] == "SEARCH files USING PRIMARY KEY (id=?)", plan
+        inner = [step for step in steps if "INDEX" in step]
+        assert len(inner) == 1 and inner[0].startswith(f"SEARCH files USING COVERING INDEX {index} (user_id=?"), steps
+        assert "SCAN" not in plan, plan
+        if sorted_in_index:
+            assert steps.count("USE TEMP B-TREE FOR ORDER BY") == 1, steps
+            assert steps[-1] == "USE TEMP B-TREE FOR ORDER BY", steps
 
 
 async def test_search_tests_names_in_a_covering_index(big: SQLiteStorage) -> None:
@@ -182,7 +183,7 @@ async def test_search_tests_names_in_a_covering_index(big: SQLiteStorage) -> Non
         assert_search_plans(watch.plans(), sorted_in_index=True)
         with Watch(big._reader) as watch:  # the next page: a seek in the index
             following = await big.search_files(USER, "file-0000", order, PAGE, position_of(found[-1], order))
-        assert [f.name for f in following][0] == ("File-000020" if not order.descending else "File-000079")
+        assert following[0].name == ("File-000020" if not order.descending else "File-000079")
         plans = watch.plans()
         assert len(plans) == 1 and "COVERING INDEX search_names (user_id=? AND (name_key,id)" in plans[0], plans
     for order in ORDERS[2:]:  # other orders sort the matches, after the same index read
