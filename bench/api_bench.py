@@ -50,7 +50,7 @@ async def seed(env: dict[str, str], files: int) -> tuple[str, str, str]:
         created = []
         for i in range(0, len(batch), 500):
             created += await asyncio.gather(*batch[i:i + 500])
-        token = await TokenStore(redis, 86400).issue(user.id)
+        token = (await TokenStore(redis, 86400).issue(user.id)).token
         return token, folder.id, created[len(created) // 2].id
     finally:
         await storage.close()

@@ -127,3 +127,18 @@ class ChecksumMismatch(DomainError):
     message = "Checksum mismatch"
     code = "checksum_mismatch"
 
+
+
+class InvalidEmail(Invalid):
+    message = "Invalid email"
+    code = "invalid_email"
+
+
+class PasswordTooShort(Invalid):
+    message = "Password too short"
+    code = "password_too_short"
+
+
+class PasswordTooLong(Invalid):
+    message = "Password too long"
+    code = "password_too_long"

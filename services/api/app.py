@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from shared.attempts import AttemptLimiter, Limit
 from shared.blobs import BlobStore
 from shared.config import Settings
+from shared.domain.accounts import Accounts
 from shared.domain.cursors import CursorKey
 from shared.logging import flush_logs
 from shared.passwords import PasswordHasher
@@ -30,6 +31,7 @@ from .edge import edge_middleware
 from .errors import log_request_error
 from .inflight import BODY_BUDGET, BodyBudget
 from .keys import (
+    ACCOUNTS,
     BLOBS,
     CURSORS,
     DRAIN,
@@ -91,6 +93,11 @@ async def _passwords(app: web.Application) -> AsyncIterator[None]:
     hasher.close()
 
 
+async def _accounts(app: web.Application) -> AsyncIterator[None]:
+    app[ACCOUNTS] = Accounts(app[STORAGE], app[PASSWORDS], app[TOKENS], app[REDIS], app[LOGINS], app[SIGNUPS])
+    yield
+
+
 async def _blobs(app: web.Application) -> AsyncIterator[None]:
     app[BLOBS] = blobs = BlobStore(app[SETTINGS].storage.folder_path)
     await asyncio.to_thread(blobs.ensure_folder)
@@ -115,7 +122,7 @@ def create_app(settings: Settings) -> web.Application:
     app[ERROR_REPORTER] = log_request_error
     app[DRAIN] = drain
     app[BODY_BUDGET] = BodyBudget(settings.server.max_inflight_body_bytes)
-    app.cleanup_ctx.extend([_request_log, _storage, _redis, _cursor_key, _passwords, _blobs])
+    app.cleanup_ctx.extend([_request_log, _storage, _redis, _cursor_key, _passwords, _accounts, _blobs])
     for module in (status, users, auth, files, file_data, accounts, v2_upload, v2_files, tus, links,
                    shares, openapi):
         app.router.add_routes(module.routes)

@@ -1,4 +1,6 @@
-"""Who is calling: the `X-Token` header, looked up in Redis, then the user."""
+"""Who is calling: the token (`X-Token`, or `Authorization: Bearer`), looked
+up in Redis, then the user. Both headers are accepted on every path; a token
+never travels in a URL."""
 
 from __future__ import annotations
 
@@ -10,6 +12,20 @@ from shared.storage import User
 from .keys import STORAGE, TOKENS, USERS
 
 TOKEN_HEADER = "X-Token"
+_BEARER = "bearer "
+
+
+def request_token(request: web.Request) -> str | None:
+    """The caller's token: X-Token when sent, else a Bearer Authorization
+    (v1's /connect reads Basic credentials from that header: not a token)."""
+    headers = request.headers
+    token = headers.get(TOKEN_HEADER)
+    if token is not None:
+        return token
+    authorization = headers.get("Authorization")
+    if authorization is not None and authorization[:7].lower() == _BEARER:
+        return authorization[7:].strip() or None
+    return None
 
 
 async def current_user(request: web.Request) -> User:
@@ -23,7 +39,7 @@ async def current_user(request: web.Request) -> User:
 
 async def optional_user(request: web.Request) -> User | None:
     """The authenticated user, or None for an anonymous (or badly authenticated) caller."""
-    user_id = await request.app[TOKENS].user_id(request.headers.get(TOKEN_HEADER))
+    user_id = await request.app[TOKENS].user_id(request_token(request))
     if user_id is None:
         return None
     cache = request.app[USERS]

@@ -70,7 +70,7 @@ _CODES: tuple[tuple[type[DomainError], str], ...] = (
     (Invalid, "invalid"),
 )
 _STATUS_CODES = {
-    400: "invalid", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+    400: "invalid", 404: "not_found", 408: "request_timeout", 405: "method_not_allowed", 413: "too_large",
     415: "unsupported_media_type", 499: "client_closed", 500: "internal", 503: "unavailable",
     507: "insufficient_storage",
 }

@@ -90,7 +90,7 @@ def _moves_into_itself(conn: sqlite3.Connection, user_id: str, folder_id: str, t
     """Whether `target` is `folder_id` or below it, walking up from the target
     one primary-key look-up at a time (a recursive CTE may be planned as a
     scan of every file once statistics exist)."""
-    current, seen = target, set()
+    current, seen = target, set[str]()
     while current != "0" and current not in seen and len(seen) < _MAX_DEPTH:
         if current == folder_id:
             return True

@@ -22,6 +22,9 @@ ROUTES = [
     ("GET", "/disconnect"), ("GET", "/users/me"), ("POST", "/files"), ("GET", "/files/{id}"),
     ("GET", "/files"), ("PUT", "/files/{id}/publish"), ("PUT", "/files/{id}/unpublish"),
     ("GET", "/files/{id}/data"), ("GET", "/openapi.json"),
+    # v2 accounts
+    ("POST", "/v2/users"), ("POST", "/v2/sessions"), ("DELETE", "/v2/sessions/current"), ("GET", "/v2/users/me"),
+    ("PUT", "/v2/users/me/password"),
     # v2 files
     ("GET", "/v2/files"), ("GET", "/v2/files/{id}"), ("PATCH", "/v2/files/{id}"), ("DELETE", "/v2/files/{id}"),
     ("POST", "/v2/files/{id}/restore"), ("GET", "/v2/trash"), ("DELETE", "/v2/trash"),
@@ -75,7 +78,7 @@ async def status_of(host: str, port: int, raw: bytes) -> int:
 
 
 def build(method: str, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> bytes:
-    if path.startswith(b"/disconnect"):  # keep the user's token for the other requests
+    if path.startswith((b"/disconnect", b"/v2/sessions/current")):  # keep the user's token for the other requests
         headers = [(name, b"someone-elses" if name == b"X-Token" else value) for name, value in headers]
     lines = [method.encode() + b" " + path + b" HTTP/1.1", b"Host: x", b"Connection: close",
              *(name + b": " + value for name, value in headers)]

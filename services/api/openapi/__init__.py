@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import v1, v2_files
+from . import v1, v2_accounts, v2_files
 from .parts import COMPONENTS, Json
 
 routes = web.RouteTableDef()
@@ -36,8 +36,12 @@ SPEC: dict[str, Any] = {
         ),
     },
     "tags": [{"name": "v1", "description": "The original files manager's contract, kept to the letter"},
-             {"name": "v2", "description": "Managed files: api-v2.md. Errors also carry a stable `code`"}],
-    "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS, **v2_files.SCHEMAS}},
+             {"name": v2_accounts.TAG, "description": "Sign-up, sessions, the caller, password changes; "
+                                                     "errors carry a stable `code`"},
+             {"name": v2_files.TAG, "description": "Lists, search, rename, move, trash, restore, delete for "
+                                                   "good; errors carry a stable `code`"}],
+    "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS, **v2_accounts.SCHEMAS,
+                                             **v2_files.SCHEMAS}},
     "paths": {},
 }
 
@@ -50,7 +54,7 @@ def _add_paths(paths: Json) -> None:
         here.update(operations)
 
 
-for _surface in (v1.PATHS, v2_files.PATHS):
+for _surface in (v1.PATHS, v2_accounts.PATHS, v2_files.PATHS):
     _add_paths(_surface)
 # A file made on v1 is a v2 document too: what a client may do with it there.
 SPEC["paths"]["/files"]["post"]["responses"]["201"]["links"].update(v2_files.ON_A_FILE)

@@ -45,6 +45,15 @@ def error(description: str, *messages: str, headers: Json | None = None) -> Json
             "content": {"application/json": content}}
 
 
+def coded_error(description: str, *answers: tuple[str, str], headers: Json | None = None) -> Json:
+    """A v2 error answer: `{"error": <message>, "code": <code>}`, its (message, code) pairs as examples."""
+    content: Json = {"schema": ref("schemas", "CodedError")}
+    if answers:
+        content["examples"] = {_slug(m): {"summary": m, "value": {"error": m, "code": c}} for m, c in answers}
+    return {"description": description, "headers": _with_request_id(headers),
+            "content": {"application/json": content}}
+
+
 def json_answer(description: str, schema: Json, *, links: Json | None = None) -> Json:
     answer: Json = {"description": description, "headers": _with_request_id(),
                     "content": {"application/json": {"schema": schema}}}
@@ -82,6 +91,8 @@ def json_body(schema: Json, examples: dict[str, Json]) -> Json:
 TOKEN: list[Json] = [{"token": []}]
 BASIC: list[Json] = [{"basic": []}]
 TOKEN_OPTIONAL: list[Json] = [{}, {"token": []}]
+# v2: the same tokens, as X-Token or as Authorization: Bearer.
+V2_TOKEN: list[Json] = [{"token": []}, {"bearer": []}]
 
 # --- Answers many operations share (components/responses) --------------------
 UNAUTHORIZED = ref("responses", "Unauthorized")
@@ -91,6 +102,12 @@ BODY_TIMEOUT = ref("responses", "BodyTimeout")
 TOO_LARGE = ref("responses", "TooLarge")
 UNAVAILABLE = ref("responses", "Unavailable")
 INSUFFICIENT_STORAGE = ref("responses", "InsufficientStorage")
+# The same answers on /v2/ and /s/ paths, where every error carries its code.
+V2_UNAUTHORIZED = ref("responses", "V2Unauthorized")
+V2_TOO_MANY_ATTEMPTS = ref("responses", "V2TooManyAttempts")
+V2_BODY_TIMEOUT = ref("responses", "V2BodyTimeout")
+V2_UNAVAILABLE = ref("responses", "V2Unavailable")
+V2_INSUFFICIENT_STORAGE = ref("responses", "V2InsufficientStorage")
 
 _RETRY_AFTER = ref("headers", "RetryAfter")
 
@@ -99,6 +116,8 @@ COMPONENTS: Json = {
         "token": {"type": "apiKey", "in": "header", "name": "X-Token",
                   "description": "A token from GET /connect; it lives security.token_ttl seconds (24 h)"},
         "basic": {"type": "http", "scheme": "basic", "description": "email:password"},
+        "bearer": {"type": "http", "scheme": "bearer",
+                   "description": "The same token as X-Token, in `Authorization: Bearer <token>` (v2)"},
     },
     "headers": {
         "RequestId": header("The request's id: the client's X-Request-Id when it is 1-128 of "
@@ -109,6 +128,10 @@ COMPONENTS: Json = {
     "schemas": {
         "Error": {"type": "object", "required": ["error"],
                   "properties": {"error": {"type": "string", "minLength": 1}}},
+        "CodedError": {"type": "object", "required": ["error", "code"],
+                       "properties": {"error": {"type": "string", "minLength": 1},
+                                      "code": {"type": "string", "pattern": "^[a-z]+(_[a-z]+)*$",
+                                               "description": "Stable, for programs; the message is for people"}}},
         "Id": {"type": "string", "pattern": ID_PATTERN, "description": "24 lowercase hex digits"},
     },
     "responses": {
@@ -130,6 +153,19 @@ COMPONENTS: Json = {
                              "Service unavailable", headers={"Retry-After": _RETRY_AFTER}),
         "InsufficientStorage": error("No room left on the disk (content) or in the database",
                                      "Insufficient storage"),
+        "V2Unauthorized": coded_error("Missing, unknown or expired token", ("Unauthorized", "unauthorized")),
+        "V2TooManyAttempts": coded_error("Too many failed attempts from this client address (and account): "
+                                         "security.login_max_failures*, security.signup_max_per_address",
+                                         ("Too many attempts", "too_many_attempts"),
+                                         headers={"Retry-After": _RETRY_AFTER}),
+        "V2BodyTimeout": coded_error("No body bytes arrived for server.body_timeout seconds",
+                                     ("Request Timeout", "request_timeout")),
+        "V2Unavailable": coded_error("Redis or the database does not answer, a database write waited too long, "
+                                     "or this process holds server.max_inflight_body_bytes of bodies already: "
+                                     "retry (most likely on another worker)",
+                                     ("Service unavailable", "unavailable"), headers={"Retry-After": _RETRY_AFTER}),
+        "V2InsufficientStorage": coded_error("No room left on the disk (content) or in the database",
+                                             ("Insufficient storage", "insufficient_storage")),
     },
 }
 

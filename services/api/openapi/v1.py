@@ -6,12 +6,12 @@ the handlers (tests/api/test_openapi_schemathesis.py)."""
 from __future__ import annotations
 
 from shared.blobs import THUMBNAIL_WIDTHS
+from shared.domain.accounts import MAX_GIVEN_EMAIL_LENGTH, MAX_GIVEN_PASSWORD_LENGTH
 from shared.storage import FILE_TYPES, PAGE_SIZE
 
 from ..bodies import JSON_BODY_LIMIT
 from ..routes.file_data import DOWNLOAD_VALUES
 from ..routes.files import MAX_NAME_LENGTH
-from ..routes.users import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 from .parts import (
     BASIC,
     BODY_TIMEOUT,
@@ -145,18 +145,21 @@ PATHS: Json = {
     )},
     "/users": {"post": operation(
         "createUser", "Sign up", tag=TAG,
-        description=f"Checked in this order: email, password, then the sign-up limit per client address "
+        description=f"Refused (403) at once when security.signup is closed. Then checked in this order: "
+                    f"email, password, then the sign-up limit per client address "
                     f"(429), then whether the email is taken. The body is at most {JSON_BODY_LIMIT} bytes; "
                     "an empty body is `{}`. Members other than email and password are ignored.",
         body=json_body({"type": "object", "required": ["email", "password"], "properties": {
-            "email": {**_text(MAX_EMAIL_LENGTH),
+            "email": {**_text(MAX_GIVEN_EMAIL_LENGTH),
                       "description": "Compared trimmed and case-folded: A@X.IO and a@x.io are one account"},
-            "password": _text(MAX_PASSWORD_LENGTH)}},
+            "password": _text(MAX_GIVEN_PASSWORD_LENGTH)}},
             {"signUp": {"email": "bob@dylan.com", "password": "toto1234!"}}),
         responses={"201": json_answer("Created; a welcome job is enqueued", ref("schemas", "User")),
                    "400": error("Invalid input, or the email is taken", "Missing email", "Missing password",
                                 "Already exist", "Invalid email: expected a string",
                                 "Invalid JSON body: expected an object"),
+                   "403": error("Sign-up is closed (security.signup): only the operator adds users",
+                                "Sign-up is closed"),
                    "408": BODY_TIMEOUT, "413": TOO_LARGE, "429": TOO_MANY_ATTEMPTS, "503": UNAVAILABLE,
                    "507": INSUFFICIENT_STORAGE},
     )},
