@@ -127,3 +127,18 @@ class ChecksumMismatch(DomainError):
     message = "Checksum mismatch"
     code = "checksum_mismatch"
 
+
+
+class UnsupportedVersion(DomainError):
+    """A tus request that does not speak tus 1.0.0 (412; the answer names the versions we do)."""
+
+    message = "Unsupported tus version: send Tus-Resumable: 1.0.0"
+    code = "unsupported_version"
+
+
+class UnsupportedMediaType(DomainError):
+    """A body of a type the route does not take (415): a tus chunk must be
+    application/offset+octet-stream."""
+
+    message = "Unsupported Content-Type: a tus chunk is application/offset+octet-stream"
+    code = "unsupported_media_type"

@@ -14,6 +14,7 @@ from shared.config import Settings
 from shared.passwords import PasswordHasher
 from shared.storage import Storage
 from shared.tokens import TokenStore
+from shared.upload_parts import RunningHashes
 
 from .drain import Drain
 from .user_cache import UserCache
@@ -33,3 +34,5 @@ DRAIN = web.AppKey("drain", Drain)
 # Brute-force limits (shared.attempts): logins (every route that checks a password), sign-ups.
 LOGINS = web.AppKey("logins", AttemptLimiter)
 SIGNUPS = web.AppKey("signups", AttemptLimiter)
+# The sha256 so far of the tus uploads this process is taking in (shared.upload_parts).
+RUNNING_HASHES = web.AppKey("running_hashes", RunningHashes)
