@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from shared.attempts import AttemptLimiter
 from shared.blobs import BlobStore
 from shared.config import Settings
+from shared.domain.cursors import CursorKey
 from shared.passwords import PasswordHasher
 from shared.storage import Storage
 from shared.tokens import TokenStore
@@ -36,3 +37,5 @@ LOGINS = web.AppKey("logins", AttemptLimiter)
 SIGNUPS = web.AppKey("signups", AttemptLimiter)
 # The sha256 so far of the tus uploads this process is taking in (shared.upload_parts).
 RUNNING_HASHES = web.AppKey("running_hashes", RunningHashes)
+# v2 list cursors, under the key shared through Redis (shared/domain/cursors.py).
+CURSORS = web.AppKey("cursors", CursorKey)
