@@ -72,7 +72,13 @@ async def receive(request: web.Request, upload: Upload, checksum: tuple[str, byt
         if chunk_hash is not None and checksum is not None and chunk_hash.digest() != checksum[1]:
             await part.rollback()
             raise ChecksumMismatch()
-        new_offset = await _commit(request, part, upload)
+        try:
+            new_offset = await _commit(request, part, upload)
+        except Conflict:
+            if await storage.upload_of_user(upload.user_id, upload.id) is None:  # terminated or expired
+                await asyncio.to_thread(remove_part, upload.part_path)
+                raise NotFound("Upload not found") from None
+            raise
         if running is not None:
             hashes.put(upload.id, new_offset, running)
         if ended_early is not None:
