@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import Invalid, TooLarge
-from shared.storage import ROOT, ParentId, Storage, Upload, User, is_id, is_root, new_id
+from shared.storage import ROOT, ParentId, Storage, Upload, is_id, is_root, new_id
 
 from .names import valid_name
 
@@ -76,11 +76,12 @@ async def parent_of(storage: Storage, user_id: str, value: str) -> ParentId:
     return parent.id
 
 
-def quota_of(user: User, default_quota: int) -> int | None:
-    """The bytes the user may hold (None: unlimited): their own quota, else
-    storage.default_quota (0: unlimited)."""
-    if user.quota_bytes is not None:
-        return user.quota_bytes
+async def quota_of(storage: Storage, user_id: str, default_quota: int) -> int | None:
+    """The bytes the user may hold (None: unlimited): their own quota, read
+    fresh (the operator may have just set it), else storage.default_quota (0: unlimited)."""
+    own = (await storage.usage(user_id)).quota_bytes
+    if own is not None:
+        return own
     return default_quota or None
 
 

@@ -109,7 +109,7 @@ async def create(request: web.Request) -> web.Response:
     parent_id = await parent_of(storage, user.id, meta.parent_value)
     upload = new_upload(user.id, length, meta, parent_id, settings.storage.folder_path, time.time(),
                         settings.uploads.expiry)
-    upload = await storage.create_upload(upload, quota_of(user, settings.storage.default_quota))
+    upload = await storage.create_upload(upload, await quota_of(storage, user.id, settings.storage.default_quota))
     try:
         offset, file_id = 0, None
         if with_chunk:
