@@ -78,6 +78,10 @@ class PartFile:
         if self._pending_size >= WRITE_BATCH:
             await self._flush()
 
+    async def flush(self) -> None:
+        """Hand what is pending to the file (and the hashers), without fsync."""
+        await self._flush()
+
     async def sync(self) -> None:
         """Everything written so far is on disk (fsync)."""
         await self._flush()
@@ -216,7 +220,6 @@ def place(part_path: str, blob_path: str, length: int) -> str:
     """Blocking: make the part (already fsynced) the blob, durably; the path
     of the content. Idempotent: when the part is gone and the blob is there,
     a previous call got this far. An empty upload may have no part at all."""
-    folder = os.path.dirname(blob_path)
     try:
         os.replace(part_path, blob_path)
     except FileNotFoundError:
@@ -226,8 +229,9 @@ def place(part_path: str, blob_path: str, length: int) -> str:
             raise PartLost(part_path) from None
         with open(blob_path, "xb") as fh:
             os.fsync(fh.fileno())
-    fsync_folder(folder)
-    fsync_folder(os.path.dirname(part_path))
+    else:
+        fsync_folder(os.path.dirname(part_path))  # the part's name gone for good
+    fsync_folder(os.path.dirname(blob_path))
     return blob_path
 
 

@@ -69,9 +69,11 @@ async def receive(request: web.Request, upload: Upload, checksum: tuple[str, byt
         if ended_early is not None and (not keep_partial or checksum is not None):
             await part.rollback()
             raise ended_early
-        if chunk_hash is not None and checksum is not None and chunk_hash.digest() != checksum[1]:
-            await part.rollback()
-            raise ChecksumMismatch()
+        if chunk_hash is not None and checksum is not None:
+            await part.flush()  # every byte through the hasher
+            if chunk_hash.digest() != checksum[1]:
+                await part.rollback()
+                raise ChecksumMismatch()
         try:
             new_offset = await _commit(request, part, upload)
         except Conflict:
