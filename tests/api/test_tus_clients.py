@@ -115,7 +115,7 @@ async def tus_js(**options) -> list[dict]:
 
 async def test_tus_js_client_interrupted_and_resumed_by_fingerprint(client, alice: Account, tmp_path: Path):
     path, content = a_file(tmp_path, 6 * CHUNK + 123, "from-node.bin")
-    common = {"endpoint": base_url(client) + "/v2/uploads", "token": alice.token, "file": str(path),
+    common = {"endpoint": base_url(client) + "/v2/uploads", "headers": alice.headers, "file": str(path),
               "chunkSize": CHUNK, "metadata": {"filename": path.name, "filetype": "application/octet-stream"},
               "urlStorage": str(tmp_path / "tus-js-urls.json")}
     first = await tus_js(**common, stopAfterChunks=2)
@@ -134,7 +134,7 @@ async def test_tus_js_client_interrupted_and_resumed_by_fingerprint(client, alic
 
 async def test_tus_js_client_creation_with_upload_and_method_override(client, alice: Account, tmp_path: Path):
     path, content = a_file(tmp_path, 3 * CHUNK + 7, "override.bin")
-    common = {"endpoint": base_url(client) + "/v2/uploads", "token": alice.token, "file": str(path),
+    common = {"endpoint": base_url(client) + "/v2/uploads", "headers": alice.headers, "file": str(path),
               "chunkSize": CHUNK, "metadata": {"filename": path.name}, "uploadDataDuringCreation": True,
               "overridePatchMethod": True}
     first = await tus_js(**common, stopAfterChunks=1)  # the POST carried the first chunk

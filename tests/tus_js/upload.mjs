@@ -3,7 +3,7 @@
 //
 //   node upload.mjs '<JSON options>'
 //
-// Options: endpoint, token, file (a path, read as a stream), chunkSize,
+// Options: endpoint, headers (the token's), file (a path, read as a stream), chunkSize,
 // metadata, urlStorage (a file for tus-js-client's FileUrlStorage: a second
 // run with the same file and storage finds the first run's upload by its
 // fingerprint and resumes it), uploadUrl (resume that URL instead),
@@ -30,8 +30,8 @@ const upload = new Upload(source, {
   uploadSize: size,
   chunkSize: options.chunkSize,
   metadata: options.metadata,
-  headers: { Authorization: `Bearer ${options.token}` },
-  urlStorage: options.urlStorage ? new FileUrlStorage(options.urlStorage) : undefined,
+  headers: options.headers,
+  ...(options.urlStorage ? { urlStorage: new FileUrlStorage(options.urlStorage) } : {}),
   uploadDataDuringCreation: Boolean(options.uploadDataDuringCreation),
   overridePatchMethod: Boolean(options.overridePatchMethod),
   retryDelays: [0, 100, 500],
