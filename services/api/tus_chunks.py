@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from shared.blobs import WRITE_BATCH
-from shared.domain.sniff import HEAD_BYTES, sniff
+from shared.domain.sniff import HEAD_SIZE, kind_of
 from shared.domain.uploads import CHECKSUM_ALGORITHMS, blob_path
 from shared.errors import ChecksumMismatch, Conflict, Invalid, NotFound
 from shared.jobs import enqueue, thumbnails_job
@@ -139,12 +139,12 @@ async def complete(request: web.Request, upload: Upload, sha256: str | None) -> 
         content = await asyncio.to_thread(place, upload.part_path, blob, upload.length)
         if sha256 is None:  # the chunks went through another process, or this one restarted
             sha256 = await asyncio.to_thread(sha256_of, content, upload.length)
-        head = await asyncio.to_thread(read_head, content, HEAD_BYTES)
+        head = await asyncio.to_thread(read_head, content, HEAD_SIZE)
     except PartLost:
         raise NotFound("Upload not found: its bytes are gone") from None
-    sniffed = sniff(head, upload.name)
-    new = NewFile(upload.user_id, upload.name, sniffed.type, upload.is_public, upload.parent_id, content,
-                  size=upload.length, sha256=sha256, mime_type=sniffed.mime_type)
+    kind, mime_type = kind_of(head, upload.name)
+    new = NewFile(upload.user_id, upload.name, kind, upload.is_public, upload.parent_id, content,
+                  size=upload.length, sha256=sha256, mime_type=mime_type)
     record = await app[STORAGE].finish_upload(upload.id, new, time.time())
     app[RUNNING_HASHES].forget(upload.id)
     if record.type == "image" and not record.has_thumbnails:
