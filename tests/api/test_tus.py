@@ -465,8 +465,6 @@ async def test_every_request_needs_the_token_and_only_the_owner_sees_an_upload(c
     resp = await client.post("/v2/uploads", headers={**TUS, "Upload-Length": "1",
                                                      "Upload-Metadata": metadata(filename="x")})
     assert resp.status == 401
-    bearer = {**TUS, "Authorization": f"Bearer {alice.token}"}
-    assert (await client.head(url, headers=bearer)).status == 200
     for unknown in ("/v2/uploads/5f0c2b7e9a1d3c4b5a6f7e8d", "/v2/uploads/nope", "/v2/uploads/%00"):
         resp = await client.head(unknown, headers=tus(alice))
         assert resp.status == 404 and resp.headers["Tus-Resumable"] == "1.0.0"
