@@ -540,3 +540,46 @@ async def test_a_new_account_sees_no_uploads_of_others(client):
     url = await new_upload(client, first, 1)
     assert (await client.head(url, headers=tus(second))).status == 404
     assert (await client.head(url, headers=tus(first))).status == 200
+
+
+# ---------------------------------------------------------------- hostile bytes
+
+HOSTILE = [b"\xed\xa0\x80", b"\xff\xfe", b"abc\xc0\xaf", b"\x00", b"x" * 7000, b"%ED%A0%80", b"\xe2\x82",
+           b"filename \xff\xfe==", b"filename eA==,\xed\xa0\x80 eA=="]
+TUS_HEADERS = [b"Tus-Resumable", b"Upload-Length", b"Upload-Offset", b"Upload-Metadata", b"Upload-Checksum",
+               b"Upload-Defer-Length", b"X-HTTP-Method-Override", b"Content-Type", b"Authorization"]
+
+
+async def test_hostile_header_bytes_get_a_4xx_never_a_5xx(client, alice: Account):
+    """Raw bytes no client library would send (invalid UTF-8, NUL, lone
+    surrogates, over-long values) in every header tus reads, on every route."""
+    url = (await new_upload(client, alice, 10)).encode()
+    host, port = server_url(client).removeprefix("http://").split(":")
+    base = {b"Tus-Resumable": b"1.0.0", b"X-Token": alice.token.encode(), b"Upload-Length": b"10",
+            b"Upload-Offset": b"0", b"Upload-Metadata": b"filename eA==",
+            b"Content-Type": b"application/offset+octet-stream"}
+    failures = []
+    for method, path in ((b"POST", b"/v2/uploads"), (b"OPTIONS", b"/v2/uploads"), (b"HEAD", url), (b"PATCH", url),
+                         (b"DELETE", url), (b"POST", url)):
+        for name in TUS_HEADERS:
+            for value in HOSTILE:
+                headers = {**base, name: value}
+                body = b"0123456789" if method in (b"PATCH", b"POST") else b""
+                raw = (method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       + b"".join(k + b": " + v + b"\r\n" for k, v in headers.items())
+                       + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                reader, writer = await asyncio.open_connection(host, int(port))
+                try:
+                    writer.write(raw)
+                    await writer.drain()
+                    status = int((await asyncio.wait_for(reader.readline(), 30)).split()[1])
+                finally:
+                    writer.close()
+                if status >= 500:
+                    failures.append(f"{status} {method!r} {path!r} {name!r}: {value[:20]!r}")
+    assert not failures, "\n".join(failures[:40])
+    # None of it wrote a byte: the upload is where it was (or terminated by a DELETE that was well-formed).
+    resp = await client.head(url.decode(), headers=tus(alice))
+    assert resp.status in (200, 404)
+    if resp.status == 200:
+        assert int(resp.headers["Upload-Offset"]) in (0, 10)
