@@ -16,6 +16,7 @@ from shared.domain.cursors import CursorKey
 from shared.passwords import PasswordHasher
 from shared.storage import Storage
 from shared.tokens import TokenStore
+from shared.upload_parts import RunningHashes
 
 from .drain import Drain
 from .user_cache import UserCache
@@ -36,5 +37,7 @@ DRAIN = web.AppKey("drain", Drain)
 LOGINS = web.AppKey("logins", AttemptLimiter)
 SIGNUPS = web.AppKey("signups", AttemptLimiter)
 ACCOUNTS = web.AppKey("accounts", Accounts)
+# The sha256 so far of the tus uploads this process is taking in (shared.upload_parts).
+RUNNING_HASHES = web.AppKey("running_hashes", RunningHashes)
 # v2 list cursors, under the key shared through Redis (shared/domain/cursors.py).
 CURSORS = web.AppKey("cursors", CursorKey)
