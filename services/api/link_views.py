@@ -1,0 +1,54 @@
+"""Share links and the items a folder link shows, in their wire shapes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.domain.links import is_dead
+from shared.storage import FileRecord, ShareLink
+
+
+def rfc3339(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+
+
+def share_url(token: str, file_id: str | None = None) -> str:
+    return f"/s/{token}" if file_id is None else f"/s/{token}/{file_id}"
+
+
+def link_view(link: ShareLink, now: float, file_live: bool = True, token: str | None = None) -> dict[str, Any]:
+    """The owner's view of a link. `url` only when the token is known (at
+    creation: it is never stored); `active`: it opens right now."""
+    view: dict[str, Any] = {
+        "id": link.id,
+        "fileId": link.file_id,
+        "expiresAt": rfc3339(link.expires_at),
+        "maxDownloads": link.max_downloads,
+        "downloads": link.downloads,
+        "hasPassword": link.password_hash is not None,
+        "createdAt": rfc3339(link.created_at),
+        "revokedAt": rfc3339(link.revoked_at),
+        "active": file_live and not is_dead(link, now),
+    }
+    if token is not None:
+        view = {"id": link.id, "url": share_url(token), **{k: v for k, v in view.items() if k != "id"}}
+    return view
+
+
+def shared_item_view(record: FileRecord, token: str, size: int | None) -> dict[str, Any]:
+    """An item as a link shows it: nothing of its owner, its place outside the
+    link or its hash. `size` stands in for a legacy document's unknown one."""
+    folder = record.type == "folder"
+    return {
+        "id": record.id,
+        "name": record.name,
+        "type": record.type,
+        "size": 0 if folder else (record.size if record.size is not None else size),
+        "mimeType": None if folder else record.mime_type,
+        "updatedAt": rfc3339(record.updated_at),
+        "hasThumbnails": record.has_thumbnails,
+        "url": share_url(token, record.id),
+    }
