@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from shared.domain.links import is_dead
-from shared.storage import FileRecord, ShareLink
+from shared.storage import ShareLink
 
-
-def rfc3339(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+from .views import rfc3339
 
 
 def share_url(token: str, file_id: str | None = None) -> str:
@@ -38,17 +33,10 @@ def link_view(link: ShareLink, now: float, file_live: bool = True, token: str | 
     return view
 
 
-def shared_item_view(record: FileRecord, token: str, size: int | None) -> dict[str, Any]:
-    """An item as a link shows it: nothing of its owner, its place outside the
-    link or its hash. `size` stands in for a legacy document's unknown one."""
-    folder = record.type == "folder"
-    return {
-        "id": record.id,
-        "name": record.name,
-        "type": record.type,
-        "size": 0 if folder else (record.size if record.size is not None else size),
-        "mimeType": None if folder else record.mime_type,
-        "updatedAt": rfc3339(record.updated_at),
-        "hasThumbnails": record.has_thumbnails,
-        "url": share_url(token, record.id),
-    }
+def shared_item_view(document: dict[str, Any], token: str) -> dict[str, Any]:
+    """An item as a link shows it, from its v2 document: nothing of its owner,
+    its place outside the link, or its hash."""
+    return {**{field: document[field] for field in _SHARED_FIELDS}, "url": share_url(token, document["id"])}
+
+
+_SHARED_FIELDS = ("id", "name", "type", "size", "mimeType", "updatedAt", "hasThumbnails")

@@ -1,27 +1,26 @@
-"""The service's own secret, for values it hands out and must recognise later
-unchanged (share-link unlock cookies, list cursors): one random key in Redis,
-made by whichever process needs it first, so every process and node signs and
-checks with the same key.
+"""Keys for values the service hands out and must recognise later unchanged
+(share-link unlock cookies; list cursors sign with the root key itself).
 
-Each use gets a key of its own derived from it (HMAC of the purpose), so a
-value made for one purpose is never valid for another.
+One root key for the whole service: the list cursors' key, kept in Redis
+(cursors.shared_key: made by whichever process needs it first, so every
+process and node has the same). Each other use gets a key of its own derived
+from it (HMAC of the purpose), so a value made for one purpose is never valid
+for another.
 
 The key is read from Redis on every use, not kept in the process: should Redis
 lose it (a restart without persistence, a flush), every process moves to the
-new one together. What was signed with the old key is then refused: an
-unlock cookie asks for the password again, a cursor is 400 `Invalid cursor`.
+new one at once, and what was signed with the old one is refused (an unlock
+cookie asks for the password again).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 
 from redis.asyncio import Redis
 
-SECRET_KEY = "files_manager:secret"  # 64 hex digits, never expires
-_KEY_BYTES = 32
+from .cursors import shared_key
 
 
 class ServerSecret:
@@ -29,16 +28,12 @@ class ServerSecret:
         self._redis = redis
 
     async def key(self, purpose: str) -> bytes:
-        """The key for `purpose` (e.g. "share-link-unlock"): one round trip to Redis."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(SECRET_KEY, secrets.token_hex(_KEY_BYTES), nx=True)
-            pipe.get(SECRET_KEY)
-            _, master = await pipe.execute()
-        return derive(master if isinstance(master, bytes) else master.encode(), purpose)
+        """The key for `purpose` (e.g. "share-link-unlock")."""
+        return derive(await shared_key(self._redis), purpose)
 
 
-def derive(master: bytes, purpose: str) -> bytes:
-    return hmac.new(master, purpose.encode("utf-8"), hashlib.sha256).digest()
+def derive(root: bytes, purpose: str) -> bytes:
+    return hmac.new(root, purpose.encode("utf-8"), hashlib.sha256).digest()
 
 
 def sign(key: bytes, message: str) -> str:

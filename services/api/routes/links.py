@@ -4,6 +4,8 @@ DELETE /v2/links/:id. The public side is shares.py."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -17,18 +19,29 @@ from ..link_views import link_view
 from ..views import json_response
 
 routes = web.RouteTableDef()
+T = TypeVar("T")
 
 
-def _terms(body: dict, default_expiry: int, max_expiry: int) -> rules.LinkTerms:
-    checks = (("expiresIn", lambda v: rules.expiry_seconds(v, default_expiry, max_expiry)),
-              ("password", rules.link_password), ("maxDownloads", rules.max_downloads))
-    values = []
-    for name, check in checks:
-        try:
-            values.append(check(body.get(name)))
-        except ValueError as exc:
-            raise Invalid(f"Invalid {name}: {exc}") from None
-    return rules.LinkTerms(*values)
+FIELDS = ("expiresIn", "password", "maxDownloads")
+
+
+def _checked(name: str, check: Callable[[Any], T], value: Any) -> T:
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise Invalid(f"Invalid {name}: {exc}") from None
+
+
+def _terms(body: dict[str, Any], default_expiry: int, max_expiry: int) -> rules.LinkTerms:
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown:
+        raise Invalid(f"Unknown field: {unknown[0]} (use {', '.join(FIELDS)})")
+    return rules.LinkTerms(
+        expires_in=_checked("expiresIn", lambda v: rules.expiry_seconds(v, default_expiry, max_expiry),
+                            body.get("expiresIn")),
+        password=_checked("password", rules.link_password, body.get("password")),
+        max_downloads=_checked("maxDownloads", rules.max_downloads, body.get("maxDownloads")),
+    )
 
 
 @routes.post("/v2/files/{id}/links")
