@@ -75,7 +75,7 @@ async def set_unlocked(request: web.Request, response: web.StreamResponse, share
     now = time.time()
     value, expires = rules.unlock_value(await unlock_key(request), shared.link, now)
     secure = is_https(request, request.app[SETTINGS].server.trusted_proxies)
-    response.set_cookie(UNLOCK_COOKIE, value, path=shared.url, max_age=max(1, int(expires - now)),
+    response.set_cookie(UNLOCK_COOKIE, value, path=shared.url, max_age=max(1, expires - int(now)),
                         httponly=True, secure=secure, samesite="Strict")
 
 

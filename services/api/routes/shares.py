@@ -28,8 +28,16 @@ from aiohttp import web
 
 from shared.domain.cursors import ListScope
 from shared.domain.links import MAX_PASSWORD_LENGTH
-from shared.errors import DomainError, Gone, Invalid, PasswordRequired, TooManyAttempts, WrongLinkPassword
-from shared.storage import FileRecord, position_of
+from shared.errors import (
+    DomainError,
+    Gone,
+    Invalid,
+    NotFound,
+    PasswordRequired,
+    TooManyAttempts,
+    WrongLinkPassword,
+)
+from shared.storage import FileRecord, is_id, position_of
 
 from ..accept import prefers_html
 from ..bodies import JSON_BODY_LIMIT, json_object, small_body
@@ -78,6 +86,8 @@ Step = Callable[[web.Request, Shared, "str | None", bool], Awaitable[web.StreamR
 async def _answer(request: web.Request, step: Step, file_id: str | None) -> web.StreamResponse:
     html = prefers_html(request.headers.get("Accept")) or (request.method == "POST" and request.content_type == _FORM)
     try:
+        if file_id is not None and not is_id(file_id):
+            raise NotFound()  # before anything: the path is then ours to repeat (form action, Location)
         return await step(request, await open_link(request), file_id, html)
     except DomainError as exc:
         if not html:
