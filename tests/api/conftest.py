@@ -45,6 +45,7 @@ class LiveService:
         with sqlite3.connect(self.settings.storage.db_url.removeprefix("sqlite:///")) as db:
             db.execute("DELETE FROM files")
             db.execute("DELETE FROM users")
+            db.execute("DELETE FROM share_links")
         folder = self.settings.storage.folder_path
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)  # an API worker still starting may have made it again

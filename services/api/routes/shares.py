@@ -122,7 +122,8 @@ async def _file(request: web.Request, shared: Shared, record: FileRecord, html: 
         link = shared.link
         left = None if link.max_downloads is None else link.max_downloads - link.downloads
         preview = record.type == "image" and record.has_thumbnails
-        return page_response(file_page(record.name, record.size, url, preview, left))
+        size = (await file_views_v2([record]))[0]["size"]  # a legacy document's from its blob
+        return page_response(file_page(record.name, size, url, preview, left))
     response = file_response(content_path(record, width), {
         **content_headers(record.name, content_type_v2(record.name), download=download),
         **SHARE_HEADERS,
