@@ -166,6 +166,7 @@ async def test_an_expired_link_is_410(client, alice: Account, storage: Storage):
     url = await stored_link(storage, alice, record["id"], expires_at=time.time() - 1)
     resp = await client.get(url)
     assert resp.status == 410 and await resp.json() == GONE
+    assert resp.headers["Referrer-Policy"] == "no-referrer" and resp.headers["Cache-Control"] == "private, no-store"
     resp = await client.get(url, headers=BROWSER)
     assert resp.status == 410 and "Link expired" in await resp.text()
     assert (await client.post(url, json={"password": "x"})).status == 410

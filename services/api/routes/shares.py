@@ -43,7 +43,7 @@ from ..accept import prefers_html
 from ..bodies import JSON_BODY_LIMIT, json_object, small_body
 from ..client_address import client_address
 from ..content_headers import content_headers, content_type_v2
-from ..errors import status_of
+from ..errors import response_for, status_of
 from ..keys import CURSORS, LOGINS, PASSWORDS, SETTINGS, STORAGE
 from ..link_views import share_url, shared_item_view
 from ..list_params import limit_param, order_param, query_param
@@ -90,9 +90,11 @@ async def _answer(request: web.Request, step: Step, file_id: str | None) -> web.
             raise NotFound()  # before anything: the path is then ours to repeat (form action, Location)
         return await step(request, await open_link(request), file_id, html)
     except DomainError as exc:
-        if not html:
-            raise  # JSON, from the error middleware
-        return _error_page(request, exc)
+        if html:
+            return _error_page(request, exc)
+        response = response_for(request, exc)  # the JSON error, with this route's headers
+        response.headers.update(SHARE_HEADERS)
+        return response
 
 
 def _error_page(request: web.Request, exc: DomainError) -> web.Response:
