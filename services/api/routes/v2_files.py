@@ -21,7 +21,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from shared.domain.cursors import ListScope
-from shared.domain.names import valid_name
+from shared.domain.names import MAX_NAME_BYTES, valid_name
 from shared.errors import Invalid, NotFound
 from shared.jobs import enqueue, purge_jobs
 from shared.logging import get_logger
@@ -36,7 +36,6 @@ from ..views import file_views_v2, json_response, path_view
 routes = web.RouteTableDef()
 log = get_logger("api")
 
-MAX_SEARCH_BYTES = 255  # no name is longer, so no longer text is found in one
 PATCH_FIELDS = ("name", "parentId", "isPublic")
 PERMANENT_VALUES = {"true": True, "1": True, "false": False, "0": False}
 _NO_CONTENT = 204
@@ -71,11 +70,11 @@ async def list_files(request: web.Request) -> web.Response:
         if parent is not None:
             raise Invalid("Invalid query: give parentId or q, not both")
         text = unicodedata.normalize("NFC", text)  # as names are stored
-        if len(text.encode("utf-8", "surrogatepass")) > MAX_SEARCH_BYTES:
-            raise Invalid(f"Invalid q: longer than a name can be ({MAX_SEARCH_BYTES} bytes)")
         scope = ListScope(user.id, "search", text, order)
         after = None if cursor is None else await cursors.decode(scope, cursor)
-        records = await storage.search_files(user.id, text, order, limit + 1, after)
+        records = []
+        if len(text.encode("utf-8", "surrogatepass")) <= MAX_NAME_BYTES:  # else no name holds it
+            records = await storage.search_files(user.id, text, order, limit + 1, after)
     else:
         if parent is not None and parent != "0" and not is_id(parent):
             raise Invalid("Invalid parentId: expected 0 or a folder id")
