@@ -341,6 +341,22 @@ async def test_a_link_without_password_needs_no_unlocking(client, alice: Account
     assert resp.status == 204 and "Set-Cookie" not in resp.headers
     resp = await client.post(link["url"], data={"password": "x"}, allow_redirects=False)
     assert resp.status == 303 and "Set-Cookie" not in resp.headers
+    # The body is checked all the same.
+    resp = await client.post(link["url"], json={"password": 5})
+    assert resp.status == 400
+
+
+async def test_query_parameters_are_checked_whatever_the_link_leads_to(client, alice: Account):
+    folder = await new_file(client, alice, "f", type_="folder")
+    record = await new_file(client, alice)
+    for target in (folder, record):
+        link = await new_link(client, alice, target["id"])
+        for query in ("?size=7", "?download=2", "?limit=0", "?limit=x", "?sort=up", "?limit=1&limit=2"):
+            resp = await client.get(link["url"] + query)
+            assert resp.status == 400, (target["type"], query)
+        # Valid but meant for the other kind: no effect.
+        extra = "?limit=5&sort=-size" if target is record else "?size=100&download=1"
+        assert (await client.get(link["url"] + extra)).status == 200
 
 
 async def test_the_cookie_is_secure_behind_a_trusted_https_proxy(settings, aiohttp_client):

@@ -21,6 +21,7 @@ Errors are JSON (with `code`) as everywhere, or small pages for browsers.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -37,7 +38,7 @@ from shared.errors import (
     TooManyAttempts,
     WrongLinkPassword,
 )
-from shared.storage import FileRecord, is_id, position_of
+from shared.storage import FileRecord, Order, is_id, position_of
 
 from ..accept import prefers_html
 from ..bodies import JSON_BODY_LIMIT, json_object, small_body
@@ -109,41 +110,63 @@ def _error_page(request: web.Request, exc: DomainError) -> web.Response:
     return page_response(error_page(exc.message), status, headers)
 
 
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """What GET /s/ takes, all checked whatever the link leads to (a file's
+    `size` and `download`, a folder's `sort`, `limit` and `cursor`), so a
+    request is refused or answered the same way for either."""
+
+    width: int | None
+    download: bool
+    order: Order
+    limit: int
+    cursor: str | None
+    sort: str | None  # as given, to carry over to the next page's URL
+    limit_given: str | None
+
+    @classmethod
+    def of(cls, request: web.Request) -> _Query:
+        return cls(thumbnail_width(request.query), wants_download(request.query), order_param(request),
+                   limit_param(request), query_param(request, "cursor"), query_param(request, "sort"),
+                   query_param(request, "limit"))
+
+
 async def _show(request: web.Request, shared: Shared, file_id: str | None, html: bool) -> web.StreamResponse:
+    query = _Query.of(request)
     await require_unlocked(request, shared)
     record, folders = (shared.root, []) if file_id is None else await item_of(request, shared, file_id)
     if record.type == "folder":
-        return await _folder(request, shared, record, folders, html)
-    return await _file(request, shared, record, html)
+        return await _folder(request, shared, record, folders, query, html)
+    return await _file(request, shared, record, query, html)
 
 
-async def _file(request: web.Request, shared: Shared, record: FileRecord, html: bool) -> web.StreamResponse:
-    width, download = thumbnail_width(request.query), wants_download(request.query)
+async def _file(request: web.Request, shared: Shared, record: FileRecord, query: _Query,
+                html: bool) -> web.StreamResponse:
     url = _url_of(shared, record)
-    if html and width is None and not download:
+    if html and query.width is None and not query.download:
         link = shared.link
         left = None if link.max_downloads is None else link.max_downloads - link.downloads
         preview = record.type == "image" and record.has_thumbnails
         size = (await file_views_v2([record]))[0]["size"]  # a legacy document's from its blob
         return page_response(file_page(record.name, size, url, preview, left))
-    response = file_response(content_path(record, width), {
-        **content_headers(record.name, content_type_v2(record.name), download=download),
+    response = file_response(content_path(record, query.width), {
+        **content_headers(record.name, content_type_v2(record.name), download=query.download),
         **SHARE_HEADERS,
     })
-    if width is None and request.method == "GET" and not await request.app[STORAGE].count_download(shared.link.id):
+    counted = query.width is None and request.method == "GET"
+    if counted and not await request.app[STORAGE].count_download(shared.link.id):
         raise Gone()
     return response
 
 
 async def _folder(request: web.Request, shared: Shared, folder: FileRecord, folders: list[FileRecord],
-                  html: bool) -> web.StreamResponse:
+                  query: _Query, html: bool) -> web.StreamResponse:
     """A page of the folder's live items (`limit`, `sort`, `cursor` as v2 lists)."""
-    order, limit, cursor = order_param(request), limit_param(request), query_param(request, "cursor")
-    owner = shared.link.user_id
+    owner, order, limit = shared.link.user_id, query.order, query.limit
     # Cursors are bound to this link and folder: one made elsewhere is refused.
     scope = ListScope(owner, "share", f"{shared.link.id}/{folder.id}", order)
     cursors = request.app[CURSORS]
-    after = None if cursor is None else await cursors.decode(scope, cursor)
+    after = None if query.cursor is None else await cursors.decode(scope, query.cursor)
     records = await request.app[STORAGE].list_files(owner, folder.id, order, limit + 1, after)
     items = records[:limit]
     next_cursor = await cursors.encode(scope, position_of(items[-1], order)) if len(records) > limit else None
@@ -155,9 +178,8 @@ async def _folder(request: web.Request, shared: Shared, folder: FileRecord, fold
     entries = [Entry(v["name"], v["url"], v["type"] == "folder", v["size"], v["hasThumbnails"]) for v in views]
     next_url = None
     if next_cursor is not None:
-        query = {k: v for k, v in (("sort", query_param(request, "sort")), ("limit", query_param(request, "limit")))
-                 if v is not None}
-        next_url = f"{_url_of(shared, folder)}?{urlencode({**query, 'cursor': next_cursor})}"
+        kept = {k: v for k, v in (("sort", query.sort), ("limit", query.limit_given)) if v is not None}
+        next_url = f"{_url_of(shared, folder)}?{urlencode({**kept, 'cursor': next_cursor})}"
     crumbs = [(item["name"], item["url"]) for item in path]
     return page_response(folder_page(folder.name, crumbs, entries, next_url))
 
@@ -167,8 +189,9 @@ def _url_of(shared: Shared, record: FileRecord) -> str:
 
 
 async def _unlock(request: web.Request, shared: Shared, file_id: str | None, html: bool) -> web.StreamResponse:
+    # The body is checked whether or not the link has a password: same input, same answer.
+    password = await _password_of(request)
     if shared.link.password_hash is not None:
-        password = await _password_of(request)
         address = client_address(request, request.app[SETTINGS].server.trusted_proxies)
         # Counted before the hash is checked: a refused attempt (429) costs nothing.
         attempt = await request.app[LOGINS].attempt(f"share-link:{shared.link.id}", address)
