@@ -316,7 +316,9 @@ async def test_wrong_passwords_are_limited_as_logins_are(client, alice: Account)
     (b"password=%FF%FE", {"Content-Type": "application/x-www-form-urlencoded"}, "Invalid form body"),
     (b"password=\xe9", {"Content-Type": "application/x-www-form-urlencoded"}, "Invalid form body"),
     (b"&".join([b"a=1"] * 40), {"Content-Type": "application/x-www-form-urlencoded"}, "Invalid form body"),
-    (b"other=1", {"Content-Type": "application/x-www-form-urlencoded"}, "Missing password"),
+    (b"password=", {"Content-Type": "application/x-www-form-urlencoded"}, "Missing password"),
+    (b"other=1", {"Content-Type": "application/x-www-form-urlencoded"}, "Unknown field: other"),
+    (b'{"password": "pw", "x": 1}', {"Content-Type": "application/json"}, "Unknown field: x (use password)"),
     (b"password=pw", {"Content-Type": "text/plain"}, "Invalid body"),
 ])
 async def test_bad_password_bodies_are_400_and_not_counted(client, alice: Account, body, headers, message):

@@ -56,7 +56,7 @@ from ..views import file_views_v2, json_response
 routes = web.RouteTableDef()
 
 _FORM = "application/x-www-form-urlencoded"
-_FORM_LIMIT = 16 * 1024  # a 1,024-character password, percent-encoded, and then some
+FORM_LIMIT = 16 * 1024  # a 1,024-character password, percent-encoded, and then some
 _SEE_OTHER, _NO_CONTENT = 303, 204
 
 
@@ -211,16 +211,19 @@ async def _unlock(request: web.Request, shared: Shared, file_id: str | None, htm
 async def _password_of(request: web.Request) -> str:
     """`password` from a form or a JSON body."""
     if request.content_type == _FORM:
-        raw = await small_body(request, _FORM_LIMIT)
+        raw = await small_body(request, FORM_LIMIT)
         try:
             fields: dict[str, Any] = dict(parse_qsl(raw.decode("ascii"), keep_blank_values=True,
                                                     errors="strict", max_num_fields=16))
         except (UnicodeDecodeError, ValueError):
             raise Invalid("Invalid form body: not URL-encoded UTF-8") from None
     elif request.content_type in ("application/json", "application/octet-stream"):
-        fields = await json_object(request, min(JSON_BODY_LIMIT, _FORM_LIMIT))
+        fields = await json_object(request, min(JSON_BODY_LIMIT, FORM_LIMIT))
     else:
         raise Invalid(f"Invalid body: send the password as {_FORM} or application/json")
+    unknown = sorted(set(fields) - {"password"})
+    if unknown:
+        raise Invalid(f"Unknown field: {unknown[0]} (use password)")
     password = fields.get("password")
     if password is None or password == "":
         raise Invalid("Missing password")
