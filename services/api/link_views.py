@@ -14,9 +14,9 @@ def share_url(token: str, file_id: str | None = None) -> str:
     return f"/s/{token}" if file_id is None else f"/s/{token}/{file_id}"
 
 
-def link_view(link: ShareLink, now: float, file_live: bool = True, token: str | None = None) -> dict[str, Any]:
-    """The owner's view of a link. `url` only when the token is known (at
-    creation: it is never stored); `active`: it opens right now."""
+def link_view(link: ShareLink, now: float, token: str | None = None) -> dict[str, Any]:
+    """The owner's view of a link (of a live file). `url` only when the token
+    is known (at creation: it is never stored); `active`: it opens right now."""
     view: dict[str, Any] = {
         "id": link.id,
         "fileId": link.file_id,
@@ -26,7 +26,7 @@ def link_view(link: ShareLink, now: float, file_live: bool = True, token: str | 
         "hasPassword": link.password_hash is not None,
         "createdAt": rfc3339(link.created_at),
         "revokedAt": rfc3339(link.revoked_at),
-        "active": file_live and not is_dead(link, now),
+        "active": not is_dead(link, now),
     }
     if token is not None:
         view = {"id": link.id, "url": share_url(token), **{k: v for k, v in view.items() if k != "id"}}

@@ -15,12 +15,17 @@ the account in the environment).
   those, are accepted for valid input.
 - Every operation must answer 2xx at least once in the run: a run that never
   got past 401 or 404 tested nothing.
+- Share links (/s/): schemathesis cannot make a token (a token is only ever
+  seen inside a link's url), so the hook makes a few links of each kind once,
+  under an account of its own that the run never touches, and sends the /s/
+  operations to them, choosing by the generated token (some keep it: 404).
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import zlib
 
 import requests
 import schemathesis
@@ -35,6 +40,8 @@ BASIC = "Basic " + base64.b64encode(f"{EMAIL}:{PASSWORD}".encode()).decode()
 # holds, not because of the request's shape (the v1 contract says 400, not 409),
 # or because of a rule the document cannot state (see the operation's description).
 STATE_DEPENDENT_400 = {
+    "GET /s/{token}": {"Invalid cursor"},
+    "GET /s/{token}/{file_id}": {"Invalid cursor"},
     "POST /users": {"Already exist"},
     "POST /files": {"Parent not found", "Parent is not a folder"},
     "GET /files/{id}/data": {"A folder doesn't have content"},
@@ -95,3 +102,93 @@ class EveryOperationSucceedsOnce:
         never = self.tested - self.succeeded
         if never:
             raise AssertionError("never answered 2xx: " + ", ".join(sorted(never)))
+
+
+# ---- share links ---------------------------------------------------------------
+SHARES_EMAIL, SHARES_PASSWORD = "schemathesis-shares@example.com", "schemathesis-shares-password"
+_shares: dict[str, str] = {}
+
+
+def _make_shares() -> dict[str, str]:
+    """Links of every kind, to a folder `shared` {a.txt, sub/ {b.txt}} and a file outside it."""
+    proxy = {"X-Forwarded-For": HOOK_ADDRESS}
+    requests.post(f"{URL}/users", json={"email": SHARES_EMAIL, "password": SHARES_PASSWORD}, headers=proxy,
+                  timeout=30)  # 400 Already exist when the hooks are loaded twice: the account is there
+    basic = base64.b64encode(f"{SHARES_EMAIL}:{SHARES_PASSWORD}".encode()).decode()
+    resp = requests.get(f"{URL}/connect", headers={"Authorization": f"Basic {basic}", **proxy}, timeout=30)
+    resp.raise_for_status()
+    auth = {"X-Token": resp.json()["token"]}
+
+    def new(name: str, parent: str | int = 0, data: bytes | None = None) -> str:
+        body = {"name": name, "type": "folder" if data is None else "file", "parentId": parent}
+        if data is not None:
+            body["data"] = base64.b64encode(data).decode()
+        made = requests.post(f"{URL}/files", json=body, headers=auth, timeout=30)
+        made.raise_for_status()
+        return made.json()["id"]
+
+    def link(file_id: str, **terms) -> str:
+        made = requests.post(f"{URL}/v2/files/{file_id}/links", json=terms, headers=auth, timeout=30)
+        made.raise_for_status()
+        return made.json()["url"].removeprefix("/s/")
+
+    folder = new("shared")
+    inside = new("a.txt", folder, b"0123456789")
+    sub = new("sub", folder)
+    deep = new("b.txt", sub, b"deep")
+    outside = new("outside.txt", 0, b"outside")
+    used_up = link(outside, maxDownloads=1)
+    requests.get(f"{URL}/s/{used_up}", timeout=30).raise_for_status()
+    return {"file": link(outside), "folder": link(folder), "gone": used_up,
+            "locked": link(outside, password="right"), "locked_item": link(folder, password="right"),
+            "inside": inside, "sub": sub, "deep": deep, "outside": outside}
+
+
+def _pick(case, salt: str, choices: list):
+    """One of `choices` by the case as generated, the same each run (None: leave it)."""
+    key = repr((salt, case.path_parameters, case.query, case.headers, case.body))
+    return choices[zlib.crc32(key.encode("utf-8", "surrogatepass")) % len(choices)]
+
+
+# Now and then a conditional request, as a client resuming or revalidating sends
+# (schemathesis's own values for these headers seldom mean anything).
+_CONDITIONAL = ("range", "if-range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since")
+_CONDITIONS = [None, {"Range": "bytes=2-5"}, {"Range": "bytes=2-5"}, {"If-None-Match": "*"},
+               {"If-None-Match": "*"}, {"If-Match": '"other"'}, {"Range": "bytes=999-"}, {"Range": "bytes=999-"}]
+_CONTENT = ("GET /files/{id}/data", "GET /s/{token}", "GET /s/{token}/{file_id}")
+# Ids the run sees are all real ones (it takes them from answers): now and then an unknown one.
+_UNKNOWN_ID = "0" * 24
+_BY_ID = ("POST /v2/files/{id}/links", "GET /v2/files/{id}/links", "DELETE /v2/links/{id}")
+# Where /s/ requests go, by operation: None keeps the generated token (404).
+_TOKENS = {
+    "GET /s/{token}": [None, "file", "file", "folder", "gone", "locked"],
+    "GET /s/{token}/{file_id}": [None, "file", "folder", "folder", "folder", "gone", "locked_item"],
+    # Wrong passwords to the locked links until 429; the others have none (204, 303).
+    "POST /s/{token}": [None, "file", "folder", "gone", "locked", "locked"],
+    "POST /s/{token}/{file_id}": [None, "file", "folder", "gone", "locked_item", "locked_item"],
+}
+_ITEMS = [None, "inside", "deep", "sub", "outside", "inside"]
+
+
+@schemathesis.hook
+def map_case(context, case):
+    label = case.operation.label
+    if label in _BY_ID and case.path_parameters and _pick(case, "id", [False] * 4 + [True]):
+        case.path_parameters["id"] = _UNKNOWN_ID
+    if label in _TOKENS and case.path_parameters:
+        if not _shares:
+            _shares.update(_make_shares())
+        params = case.path_parameters
+        if "file_id" in params:
+            item = _pick(case, "item", _ITEMS)
+            if item is not None:
+                params["file_id"] = _shares[item]
+        kind = _pick(case, "token", _TOKENS[label])
+        if kind is not None:
+            params["token"] = _shares[kind]
+    if label in _CONTENT:
+        condition = _pick(case, "condition", _CONDITIONS)
+        if condition is not None:
+            others = {k: v for k, v in (case.headers or {}).items() if k.lower() not in _CONDITIONAL}
+            case.headers = {**others, **condition}
+    return case

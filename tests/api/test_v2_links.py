@@ -168,14 +168,16 @@ async def test_revoked_at_once(client, alice: Account, bob: Account):
     assert (await client.delete(f"/v2/links/{link['id']}")).status == 401
 
 
-async def test_a_trashed_files_links_are_listed_inactive(client, alice: Account):
+async def test_a_trashed_files_links_are_not_found_until_it_is_back(client, alice: Account):
     record = await new_file(client, alice)
     link = await new_link(client, alice, record["id"])
     await trash(client, alice, record["id"])
     resp = await client.get(f"/v2/files/{record['id']}/links", headers=alice.headers)
-    assert resp.status == 200
+    assert resp.status == 404
+    assert (await client.post(f"/v2/files/{record['id']}/restore", headers=alice.headers)).status == 200
+    resp = await client.get(f"/v2/files/{record['id']}/links", headers=alice.headers)
     [item] = (await resp.json())["items"]
-    assert item["id"] == link["id"] and item["active"] is False and item["revokedAt"] is None
+    assert item["id"] == link["id"] and item["active"] is True
 
 
 async def test_another_account_cannot_list_or_revoke(client, alice: Account):

@@ -50,8 +50,7 @@ _LINK_PROPERTIES: Json = {
     "hasPassword": {"type": "boolean"},
     "createdAt": _TIME,
     "revokedAt": {**_NULLABLE_TIME, "description": "Set once revoked"},
-    "active": {"type": "boolean", "description": "Whether it opens right now: not revoked, expired or used "
-                                                 "up, and its file not trashed"},
+    "active": {"type": "boolean", "description": "Whether it opens right now: not revoked, expired or used up"},
 }
 SCHEMAS: Json = {
     "ShareLink": {
@@ -91,19 +90,17 @@ SCHEMAS: Json = {
     },
 }
 
-_LINK_BODY = {
-    "type": "object", "additionalProperties": False,
-    "properties": {
-        "expiresIn": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_EXPIRY,
-                      "description": "Seconds, at most links.max_expiry; absent or null: links.default_expiry "
-                                     "(7 days)"},
-        "password": {"type": ["string", "null"], "minLength": 1, "maxLength": MAX_PASSWORD_LENGTH,
-                     "description": "Asked before anything is shown; kept as an argon2id hash"},
-        "maxDownloads": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_DOWNLOADS,
-                         "description": "Content downloads allowed; absent or null: no limit"},
-    },
+_LINK_FIELDS: Json = {
+    "expiresIn": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_EXPIRY,
+                  "description": "Seconds, at most links.max_expiry; absent or null: links.default_expiry "
+                                 "(7 days)"},
+    "password": {"type": ["string", "null"], "minLength": 1, "maxLength": MAX_PASSWORD_LENGTH,
+                 "description": "Asked before anything is shown; kept as an argon2id hash"},
+    "maxDownloads": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_DOWNLOADS,
+                     "description": "Content downloads allowed; absent or null: no limit"},
 }
-assert set(_LINK_BODY["properties"]) == set(FIELDS)
+assert set(_LINK_FIELDS) == set(FIELDS)
+_LINK_BODY = {"type": "object", "additionalProperties": False, "properties": _LINK_FIELDS}
 
 # What a client calls next with a new link (OpenAPI links: schemathesis's stateful phase follows them).
 _ON_A_LINK = {
@@ -117,7 +114,10 @@ _NOT_FOUND = v2_error("No such live item of the caller (another user's looks the
                       "simply not found)", "Not found", code="not_found")
 
 # ---- /s/
-_SHARE_HEADERS = {name: header("", {"const": value}) for name, value in SHARE_HEADERS.items()}
+_WHY = {"Referrer-Policy": "The token never leaves in a Referer", "X-Content-Type-Options": "No sniffing",
+        "Cache-Control": "Never kept by a cache", "X-Robots-Tag": "Never indexed"}
+assert set(_WHY) == set(SHARE_HEADERS)
+_SHARE_HEADERS = {name: header(_WHY[name], {"const": value}) for name, value in SHARE_HEADERS.items()}
 _CONTENT = {
     **_REQUEST_ID, **_SHARE_HEADERS,
     "Content-Security-Policy": header("Content never runs as a page of this origin",
@@ -174,7 +174,7 @@ _SHARE_DESCRIPTION = (
     "preview of an image and a download button. A folder link: its live items a page at a time, as JSON or "
     "as a page, each at /s/{token}/{file_id}. Every GET of a file's content counts as a download (a range "
     "and a 304 too; HEAD, pages and thumbnails do not); past maxDownloads the link is gone (410). Checked in "
-    "this order: the token (404), the link (410), the query (400), the password (401), the item (404). "
+    "this order: the query (400), the token (404), the link (410), the password (401), the item (404). "
     "Every answer carries Referrer-Policy: no-referrer and is never stored by a cache.")
 _SHOW_RESPONSES: Json = {
     "200": {"description": "A file's content (any type, as its name says), a folder's listing (JSON unless "
@@ -226,9 +226,10 @@ _UNLOCK_RESPONSES: Json = {
     "503": UNAVAILABLE,
 }
 _UNLOCK_DESCRIPTION = (
-    "Wrong passwords are counted as failed logins are: per (link, client address) and per address; past the "
-    "limit every attempt is 429 until the window ends, a right one too. The body is checked whether or not "
-    "the link has a password.")
+    "Checked in this order: the body (400), the token (404), the link (410), the password (401). Wrong "
+    "passwords are counted as failed logins are: per (link, client address) and per address; past the limit "
+    "every attempt is 429 until the window ends, a right one too. The body is checked whether or not the link "
+    "has a password.")
 
 
 def _share_paths(with_item: bool) -> Json:
@@ -251,8 +252,9 @@ PATHS: Json = {
             tag=TAG, security=TOKEN, parameters=[_ID],
             description=f"Other members are refused. The body is at most {JSON_BODY_LIMIT} bytes; an empty "
                         "body takes every default.",
-            body=json_body(_LINK_BODY, {"week": {}, "guarded": {"expiresIn": 3600, "password": "pw",
-                                                                "maxDownloads": 3}}),
+            # An empty body (none at all, or {}) takes every default.
+            body={**json_body(_LINK_BODY, {"week": {}, "guarded": {"expiresIn": 3600, "password": "pw",
+                                                                   "maxDownloads": 3}}), "required": False},
             responses={"201": json_answer("The link, with its url (shown only now)", ref("schemas", "NewShareLink"),
                                           links=_ON_A_LINK),
                        "400": v2_error("Invalid input", f"Invalid expiresIn: a whole number of seconds from 1 "
@@ -265,13 +267,14 @@ PATHS: Json = {
         "get": operation(
             "listShareLinks", "The item's links, newest first, revoked and expired ones too (never their tokens)",
             tag=TAG, security=TOKEN, parameters=[_ID],
-            description="A trashed item's links are listed too (inactive).",
+            description="A trashed item's links are not found (as the item is for every change); they come back "
+                        "with it.",
             responses={"200": json_answer("Every link of the item, in one page", {
                 "type": "object", "additionalProperties": False, "required": ["items", "next"],
                 "properties": {"items": {"type": "array", "items": ref("schemas", "ShareLink")},
                                "next": {"type": "null"}}}),
                 "401": UNAUTHORIZED,
-                "404": v2_error("Not one of the caller's items", "Not found", code="not_found"),
+                "404": v2_error("Not one of the caller's live items", "Not found", code="not_found"),
                 "503": UNAVAILABLE},
         ),
     },

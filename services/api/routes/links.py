@@ -62,15 +62,16 @@ async def create_link(request: web.Request) -> web.Response:
 
 @routes.get("/v2/files/{id}/links")
 async def file_links(request: web.Request) -> web.Response:
-    """All of them, revoked and expired too (newest first): a file has few."""
+    """All of them, revoked and expired too (newest first): a file has few. A
+    trashed file's are not found, as the file is for every change: they come
+    back with it."""
     user = await current_user(request)
     storage = request.app[STORAGE]
-    record = await storage.file_with_trashed(user.id, request.match_info["id"])
+    record = await storage.file_of_user(user.id, request.match_info["id"])  # live only
     if record is None:
         raise NotFound()
     now = time.time()
-    links = await storage.links_of_file(user.id, record.id)
-    items = [link_view(link, now, file_live=not record.is_trashed) for link in links]
+    items = [link_view(link, now) for link in await storage.links_of_file(user.id, record.id)]
     return json_response({"items": items, "next": None})
 
 

@@ -81,7 +81,7 @@ async def unlock_shared_item(request: web.Request) -> web.StreamResponse:
     return await _answer(request, _unlock, request.match_info["file_id"])
 
 
-Step = Callable[[web.Request, Shared, "str | None", bool], Awaitable[web.StreamResponse]]
+Step = Callable[[web.Request, "str | None", bool], Awaitable[web.StreamResponse]]
 
 
 async def _answer(request: web.Request, step: Step, file_id: str | None) -> web.StreamResponse:
@@ -89,7 +89,7 @@ async def _answer(request: web.Request, step: Step, file_id: str | None) -> web.
     try:
         if file_id is not None and not is_id(file_id):
             raise NotFound()  # before anything: the path is then ours to repeat (form action, Location)
-        return await step(request, await open_link(request), file_id, html)
+        return await step(request, file_id, html)
     except DomainError as exc:
         if html:
             return _error_page(request, exc)
@@ -131,8 +131,9 @@ class _Query:
                    query_param(request, "limit"))
 
 
-async def _show(request: web.Request, shared: Shared, file_id: str | None, html: bool) -> web.StreamResponse:
-    query = _Query.of(request)
+async def _show(request: web.Request, file_id: str | None, html: bool) -> web.StreamResponse:
+    query = _Query.of(request)  # what was asked is checked first (400), then the link
+    shared = await open_link(request)
     await require_unlocked(request, shared)
     record, folders = (shared.root, []) if file_id is None else await item_of(request, shared, file_id)
     if record.type == "folder":
@@ -188,9 +189,10 @@ def _url_of(shared: Shared, record: FileRecord) -> str:
     return share_url(shared.token, None if record.id == shared.root.id else record.id)
 
 
-async def _unlock(request: web.Request, shared: Shared, file_id: str | None, html: bool) -> web.StreamResponse:
-    # The body is checked whether or not the link has a password: same input, same answer.
+async def _unlock(request: web.Request, file_id: str | None, html: bool) -> web.StreamResponse:
+    # The body is checked first, whether or not the link has a password: same input, same answer.
     password = await _password_of(request)
+    shared = await open_link(request)
     if shared.link.password_hash is not None:
         address = client_address(request, request.app[SETTINGS].server.trusted_proxies)
         # Counted before the hash is checked: a refused attempt (429) costs nothing.
