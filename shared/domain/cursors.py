@@ -140,7 +140,8 @@ class Cursors:
             token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except (binascii.Error, ValueError):
             raise Invalid(INVALID_CURSOR) from None
-        if len(token) < 2 + _TAG_BYTES:
+        # One spelling per cursor: a last character differing only in its unused bits is another cursor.
+        if len(token) < 2 + _TAG_BYTES or base64.urlsafe_b64encode(token).rstrip(b"=").decode() != cursor:
             raise Invalid(INVALID_CURSOR)
         payload, tag = token[:-_TAG_BYTES], token[-_TAG_BYTES:]
         if not hmac.compare_digest(tag, self._tag(scope, payload)) or payload[0] != _VERSION:

@@ -82,6 +82,17 @@ def test_any_edit_is_refused(data: st.DataObject) -> None:
         cursors.decode(FOLDER, edited)
 
 
+def test_every_character_counts_the_last_one_too() -> None:
+    """The last base64 character has unused bits: a cursor differing there only is refused too."""
+    cursors = Cursors(KEY)
+    for value in ("", "a", "ab", "abc"):  # every remainder of the length
+        cursor = cursors.encode(FOLDER, Position(False, value, ID))
+        for other in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_":
+            if other != cursor[-1]:
+                with pytest.raises(Invalid, match=r"^Invalid cursor$"):
+                    cursors.decode(FOLDER, cursor[:-1] + other)
+
+
 @given(st.text(max_size=3000))
 def test_any_text_is_a_position_or_invalid_cursor(text: str) -> None:
     try:

@@ -137,12 +137,14 @@ async def test_the_purge_comes_back_every_purge_every(files, storage, spawn):
     first, first_blob = await files.file(alice)
     await storage.trash_file(alice, first.id, now=time.time() - 40 * DAY)
     worker = spawn(WORKER_PURGE_EVERY="0.2")
-    await until(lambda: files.gone(first), what="the purge at start")
+    await until(lambda: worker.events("purge.done"), what="the purge at start, over")
+    assert await files.gone(first)
     later, later_blob = await files.file(alice)
     await storage.trash_file(alice, later.id, now=time.time() - 40 * DAY)
     await until(lambda: files.gone(later), what="a later purge")
     await until(lambda: files.all_gone(first_blob) and files.all_gone(later_blob), what="both blobs removed")
-    assert len(worker.events("purge.done")) == 2
+    await until(lambda: len(worker.events("purge.done")) == 2, what="the later purge, over")
+    assert [e["trash"] for e in worker.events("purge.done")] == [1, 1]
 
 
 def purger(settings: Settings, storage: Storage, redis, **changes: dict) -> Purger:
