@@ -20,7 +20,7 @@ import hmac
 
 from redis.asyncio import Redis
 
-from .cursors import shared_key
+from .cursors import KEY_NAME, shared_key
 
 
 class ServerSecret:
@@ -28,8 +28,12 @@ class ServerSecret:
         self._redis = redis
 
     async def key(self, purpose: str) -> bytes:
-        """The key for `purpose` (e.g. "share-link-unlock")."""
-        return derive(await shared_key(self._redis), purpose)
+        """The key for `purpose` (e.g. "share-link-unlock"): one round trip to
+        Redis, two the first time (when the root key is made)."""
+        root = await self._redis.get(KEY_NAME)
+        if not isinstance(root, bytes) or len(root) < 16:
+            root = await shared_key(self._redis)
+        return derive(root, purpose)
 
 
 def derive(root: bytes, purpose: str) -> bytes:
