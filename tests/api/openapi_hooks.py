@@ -119,8 +119,9 @@ def _make_shares() -> dict[str, str]:
     resp.raise_for_status()
     auth = {"X-Token": resp.json()["token"]}
 
-    def new(name: str, parent: str | int = 0, data: bytes | None = None) -> str:
-        body = {"name": name, "type": "folder" if data is None else "file", "parentId": parent}
+    def new(name: str, parent: str | int = 0, data: bytes | None = None, public: bool = False) -> str:
+        body = {"name": name, "type": "folder" if data is None else "file", "parentId": parent,
+                "isPublic": public}
         if data is not None:
             body["data"] = base64.b64encode(data).decode()
         made = requests.post(f"{URL}/files", json=body, headers=auth, timeout=30)
@@ -141,7 +142,8 @@ def _make_shares() -> dict[str, str]:
     requests.get(f"{URL}/s/{used_up}", timeout=30).raise_for_status()
     return {"file": link(outside), "folder": link(folder), "gone": used_up,
             "locked": link(outside, password="right"), "locked_item": link(folder, password="right"),
-            "inside": inside, "sub": sub, "deep": deep, "outside": outside}
+            "inside": inside, "sub": sub, "deep": deep, "outside": outside,
+            "public": new("public.txt", 0, b"public", public=True)}
 
 
 def _pick(case, salt: str, choices: list):
@@ -153,12 +155,14 @@ def _pick(case, salt: str, choices: list):
 # Now and then a conditional request, as a client resuming or revalidating sends
 # (schemathesis's own values for these headers seldom mean anything).
 _CONDITIONAL = ("range", "if-range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since")
-_CONDITIONS = [None, {"Range": "bytes=2-5"}, {"Range": "bytes=2-5"}, {"If-None-Match": "*"},
-               {"If-None-Match": "*"}, {"If-Match": '"other"'}, {"Range": "bytes=999-"}, {"Range": "bytes=999-"}]
+_RANGE, _BAD_RANGE = {"Range": "bytes=2-5"}, {"Range": "bytes=999-"}
+_FRESH, _CHANGED = {"If-None-Match": "*"}, {"If-Match": '"other"'}
+_CONDITIONS = [None, None, None, None, _RANGE, _FRESH, _CHANGED, _BAD_RANGE]
 _CONTENT = ("GET /files/{id}/data", "GET /s/{token}", "GET /s/{token}/{file_id}")
 # Ids the run sees are all real ones (it takes them from answers): now and then an unknown one.
 _UNKNOWN_ID = "0" * 24
-_BY_ID = ("POST /v2/files/{id}/links", "GET /v2/files/{id}/links", "DELETE /v2/links/{id}")
+_BY_ID = ("POST /v2/files/{id}/links", "GET /v2/files/{id}/links", "DELETE /v2/links/{id}", "GET /files/{id}")
+_unknown_sent: set[str] = set()  # the first valid request of each goes to an unknown id
 # Where /s/ requests go, by operation: None keeps the generated token (404).
 _TOKENS = {
     "GET /s/{token}": [None, "file", "file", "folder", "gone", "locked"],
@@ -168,16 +172,62 @@ _TOKENS = {
     "POST /s/{token}/{file_id}": [None, "file", "folder", "gone", "locked_item", "locked_item"],
 }
 _ITEMS = [None, "inside", "deep", "sub", "outside", "inside"]
+# The first valid requests of each content operation, one for each answer it has (then picks as
+# above): (path parameters, from _shares, and conditional headers).
+_FIRST = {
+    "GET /s/{token}": [({"token": "file"}, None), ({"token": "file"}, _RANGE), ({"token": "file"}, _FRESH),
+                       ({"token": "file"}, _CHANGED), ({"token": "file"}, _BAD_RANGE), ({"token": "folder"}, None),
+                       ({"token": "gone"}, None), ({"token": "locked"}, None), ({}, None)],
+    "GET /s/{token}/{file_id}": [
+        ({"token": "folder", "file_id": "inside"}, None), ({"token": "folder", "file_id": "inside"}, _RANGE),
+        ({"token": "folder", "file_id": "inside"}, _FRESH), ({"token": "folder", "file_id": "deep"}, _CHANGED),
+        ({"token": "folder", "file_id": "inside"}, _BAD_RANGE), ({"token": "folder", "file_id": "sub"}, None),
+        ({"token": "folder", "file_id": "outside"}, None), ({"token": "gone", "file_id": "inside"}, None),
+        ({"token": "locked_item", "file_id": "inside"}, None)],
+    "GET /files/{id}/data": [({"id": "public"}, None), ({"id": "public"}, _RANGE), ({"id": "public"}, _FRESH),
+                             ({"id": "public"}, _CHANGED), ({"id": "public"}, _BAD_RANGE)],
+}
+_first_done: dict[str, int] = {}
+
+
+def _scheduled(case, label: str) -> bool:
+    """Send a valid case as the next of _FIRST asks, if any is left."""
+    schedule = _FIRST.get(label)
+    meta = case.meta
+    if schedule is None or meta is None or not meta.generation.mode.is_positive or not case.path_parameters:
+        return False
+    done = _first_done.get(label, 0)
+    if done >= len(schedule):
+        return False
+    _first_done[label] = done + 1
+    params, condition = schedule[done]
+    case.path_parameters.update({name: _shares[value] for name, value in params.items()})
+    # No thumbnail (none is made) and no cursor (not from a previous page): still a valid request.
+    case.query = {k: v for k, v in (case.query or {}).items() if k not in ("size", "cursor")}
+    _condition(case, condition)
+    return True
+
+
+def _condition(case, condition: dict[str, str] | None) -> None:
+    others = {k: v for k, v in (case.headers or {}).items() if k.lower() not in _CONDITIONAL}
+    case.headers = {**others, **(condition or {})}
 
 
 @schemathesis.hook
 def map_case(context, case):
+    if case.meta is not None and case.meta.phase.name == "stateful":
+        return case  # chains of real answers (a file made, then read): left as they are
     label = case.operation.label
-    if label in _BY_ID and case.path_parameters and _pick(case, "id", [False] * 4 + [True]):
-        case.path_parameters["id"] = _UNKNOWN_ID
+    if label in _BY_ID and case.path_parameters:
+        first = label not in _unknown_sent and case.meta is not None and case.meta.generation.mode.is_positive
+        if first or _pick(case, "id", [False] * 4 + [True]):
+            _unknown_sent.add(label)
+            case.path_parameters["id"] = _UNKNOWN_ID
+    if (label in _TOKENS or label in _FIRST) and not _shares:
+        _shares.update(_make_shares())
+    if _scheduled(case, label):
+        return case
     if label in _TOKENS and case.path_parameters:
-        if not _shares:
-            _shares.update(_make_shares())
         params = case.path_parameters
         if "file_id" in params:
             item = _pick(case, "item", _ITEMS)
@@ -189,6 +239,5 @@ def map_case(context, case):
     if label in _CONTENT:
         condition = _pick(case, "condition", _CONDITIONS)
         if condition is not None:
-            others = {k: v for k, v in (case.headers or {}).items() if k.lower() not in _CONDITIONAL}
-            case.headers = {**others, **condition}
+            _condition(case, condition)
     return case
