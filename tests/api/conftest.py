@@ -43,9 +43,8 @@ class LiveService:
     def reset(self) -> None:
         """Empty the database and the folder (Redis is flushed by `redis_url`)."""
         with sqlite3.connect(self.settings.storage.db_url.removeprefix("sqlite:///")) as db:
-            db.execute("DELETE FROM files")
-            db.execute("DELETE FROM users")
-            db.execute("DELETE FROM share_links")
+            for table in ("files", "users", "share_links", "uploads"):
+                db.execute(f"DELETE FROM {table}")
         folder = self.settings.storage.folder_path
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)  # an API worker still starting may have made it again

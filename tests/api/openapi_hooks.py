@@ -15,10 +15,15 @@ the account in the environment).
   those, are accepted for valid input.
 - Every operation must answer 2xx at least once in the run: a run that never
   got past 401 or 404 tested nothing.
+- Answers only a known file gives (a range of its content, 304, a restore)
+  are asked for by explicit examples on files the test prepared (a text
+  file, a file in the trash), not left to the chance of a generated id.
 - Share links (/s/): schemathesis cannot make a token (a token is only ever
-  seen inside a link's url), so the hook makes a few links of each kind once,
-  under an account of its own that the run never touches, and sends the /s/
-  operations to them, choosing by the generated token (some keep it: 404).
+  seen inside a link's url), so the hook makes links of each kind once, under
+  an account of its own that the run never touches: each answer of each /s/
+  operation is an explicit example on them, and generated /s/ requests are
+  sent to them too (chosen by the case, some keeping the generated token: 404),
+  now and then with a conditional header.
 """
 
 from __future__ import annotations
@@ -35,6 +40,15 @@ EMAIL = os.environ["FM_OPENAPI_EMAIL"]
 PASSWORD = os.environ["FM_OPENAPI_PASSWORD"]
 HOOK_ADDRESS = os.environ["FM_OPENAPI_HOOK_ADDRESS"]
 BASIC = "Basic " + base64.b64encode(f"{EMAIL}:{PASSWORD}".encode()).decode()
+TEXT_FILE = os.environ["FM_OPENAPI_TEXT_FILE"]
+TRASHED_FILE = os.environ["FM_OPENAPI_TRASHED_FILE"]
+
+# Per operation, the explicit examples on the prepared files: (path parameters, headers).
+PREPARED_EXAMPLES = {
+    "GET /files/{id}/data": [({"id": TEXT_FILE}, {"Range": "bytes=0-0"}),  # 206
+                             ({"id": TEXT_FILE}, {"If-None-Match": "*"})],  # 304
+    "POST /v2/files/{id}/restore": [({"id": TRASHED_FILE}, {})],  # 200
+}
 
 # Answers a request valid by the document can get because of what the server
 # holds, not because of the request's shape (the v1 contract says 400, not 409),
@@ -73,6 +87,28 @@ class LoginWhenNeeded:
             case.headers["Authorization"] = BASIC
 
 
+@schemathesis.hook
+def before_add_examples(ctx, examples: list) -> None:
+    """Explicit cases are sent as built (the auth hook does not see them): each gets a fresh token,
+    marked as the run's own credentials, so the auth checks still probe the case without them."""
+    operation = ctx.operation
+    for path_parameters, headers in PREPARED_EXAMPLES.get(operation.label, []):
+        token = LoginWhenNeeded().get(None, None)
+        case = operation.Case(path_parameters=path_parameters, headers={**headers, "X-Token": token})
+        case._has_explicit_auth = True
+        examples.append(case)
+    if operation.label in SHARE_EXAMPLES:
+        shares = _shares_made()
+        for params, headers, body in SHARE_EXAMPLES[operation.label]:
+            path_parameters = {name: shares.get(value, value) for name, value in params.items()}
+            if body is None:
+                examples.append(operation.Case(path_parameters=path_parameters, headers=headers))
+            else:
+                media_type, value = body
+                examples.append(operation.Case(path_parameters=path_parameters, headers=headers, body=value,
+                                               media_type=media_type))
+
+
 @schemathesis.check
 def only_state_dependent_400_for_valid_input(ctx, response, case) -> None:
     meta = case.meta
@@ -109,8 +145,10 @@ SHARES_EMAIL, SHARES_PASSWORD = "schemathesis-shares@example.com", "schemathesis
 _shares: dict[str, str] = {}
 
 
-def _make_shares() -> dict[str, str]:
-    """Links of every kind, to a folder `shared` {a.txt, sub/ {b.txt}} and a file outside it."""
+def _shares_made() -> dict[str, str]:
+    """Links of every kind, to a folder `shared` {a.txt, sub/ {b.txt}} and a file outside it; made once."""
+    if _shares:
+        return _shares
     proxy = {"X-Forwarded-For": HOOK_ADDRESS}
     requests.post(f"{URL}/users", json={"email": SHARES_EMAIL, "password": SHARES_PASSWORD}, headers=proxy,
                   timeout=30)  # 400 Already exist when the hooks are loaded twice: the account is there
@@ -119,9 +157,8 @@ def _make_shares() -> dict[str, str]:
     resp.raise_for_status()
     auth = {"X-Token": resp.json()["token"]}
 
-    def new(name: str, parent: str | int = 0, data: bytes | None = None, public: bool = False) -> str:
-        body = {"name": name, "type": "folder" if data is None else "file", "parentId": parent,
-                "isPublic": public}
+    def new(name: str, parent: str | int = 0, data: bytes | None = None) -> str:
+        body = {"name": name, "type": "folder" if data is None else "file", "parentId": parent}
         if data is not None:
             body["data"] = base64.b64encode(data).decode()
         made = requests.post(f"{URL}/files", json=body, headers=auth, timeout=30)
@@ -140,30 +177,42 @@ def _make_shares() -> dict[str, str]:
     outside = new("outside.txt", 0, b"outside")
     used_up = link(outside, maxDownloads=1)
     requests.get(f"{URL}/s/{used_up}", timeout=30).raise_for_status()
-    return {"file": link(outside), "folder": link(folder), "gone": used_up,
-            "locked": link(outside, password="right"), "locked_item": link(folder, password="right"),
-            "inside": inside, "sub": sub, "deep": deep, "outside": outside,
-            "public": new("public.txt", 0, b"public", public=True)}
+    _shares.update({"file": link(outside), "folder": link(folder), "gone": used_up,
+                    "locked": link(outside, password="right"), "locked_item": link(folder, password="right"),
+                    "inside": inside, "sub": sub, "deep": deep, "outside": outside})
+    return _shares
 
 
-def _pick(case, salt: str, choices: list):
-    """One of `choices` by the case as generated, the same each run (None: leave it)."""
-    key = repr((salt, case.path_parameters, case.query, case.headers, case.body))
-    return choices[zlib.crc32(key.encode("utf-8", "surrogatepass")) % len(choices)]
-
-
-# Now and then a conditional request, as a client resuming or revalidating sends
-# (schemathesis's own values for these headers seldom mean anything).
-_CONDITIONAL = ("range", "if-range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since")
 _RANGE, _BAD_RANGE = {"Range": "bytes=2-5"}, {"Range": "bytes=999-"}
 _FRESH, _CHANGED = {"If-None-Match": "*"}, {"If-Match": '"other"'}
-_CONDITIONS = [None, None, None, None, _RANGE, _FRESH, _CHANGED, _BAD_RANGE]
-_CONTENT = ("GET /files/{id}/data", "GET /s/{token}", "GET /s/{token}/{file_id}")
-# Ids the run sees are all real ones (it takes them from answers): now and then an unknown one.
-_UNKNOWN_ID = "0" * 24
-_BY_ID = ("POST /v2/files/{id}/links", "GET /v2/files/{id}/links", "DELETE /v2/links/{id}", "GET /files/{id}")
-_unknown_sent: set[str] = set()  # the first valid request of each goes to an unknown id
-# Where /s/ requests go, by operation: None keeps the generated token (404).
+_UNKNOWN_TOKEN = "A" * 22
+_JSON, _FORM = "application/json", "application/x-www-form-urlencoded"
+# Each answer of each /s/ operation, as an explicit example: (path parameters, by their
+# name in _shares or as they are; headers; body as (media type, value) or None).
+SHARE_EXAMPLES = {
+    "GET /s/{token}": [
+        ({"token": "file"}, {}, None), ({"token": "file"}, _RANGE, None), ({"token": "file"}, _FRESH, None),
+        ({"token": "file"}, _CHANGED, None), ({"token": "file"}, _BAD_RANGE, None),
+        ({"token": "folder"}, {}, None), ({"token": "gone"}, {}, None), ({"token": "locked"}, {}, None),
+        ({"token": _UNKNOWN_TOKEN}, {}, None)],
+    "GET /s/{token}/{file_id}": [
+        ({"token": "folder", "file_id": "inside"}, headers, None) for headers in ({}, _RANGE, _FRESH, _CHANGED,
+                                                                                   _BAD_RANGE)] + [
+        ({"token": "folder", "file_id": "sub"}, {}, None), ({"token": "folder", "file_id": "outside"}, {}, None),
+        ({"token": "gone", "file_id": "inside"}, {}, None), ({"token": "locked_item", "file_id": "inside"}, {}, None)],
+    "POST /s/{token}": [
+        ({"token": "file"}, {}, (_JSON, {"password": "x"})), ({"token": "file"}, {}, (_FORM, {"password": "x"})),
+        ({"token": "gone"}, {}, (_JSON, {"password": "x"})), ({"token": "locked"}, {}, (_JSON, {"password": "x"})),
+        ({"token": _UNKNOWN_TOKEN}, {}, (_JSON, {"password": "x"}))],
+    "POST /s/{token}/{file_id}": [
+        ({"token": "folder", "file_id": "sub"}, {}, (_JSON, {"password": "x"})),
+        ({"token": "folder", "file_id": "sub"}, {}, (_FORM, {"password": "x"})),
+        ({"token": "gone", "file_id": "inside"}, {}, (_JSON, {"password": "x"})),
+        ({"token": "locked_item", "file_id": "inside"}, {}, (_JSON, {"password": "x"})),
+        ({"token": _UNKNOWN_TOKEN, "file_id": "inside"}, {}, (_JSON, {"password": "x"}))],
+}
+
+# Generated /s/ requests go to the links too, by operation (None keeps the generated token: 404).
 _TOKENS = {
     "GET /s/{token}": [None, "file", "file", "folder", "gone", "locked"],
     "GET /s/{token}/{file_id}": [None, "file", "folder", "folder", "folder", "gone", "locked_item"],
@@ -172,72 +221,36 @@ _TOKENS = {
     "POST /s/{token}/{file_id}": [None, "file", "folder", "gone", "locked_item", "locked_item"],
 }
 _ITEMS = [None, "inside", "deep", "sub", "outside", "inside"]
-# The first valid requests of each content operation, one for each answer it has (then picks as
-# above): (path parameters, from _shares, and conditional headers).
-_FIRST = {
-    "GET /s/{token}": [({"token": "file"}, None), ({"token": "file"}, _RANGE), ({"token": "file"}, _FRESH),
-                       ({"token": "file"}, _CHANGED), ({"token": "file"}, _BAD_RANGE), ({"token": "folder"}, None),
-                       ({"token": "gone"}, None), ({"token": "locked"}, None), ({}, None)],
-    "GET /s/{token}/{file_id}": [
-        ({"token": "folder", "file_id": "inside"}, None), ({"token": "folder", "file_id": "inside"}, _RANGE),
-        ({"token": "folder", "file_id": "inside"}, _FRESH), ({"token": "folder", "file_id": "deep"}, _CHANGED),
-        ({"token": "folder", "file_id": "inside"}, _BAD_RANGE), ({"token": "folder", "file_id": "sub"}, None),
-        ({"token": "folder", "file_id": "outside"}, None), ({"token": "gone", "file_id": "inside"}, None),
-        ({"token": "locked_item", "file_id": "inside"}, None)],
-    "GET /files/{id}/data": [({"id": "public"}, None), ({"id": "public"}, _RANGE), ({"id": "public"}, _FRESH),
-                             ({"id": "public"}, _CHANGED), ({"id": "public"}, _BAD_RANGE)],
-}
-_first_done: dict[str, int] = {}
+# ... now and then conditional (schemathesis's own values for these headers seldom mean anything).
+_CONDITIONAL = ("range", "if-range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since")
+_CONDITIONS = [None, None, None, None, _RANGE, _FRESH, _CHANGED, _BAD_RANGE]
 
 
-def _scheduled(case, label: str) -> bool:
-    """Send a valid case as the next of _FIRST asks, if any is left."""
-    schedule = _FIRST.get(label)
-    meta = case.meta
-    if schedule is None or meta is None or not meta.generation.mode.is_positive or not case.path_parameters:
-        return False
-    done = _first_done.get(label, 0)
-    if done >= len(schedule):
-        return False
-    _first_done[label] = done + 1
-    params, condition = schedule[done]
-    case.path_parameters.update({name: _shares[value] for name, value in params.items()})
-    # No thumbnail (none is made) and no cursor (not from a previous page): still a valid request.
-    case.query = {k: v for k, v in (case.query or {}).items() if k not in ("size", "cursor")}
-    _condition(case, condition)
-    return True
-
-
-def _condition(case, condition: dict[str, str] | None) -> None:
-    others = {k: v for k, v in (case.headers or {}).items() if k.lower() not in _CONDITIONAL}
-    case.headers = {**others, **(condition or {})}
+def _pick(case, salt: str, choices: list):
+    """One of `choices` by the case as generated, the same each run (None: leave it)."""
+    key = repr((salt, case.path_parameters, case.query, case.headers, case.body))
+    return choices[zlib.crc32(key.encode("utf-8", "surrogatepass")) % len(choices)]
 
 
 @schemathesis.hook
 def map_case(context, case):
-    if case.meta is not None and case.meta.phase.name == "stateful":
-        return case  # chains of real answers (a file made, then read): left as they are
     label = case.operation.label
-    if label in _BY_ID and case.path_parameters:
-        first = label not in _unknown_sent and case.meta is not None and case.meta.generation.mode.is_positive
-        if first or _pick(case, "id", [False] * 4 + [True]):
-            _unknown_sent.add(label)
-            case.path_parameters["id"] = _UNKNOWN_ID
-    if (label in _TOKENS or label in _FIRST) and not _shares:
-        _shares.update(_make_shares())
-    if _scheduled(case, label):
+    meta = case.meta
+    if label not in _TOKENS or not case.path_parameters or meta is None or meta.phase.name in ("examples",
+                                                                                               "stateful"):
         return case
-    if label in _TOKENS and case.path_parameters:
-        params = case.path_parameters
-        if "file_id" in params:
-            item = _pick(case, "item", _ITEMS)
-            if item is not None:
-                params["file_id"] = _shares[item]
-        kind = _pick(case, "token", _TOKENS[label])
-        if kind is not None:
-            params["token"] = _shares[kind]
-    if label in _CONTENT:
+    shares = _shares_made()
+    params = case.path_parameters
+    if "file_id" in params:
+        item = _pick(case, "item", _ITEMS)
+        if item is not None:
+            params["file_id"] = shares[item]
+    kind = _pick(case, "token", _TOKENS[label])
+    if kind is not None:
+        params["token"] = shares[kind]
+    if label.startswith("GET "):
         condition = _pick(case, "condition", _CONDITIONS)
         if condition is not None:
-            _condition(case, condition)
+            others = {k: v for k, v in (case.headers or {}).items() if k.lower() not in _CONDITIONAL}
+            case.headers = {**others, **condition}
     return case

@@ -23,6 +23,10 @@ ROUTES = [
     ("GET", "/disconnect"), ("GET", "/users/me"), ("POST", "/files"), ("GET", "/files/{id}"),
     ("GET", "/files"), ("PUT", "/files/{id}/publish"), ("PUT", "/files/{id}/unpublish"),
     ("GET", "/files/{id}/data"), ("GET", "/openapi.json"),
+    # v2 files
+    ("GET", "/v2/files"), ("GET", "/v2/files/{id}"), ("PATCH", "/v2/files/{id}"), ("DELETE", "/v2/files/{id}"),
+    ("POST", "/v2/files/{id}/restore"), ("GET", "/v2/trash"), ("DELETE", "/v2/trash"),
+    # share links
     ("POST", "/v2/files/{id}/links"), ("GET", "/v2/files/{id}/links"), ("DELETE", "/v2/links/{id}"),
     ("GET", "/s/{token}"), ("POST", "/s/{token}"), ("GET", "/s/{token}/{file_id}"),
     ("POST", "/s/{token}/{file_id}"),
@@ -31,7 +35,8 @@ HOSTILE_TEXT = [b"%ED%A0%80", b"%FF%FE", b"%00", b"%C0%AF", b"..%2F..%2Fetc%2Fpa
 HOSTILE_HEADER_VALUES = [b"\xed\xa0\x80", b"\xff\xfe", b"abc\xc0\xaf", b"x" * 7000, b"\xe2\x82", b"%ED%A0%80"]
 HEADERS = [b"X-Token", b"Authorization", b"Range", b"If-None-Match", b"If-Modified-Since", b"If-Range",
            b"Content-Type", b"X-Request-Id", b"Accept", b"X-Forwarded-For", b"Cookie", b"X-Forwarded-Proto"]
-QUERY_NAMES = [b"parentId", b"page", b"size", b"download", b"cursor", b"limit", b"sort", b"\xed\xa0\x80"]
+QUERY_NAMES = [b"parentId", b"page", b"size", b"download", b"q", b"sort", b"limit", b"cursor", b"permanent",
+               b"\xed\xa0\x80"]
 BODIES = [
     b"[" * 100_000,
     b'{"name": "\\ud800", "type": "folder"}',
@@ -45,6 +50,8 @@ BODIES = [
     b'{"email": {"$ne": null}, "password": ["pw"]}',
     b'{"name": "x", "type": "file", "data": "' + b"\\u0041" * 20_000 + b'"}',
     b"\x00\x01\x02",
+    b'{"name": "x", "parentId": {"$ne": null}, "isPublic": "\\ud800"}',
+    b'{"parentId": "' + b"f" * 24 + b'", "name": "' + b"\\u00e9" * 200 + b'"}',
     b'{"expiresIn": 1e999, "maxDownloads": 123456789012345678901234567890}',
     b'{"password": "\\ud800"}',
     b'{"password": {"$ne": null}}',
@@ -111,7 +118,7 @@ def build(method: str, path: bytes, headers: list[tuple[bytes, bytes]], body: by
         headers = [(name, b"someone-elses" if name == b"X-Token" else value) for name, value in headers]
     lines = [method.encode() + b" " + path + b" HTTP/1.1", b"Host: x", b"Connection: close",
              *(name + b": " + value for name, value in headers)]
-    if body or method in ("POST", "PUT"):
+    if body or method in ("POST", "PUT", "PATCH"):
         lines.append(b"Content-Length: " + str(len(body)).encode())
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
@@ -177,7 +184,7 @@ async def test_hostile_json_bodies(target):
     host, port, token, _, _ = target
     requests = []
     for (method, template), body in itertools.product(ROUTES, BODIES):
-        if method not in ("POST", "PUT"):
+        if method not in ("POST", "PUT", "PATCH"):
             continue
         path = target.path(template, method=method)
         for content_type in (b"application/json", b"application/x-www-form-urlencoded"):

@@ -71,6 +71,20 @@ def service(tmp_path: Path):
         yield live
 
 
+def _prepared_files(url: str) -> dict[str, str]:
+    """The account's files the hooks' explicit examples use: a text file, and one in the trash."""
+    token = requests.get(f"{url}/connect", auth=(EMAIL, PASSWORD), headers={"X-Forwarded-For": HOOK_ADDRESS},
+                         timeout=10).json()["token"]
+    ids = []
+    for name in ("prepared.txt", "trashed.txt"):
+        resp = requests.post(f"{url}/files", headers={"X-Token": token}, timeout=10,
+                             json={"name": name, "type": "file", "data": "aGVsbG8="})
+        assert resp.status_code == 201, resp.text
+        ids.append(resp.json()["id"])
+    assert requests.delete(f"{url}/v2/files/{ids[1]}", headers={"X-Token": token}, timeout=10).status_code == 204
+    return {"FM_OPENAPI_TEXT_FILE": ids[0], "FM_OPENAPI_TRASHED_FILE": ids[1]}
+
+
 def _schemathesis(url: str, workdir: Path) -> subprocess.CompletedProcess[str]:
     reports = workdir / "reports"
     command = [
@@ -85,7 +99,7 @@ def _schemathesis(url: str, workdir: Path) -> subprocess.CompletedProcess[str]:
         "PATH": os.environ.get("PATH", ""), "HOME": str(workdir),
         "SCHEMATHESIS_HOOKS": str(HERE / "openapi_hooks.py"),
         "FM_OPENAPI_URL": url, "FM_OPENAPI_EMAIL": EMAIL, "FM_OPENAPI_PASSWORD": PASSWORD,
-        "FM_OPENAPI_HOOK_ADDRESS": HOOK_ADDRESS,
+        "FM_OPENAPI_HOOK_ADDRESS": HOOK_ADDRESS, **_prepared_files(url),
     }
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=TIMEOUT)
 

@@ -8,9 +8,13 @@ import hashlib
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from services.api.views import rfc3339
 from shared.storage import ROOT, NewFile, Storage, new_id, open_storage
 
 from .conftest import sign_up
@@ -28,6 +32,18 @@ async def storage(backend_settings) -> AsyncIterator[Storage]:
 
 
 # ---------------------------------------------------------------- the document
+
+
+@given(st.floats(min_value=-2e9, max_value=2.5e11, allow_nan=False) | st.integers(0, 4 * 10**9).map(float)
+       | st.integers(0, 4 * 10**12).map(lambda ms: ms / 1000))
+def test_rfc3339_is_datetimes_own_milliseconds(epoch: float) -> None:
+    expected = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+    assert rfc3339(epoch) == expected
+    assert RFC3339.fullmatch(expected)
+
+
+def test_rfc3339_of_nothing_is_null() -> None:
+    assert rfc3339(None) is None
 
 
 async def test_the_document_and_its_path(client, alice):

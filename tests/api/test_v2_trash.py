@@ -59,6 +59,7 @@ async def test_a_trashed_folder_takes_everything_below_and_brings_it_back(client
     assert [i["id"] for i in await all_pages(client, alice, "/v2/trash")] == [docs]  # the top only
     for item in (docs, sub, inner):
         assert (await document(client, alice, item))["trashedAt"] is not None
+    assert (await document(client, alice, inner))["path"] == [{"id": docs, "name": "docs"}, {"id": sub, "name": "sub"}]
     assert await all_pages(client, alice, "/v2/files", q="inner") == []
     status, body = await call(client, "GET", "/v2/files", alice, params={"parentId": sub})
     assert_error(status, body, 404, "Not found")

@@ -66,7 +66,8 @@ SCHEMAS: Json = {
 
 _FILE = ref("schemas", "File")
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
-       "description": "A file id (24 hex digits); anything else is simply not found"}
+       "description": "A file id (24 hex digits); anything else is simply not found",
+       "examples": {"unknown": {"summary": "Well-formed, no such file: 404", "value": "0" * 24}}}
 # An answer's file, for the operations on it (OpenAPI links: what a client, or
 # schemathesis's stateful phase, calls next with the id it got).
 _ON_THE_FILE = {

@@ -100,8 +100,9 @@ def v2_error(description: str, *messages: str, code: str = "invalid") -> Json:
 
 _NOT_FOUND = v2_error("No such file for this caller (another user's looks the same; a malformed id is simply "
                       "not found)", "Not found", code="not_found")
+_UNKNOWN = {"unknown": {"summary": "Well-formed, no such file: 404", "value": "0" * 24}}
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
-       "description": "A file id (24 hex digits); anything else is simply not found"}
+       "description": "A file id (24 hex digits); anything else is simply not found", "examples": _UNKNOWN}
 _LIMIT = {"name": "limit", "in": "query", "required": False,
           "schema": {"type": "string", "pattern": "^(?:0{0,3}[1-9]|0{0,2}[1-9][0-9]|0?[1-9][0-9]{2}|1000)?$",
                      "default": str(DEFAULT_LIMIT)},
@@ -116,9 +117,9 @@ ON_A_FILE = {
     for name, op in (("GetFileV2", "getFileV2"), ("UpdateFileV2", "updateFileV2"),
                      ("DeleteFileV2", "deleteFileV2"))
 }
-_RESTORE = {"RestoreFileV2": {"operationId": "restoreFileV2", "parameters": {"id": "$request.path.id"}}}
+_AFTER_DELETE = {"RestoreFileV2": {"operationId": "restoreFileV2", "parameters": {"id": "$request.path.id"}}}
 
-PATCH_BODY = {
+PATCH_BODY: Json = {
     "type": "object", "minProperties": 1, "additionalProperties": False,
     "properties": {
         "name": _NAME,
@@ -140,7 +141,8 @@ PATHS: Json = {
         parameters=[
             {"name": "parentId", "in": "query", "required": False,
              "schema": {"type": "string", "pattern": "^(0|[0-9a-f]{24})?$", "default": "0"},
-             "description": "0 (the default): the root; else one of the caller's live folders (404 otherwise)"},
+             "description": "0 (the default): the root; else one of the caller's live folders (404 otherwise)",
+             "examples": {"root": {"value": "0"}, **_UNKNOWN}},
             {"name": "q", "in": "query", "required": False, "schema": {"type": "string"},
              "description": "Search: the caller's live items whose name contains it, case-insensitive"},
             {"name": "sort", "in": "query", "required": False,
@@ -188,7 +190,7 @@ PATHS: Json = {
                               "schema": {"enum": ["", *PERMANENT_VALUES], "default": "false"},
                               "description": "true or 1: delete for good, from the trash or not (the "
                                              "content is removed by a job)"}],
-            responses={"204": empty_answer("Trashed, or deleted", None) | {"links": _RESTORE},
+            responses={"204": empty_answer("Trashed, or deleted", None) | {"links": _AFTER_DELETE},
                        "400": v2_error("A bad permanent", "Invalid permanent: use true or false"),
                        "401": UNAUTHORIZED,
                        "404": v2_error("Not one of the caller's items; without permanent, also one in the "
