@@ -187,6 +187,13 @@ _RANGE, _BAD_RANGE = {"Range": "bytes=2-5"}, {"Range": "bytes=999-"}
 _FRESH, _CHANGED = {"If-None-Match": "*"}, {"If-Match": '"other"'}
 _UNKNOWN_TOKEN = "A" * 22
 _JSON, _FORM = "application/json", "application/x-www-form-urlencoded"
+
+
+def _wrong_passwords(link: str, params: dict[str, str]) -> list:
+    """Wrong passwords to a locked link until the limit (security.login_max_failures, 10): 401s, then 429."""
+    return [({"token": link, **params}, {}, (_JSON, {"password": f"wrong-{n}"})) for n in range(11)]
+
+
 # Each answer of each /s/ operation, as an explicit example: (path parameters, by their
 # name in _shares or as they are; headers; body as (media type, value) or None).
 SHARE_EXAMPLES = {
@@ -202,14 +209,15 @@ SHARE_EXAMPLES = {
         ({"token": "gone", "file_id": "inside"}, {}, None), ({"token": "locked_item", "file_id": "inside"}, {}, None)],
     "POST /s/{token}": [
         ({"token": "file"}, {}, (_JSON, {"password": "x"})), ({"token": "file"}, {}, (_FORM, {"password": "x"})),
-        ({"token": "gone"}, {}, (_JSON, {"password": "x"})), ({"token": "locked"}, {}, (_JSON, {"password": "x"})),
-        ({"token": _UNKNOWN_TOKEN}, {}, (_JSON, {"password": "x"}))],
+        ({"token": "gone"}, {}, (_JSON, {"password": "x"})),
+        ({"token": _UNKNOWN_TOKEN}, {}, (_JSON, {"password": "x"})),
+        *_wrong_passwords("locked", {})],
     "POST /s/{token}/{file_id}": [
         ({"token": "folder", "file_id": "sub"}, {}, (_JSON, {"password": "x"})),
         ({"token": "folder", "file_id": "sub"}, {}, (_FORM, {"password": "x"})),
         ({"token": "gone", "file_id": "inside"}, {}, (_JSON, {"password": "x"})),
-        ({"token": "locked_item", "file_id": "inside"}, {}, (_JSON, {"password": "x"})),
-        ({"token": _UNKNOWN_TOKEN, "file_id": "inside"}, {}, (_JSON, {"password": "x"}))],
+        ({"token": _UNKNOWN_TOKEN, "file_id": "inside"}, {}, (_JSON, {"password": "x"})),
+        *_wrong_passwords("locked_item", {"file_id": "inside"})],
 }
 
 # Generated /s/ requests go to the links too, by operation (None keeps the generated token: 404).
