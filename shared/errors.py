@@ -156,3 +156,10 @@ class UnsupportedMediaType(DomainError):
 
     message = "Unsupported Content-Type: a tus chunk is application/offset+octet-stream"
     code = "unsupported_media_type"
+
+
+class WrongLinkPassword(PasswordRequired):
+    """A share link's password given wrong (401: asked again)."""
+
+    message = "Wrong password"
+    code = "wrong_password"

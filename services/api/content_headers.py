@@ -42,6 +42,12 @@ def content_type_for(name: str) -> str:
     return guessed or "application/octet-stream"
 
 
+def content_type_v2(name: str) -> str:
+    """v2's Content-Type (`/content`, `/s/`): v1's, text types with `charset=utf-8`."""
+    media = content_type_for(name)
+    return f"{media}; charset=utf-8" if media.startswith("text/") else media
+
+
 def is_inline(content_type: str) -> bool:
     """Whether a browser shows this type without running code."""
     media = content_type.split(";", 1)[0].strip().lower()
