@@ -14,7 +14,6 @@ safely"):
 
 from __future__ import annotations
 
-import mimetypes
 import unicodedata
 from urllib.parse import quote
 
@@ -27,19 +26,11 @@ INLINE_TYPES = frozenset({
 })
 INLINE_FAMILIES = ("audio/", "video/")
 
-# Only the built-in table: the answer must not depend on the host's /etc/mime.types.
-_MIME = mimetypes.MimeTypes(filenames=())
 # What RFC 5987 lets through unencoded in `filename*` (attr-char) beyond letters and digits.
 _ATTR_CHARS = "!#$&+-.^_`|~"
 # A file name longer than this (in UTF-8 bytes) is shortened in the header: no
 # file system saves more, and header size limits stay far away.
 MAX_FILENAME_BYTES = 255
-
-
-def content_type_for(name: str) -> str:
-    """The media type guessed from the name (v1's rule), without parameters."""
-    guessed, _ = _MIME.guess_type(name, strict=False)
-    return guessed or "application/octet-stream"
 
 
 def is_inline(content_type: str) -> bool:
