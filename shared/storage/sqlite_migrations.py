@@ -13,9 +13,9 @@ version already current (read again inside the lock) and do nothing. A
 database whose version is newer than this code knows is refused rather than
 used with a schema the code does not understand.
 
-`fill_email_keys`, also run at every open, keeps what v2 set up true for rows
-written without email_key since (by an older version during a rolling
-upgrade, or by other tools).
+`fill_email_keys` and `fill_file_keys`, also run at every open, keep what v2
+and v3 set up true for rows written without email_key, name_key or times
+since (by an older version during a rolling upgrade, or by other tools).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from ..errors import StorageUnavailable
 from ..logging import get_logger
-from .base import email_key
+from .base import email_key, name_key
 
 log = get_logger("storage.sqlite")
 
@@ -78,7 +78,125 @@ def _v2_email_key(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE UNIQUE INDEX users_by_email_key ON users (email_key)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_tables, _v2_email_key)
+def id_time(file_id: object) -> float:
+    """The creation time an id starts with (its first 8 hex digits); 0 if it has none."""
+    try:
+        return float(int(str(file_id)[:8], 16))
+    except ValueError:
+        return 0.0
+
+
+def _sql_name_key(name: object) -> str | None:
+    return name_key(name) if isinstance(name, str) else None
+
+
+def add_functions(conn: sqlite3.Connection) -> None:
+    """What the v3 migration and fill_file_keys compute in SQL but SQLite cannot
+    (hex digits to a number, Unicode case folding)."""
+    conn.create_function("fm_id_time", 1, id_time, deterministic=True)
+    conn.create_function("fm_name_key", 1, _sql_name_key, deterministic=True)
+
+
+# The files table of v3. Kept out of the migration's body only to be read:
+# a released migration is never edited, and neither is this text.
+_V3_FILES = """CREATE TABLE files_v3 (
+    id             TEXT PRIMARY KEY,
+    user_id        TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    type           TEXT NOT NULL CHECK (type IN ('folder', 'file', 'image')),
+    is_public      INTEGER NOT NULL DEFAULT 0,
+    parent_id      TEXT NOT NULL,   -- '0' for the root
+    local_path     TEXT,
+    seq            INTEGER,         -- v1 position in (user_id, parent_id), dense from 0; NULL: out
+                                    -- of the order (the top of a deletion)
+    size           INTEGER,         -- NULL: unknown (written by v1 before sizes)
+    sha256         TEXT,
+    mime_type      TEXT,
+    created_at     REAL,            -- NULL only in rows written by older code (fill_file_keys)
+    updated_at     REAL,
+    trashed_at     REAL,            -- NULL: live
+    trash_id       TEXT,            -- the top of the deletion that trashed this row
+    has_thumbnails INTEGER NOT NULL DEFAULT 0,
+    name_key       TEXT,            -- base.name_key(name); NULL only in rows written by older code
+    is_file        INTEGER GENERATED ALWAYS AS (type <> 'folder') VIRTUAL,  -- folders (0) first
+    size_key       INTEGER GENERATED ALWAYS AS (coalesce(size, 0)) VIRTUAL  -- a missing size sorts as 0
+) WITHOUT ROWID"""
+
+
+def _v3_v2_api(conn: sqlite3.Connection) -> None:
+    """API v2: sizes, hashes, times, the trash, usage and quotas, share links, tus uploads.
+
+    The files table is rebuilt, not altered, because seq must become nullable
+    (a trashed top leaves the v1 order, several per folder). Existing rows get
+    their times from their id, their name_key, and a NULL (unknown) size, which
+    counts 0 in used_bytes: blobs are not looked at here.
+
+    The live_* indexes make each v2 list a keyset seek: one partial index
+    (live rows only) per sort key, led by (user_id, parent_id, is_file) so
+    folders come first and each kind is one ordered range, read forwards or
+    backwards. search_by_name holds every live name of a user, so a search
+    reads the user's names from the index without visiting the rows."""
+    add_functions(conn)
+    conn.execute(_V3_FILES)
+    conn.execute(
+        """INSERT INTO files_v3 (id, user_id, name, type, is_public, parent_id, local_path, seq,
+                                 created_at, updated_at, name_key)
+           SELECT id, user_id, name, type, is_public, parent_id, local_path, seq,
+                  fm_id_time(id), fm_id_time(id), fm_name_key(name) FROM files"""
+    )
+    conn.execute("DROP TABLE files")
+    conn.execute("ALTER TABLE files_v3 RENAME TO files")
+    for statement in (
+        "CREATE UNIQUE INDEX files_by_parent ON files (user_id, parent_id, seq)",
+        "CREATE INDEX live_by_name ON files (user_id, parent_id, is_file, name_key, id)"
+        " WHERE trashed_at IS NULL",
+        "CREATE INDEX live_by_updated ON files (user_id, parent_id, is_file, updated_at, id)"
+        " WHERE trashed_at IS NULL",
+        "CREATE INDEX live_by_size ON files (user_id, parent_id, is_file, size_key, id)"
+        " WHERE trashed_at IS NULL",
+        "CREATE INDEX search_by_name ON files (user_id, is_file, name_key, id) WHERE trashed_at IS NULL",
+        "CREATE INDEX trash_tops ON files (user_id, trashed_at, id) WHERE trash_id = id",
+        "CREATE INDEX trash_tops_by_time ON files (trashed_at) WHERE trash_id = id",
+        "CREATE INDEX files_by_trash ON files (trash_id) WHERE trash_id IS NOT NULL",
+        "CREATE INDEX files_unkeyed ON files (id) WHERE name_key IS NULL",
+        "ALTER TABLE users ADD COLUMN created_at REAL",
+        "ALTER TABLE users ADD COLUMN quota_bytes INTEGER",  # NULL: storage.default_quota applies
+        "ALTER TABLE users ADD COLUMN used_bytes INTEGER NOT NULL DEFAULT 0",
+        "UPDATE users SET created_at = fm_id_time(id),"
+        " used_bytes = (SELECT coalesce(sum(size), 0) FROM files WHERE files.user_id = users.id)",
+        """CREATE TABLE share_links (
+            id            TEXT PRIMARY KEY,
+            user_id       TEXT NOT NULL,
+            file_id       TEXT NOT NULL,
+            token_hash    TEXT NOT NULL UNIQUE,
+            created_at    REAL NOT NULL,
+            expires_at    REAL NOT NULL,
+            password_hash TEXT,
+            max_downloads INTEGER,
+            downloads     INTEGER NOT NULL DEFAULT 0,
+            revoked_at    REAL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX links_by_file ON share_links (user_id, file_id, created_at, id)",
+        """CREATE TABLE uploads (
+            id            TEXT PRIMARY KEY,
+            user_id       TEXT NOT NULL,
+            length        INTEGER NOT NULL,
+            upload_offset INTEGER NOT NULL,
+            name          TEXT NOT NULL,
+            parent_id     TEXT NOT NULL,
+            is_public     INTEGER NOT NULL,
+            part_path     TEXT NOT NULL,
+            created_at    REAL NOT NULL,
+            expires_at    REAL NOT NULL,
+            file_id       TEXT             -- set once, by finish_upload
+        ) WITHOUT ROWID""",
+        "CREATE INDEX uploads_reserving ON uploads (user_id, length) WHERE file_id IS NULL",
+        "CREATE INDEX uploads_by_expiry ON uploads (expires_at)",
+    ):
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_tables, _v2_email_key, _v3_v2_api)
 LATEST = len(MIGRATIONS)
 
 
@@ -153,3 +271,24 @@ def fill_email_keys(conn: sqlite3.Connection, path: object = "") -> None:
             user_ids=left[:20],
             more=len(left) > 20,
         )
+
+
+def fill_file_keys(conn: sqlite3.Connection) -> None:
+    """Give files written without name_key and times (by an older version during
+    a rolling upgrade, or by other tools) theirs, as the v3 migration did for
+    the rows it found: v2 lists sort and search by those columns. A look-up in
+    a partial index of such rows, so nothing to do costs nothing."""
+    if conn.execute("SELECT 1 FROM files WHERE name_key IS NULL LIMIT 1").fetchone() is None:
+        return
+    add_functions(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "UPDATE files SET name_key = fm_name_key(name), created_at = coalesce(created_at, fm_id_time(id)),"
+            " updated_at = coalesce(updated_at, fm_id_time(id)) WHERE name_key IS NULL"
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
