@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -25,6 +26,33 @@ def file_view(record: FileRecord) -> dict[str, Any]:
         "type": record.type,
         "isPublic": record.is_public,
         "parentId": record.parent_id,
+    }
+
+
+def rfc3339(epoch: float | None) -> str | None:
+    """An RFC 3339 UTC time to the millisecond (`2026-12-01T10:00:00.123Z`); None stays None."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def file_document(record: FileRecord) -> dict[str, Any]:
+    """The v2 file document (api-v2.md). `size` is 0 for a folder; a document
+    written by the original has no size or hash stored: null here (the
+    listing routes fill the size in from the blob on disk)."""
+    return {
+        "id": record.id,
+        "name": record.name,
+        "type": record.type,
+        "parentId": record.parent_id,
+        "isPublic": record.is_public,
+        "size": 0 if record.type == "folder" else record.size,
+        "mimeType": record.mime_type,
+        "sha256": record.sha256,
+        "createdAt": rfc3339(record.created_at),
+        "updatedAt": rfc3339(record.updated_at),
+        "trashedAt": rfc3339(record.trashed_at),
+        "hasThumbnails": record.has_thumbnails,
     }
 
 
