@@ -25,7 +25,6 @@ from .uploads import (
     raw_response,
     server_port,
     sha256,
-    storage,  # noqa: F401 - a fixture
     thumbnail_jobs,
     until,
 )

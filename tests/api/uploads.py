@@ -10,7 +10,6 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -19,7 +18,7 @@ import redis.asyncio as aioredis
 
 from shared.config import Settings
 from shared.jobs import stream_of
-from shared.storage import Storage, open_storage
+from shared.storage import Storage
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 
@@ -105,14 +104,6 @@ async def thumbnail_jobs(settings: Settings) -> list[dict]:
     async with aioredis.from_url(settings.redis.url) as redis:
         entries = await redis.xrange(stream_of("thumbnails"))
     return [json.loads(fields[b"data"]) for _, fields in entries]
-
-
-@pytest.fixture
-async def storage(backend_settings: Settings) -> AsyncIterator[Storage]:
-    """The backend behind `client`, opened by the test to see what a request left."""
-    store = await open_storage(backend_settings.storage.db_url)
-    yield store
-    await store.close()
 
 
 async def nothing_left(storage: Storage, settings: Settings, user_id: str, *, kept: list[str] | None = None,
