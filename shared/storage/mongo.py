@@ -10,37 +10,42 @@ Documents written by other tools are read leniently: the root may be the
 string "0", `userId`/`parentId` may be hex strings instead of ObjectIds,
 `isPublic` may be missing (private) and extra fields are ignored. Owner and
 parent matches therefore use `$in: [ObjectId(x), x]`, which still uses the
-`(userId, parentId, _id)` index.
+indexes.
 
-One field is added beside the original's: `users.emailKey`, the email as
-compared (base.email_key: trimmed, case-folded), under a unique sparse index,
-so the database itself refuses a second account for one email. Users written
-without it (by the original, its checkers, other tools) are still found by
-their exact email, and get it at the next open (mongo_setup.py).
+Fields are added beside the original's, never in place of them: on users
+`emailKey` (the email as compared, under a unique sparse index, so the
+database itself refuses a second account for one email; users written
+without it are found by their exact email and get it at the next open,
+mongo_setup.py), `createdAt`, `quotaBytes` and the counters of
+mongo_usage.py; on files v2's fields (mongo_docs.py); and the collections
+`shareLinks` and `uploads`. The v2 methods live beside this module, one
+module per area, each a mixin of MongoStorage. There are no multi-document
+transactions: each write is made of single-document atomic updates, ordered
+so a crash between two of them leaves nothing a user can see wrong (each
+module says how).
 
-Driver errors become domain errors in one place (`_domain_error`).
+Driver errors become domain errors in one place (mongo_docs.domain_error).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pymongo
 from bson import ObjectId
-from bson.errors import BSONError
 from pymongo import AsyncMongoClient, ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ..config import redact
-from ..errors import EmailTaken, Invalid, StorageFull, StorageUnavailable
+from ..errors import EmailTaken, Invalid, StorageUnavailable
 from ..logging import get_logger
 from .base import (
     PAGE_SIZE,
-    ROOT,
     FileRecord,
     NewFile,
     ParentId,
+    Usage,
     User,
     blob_name,
     email_key,
@@ -49,8 +54,26 @@ from .base import (
     is_storable_text,
     new_object_id,
 )
-from .guard import domain_errors, unstorable_text
+from .guard import domain_errors
+from .mongo_docs import (
+    LIVE,
+    domain_error,
+    file_record,
+    id_variants,
+    new_file_document,
+    parent_match,
+    user_record,
+)
+from .mongo_edits import MongoEdits
+from .mongo_lists import MongoLists
 from .mongo_setup import EmailIndexes, legacy_match, prepare
+from .mongo_shares import MongoShares
+from .mongo_trash import MongoTrash
+from .mongo_tree import PARENT_NOT_FOUND, parent_problem
+from .mongo_uploads import MongoUploads
+from .mongo_usage import charge, usage
+
+__all__ = ["DEFAULT_DATABASE", "MongoStorage", "redact"]
 
 log = get_logger("storage.mongo")
 
@@ -62,91 +85,19 @@ _SERVER_SELECTION_MS = 5000
 # GET /status must answer within about a second when MongoDB is down.
 _PING_TIMEOUT = 0.8
 
-_ROOT_VALUES: list[Any] = [0, "0"]
 
-# MongoDB's OutOfDiskSpace, and what WiredTiger and Atlas say when out of room.
-_OUT_OF_SPACE_CODES = frozenset({14031})
-_OUT_OF_SPACE_TEXT = ("no space left on device", "over your space quota")
-
-
-def _out_of_space(exc: PyMongoError) -> bool:
-    codes = {getattr(exc, "code", None)}
-    if isinstance(exc, BulkWriteError):
-        codes |= {e.get("code") for e in exc.details.get("writeErrors", [])}
-    text = str(exc).lower()
-    return bool(codes & _OUT_OF_SPACE_CODES) or any(t in text for t in _OUT_OF_SPACE_TEXT)
-
-
-def _domain_error(exc: Exception) -> Exception | None:
-    """The domain error for a driver's exception (None: not one of ours to translate)."""
-    if isinstance(exc, PyMongoError):
-        if _out_of_space(exc):
-            return StorageFull(f"MongoDB: {exc}")
-        # Unreachable, timed out, no primary, refused our credentials, closed:
-        # the database is not usable now, whatever the request.
-        return StorageUnavailable(f"MongoDB: {exc}")
-    if isinstance(exc, BSONError):  # a value BSON cannot hold (a document over 16 MiB)
-        return Invalid(f"Invalid document: {exc}")
-    return unstorable_text(exc)
-
-
-def _id_variants(value: str) -> dict[str, list[Any]]:
-    """Match an id stored as an ObjectId (ours, the original's) or as hex text (other clients)."""
-    variants: list[Any] = [ObjectId(value), value.lower()]
-    if value != value.lower():
-        variants.append(value)
-    return {"$in": variants}
-
-
-def _str(value: Any) -> str:
-    """A field as text; a missing one as the empty string."""
-    return str(value) if value is not None else ""
-
-
-def _parent_out(value: Any) -> ParentId:
-    """The root as stored (0 or "0"); a parent id as its 24-hex text."""
-    if value is None:
-        return ROOT
-    if isinstance(value, ObjectId):
-        return str(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
-        return ROOT  # int32, int64 or double zero: the Node driver writes any of them
-    if isinstance(value, str):
-        return value if value == "0" else value.lower() if is_id(value) else value
-    return str(value)
-
-
-def _file(doc: dict[str, Any]) -> FileRecord:
-    type_ = _str(doc.get("type"))
-    user_id = doc.get("userId")
-    local_path = doc.get("localPath")
-    return FileRecord(
-        id=str(doc["_id"]),
-        user_id=str(user_id).lower() if isinstance(user_id, str) and is_id(user_id) else _str(user_id),
-        name=_str(doc.get("name")),
-        type=type_,
-        is_public=doc.get("isPublic") is True,  # missing (or not a boolean) means private
-        parent_id=_parent_out(doc.get("parentId")),
-        local_path=None if type_ == "folder" or local_path is None else str(local_path),
-    )
-
-
-def _user(doc: dict[str, Any] | None) -> User | None:
-    if doc is None:
-        return None
-    return User(id=str(doc["_id"]), email=_str(doc.get("email")), password_hash=_str(doc.get("password")))
-
-
-@domain_errors(_domain_error)
-class MongoStorage:
+@domain_errors(domain_error)
+class MongoStorage(MongoLists, MongoEdits, MongoTrash, MongoShares, MongoUploads):
     def __init__(
         self, client: AsyncMongoClient, database_name: str, emails: EmailIndexes | None = None
     ) -> None:
         self._client = client
         db = client[database_name]
         self.database_name = database_name
-        self._users: AsyncCollection = db["users"]
-        self._files: AsyncCollection = db["files"]
+        self._users = db["users"]
+        self._files = db["files"]
+        self._links = db["shareLinks"]
+        self._uploads = db["uploads"]
         # Not all enforced on a legacy database: create_user checks before inserting then.
         self._emails = emails or EmailIndexes()
 
@@ -198,13 +149,15 @@ class MongoStorage:
         if not self._emails.enforced and await self._email_in_use(email, key):
             raise EmailTaken()
         oid = new_object_id()
+        now = time.time()
         try:  # the original's fields, in its order, then ours
             await self._users.insert_one(
-                {"_id": oid, "email": email, "password": password_hash, "emailKey": key}
+                {"_id": oid, "email": email, "password": password_hash, "emailKey": key,
+                 "createdAt": now, "usedBytes": 0, "reservedBytes": 0, "lastSeq": 0}
             )
         except DuplicateKeyError:  # emailKey_1 (or email_1): the database decides, races included
             raise EmailTaken() from None
-        return User(id=str(oid), email=email, password_hash=password_hash)
+        return User(id=str(oid), email=email, password_hash=password_hash, created_at=now)
 
     async def _email_in_use(self, email: str, key: str) -> bool:
         """For a legacy database whose indexes do not enforce it all (EmailIndexes)."""
@@ -220,7 +173,7 @@ class MongoStorage:
     async def user_by_id(self, user_id: str) -> User | None:
         if not is_id(user_id):
             return None
-        return _user(await self._users.find_one({"_id": ObjectId(user_id)}))
+        return user_record(await self._users.find_one({"_id": ObjectId(user_id)}))
 
     async def user_by_email(self, email: str) -> User | None:
         if not is_storable_text(email):
@@ -230,7 +183,7 @@ class MongoStorage:
         doc = await self._users.find_one({"email": email}, sort=[("_id", 1)])
         if doc is None:
             doc = await self._users.find_one({"emailKey": email_key(email)})
-        return _user(doc)
+        return user_record(doc)
 
     async def set_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
         if not is_id(user_id):
@@ -244,88 +197,95 @@ class MongoStorage:
         # Exact (the spec counts every document); the metadata estimate can drift after a crash.
         return await self._users.count_documents({})
 
+    async def usage(self, user_id: str) -> Usage:
+        return await usage(self._users, user_id)
+
+    async def set_quota(self, user_id: str, quota_bytes: int | None) -> bool:
+        if not is_id(user_id):
+            return False
+        change = {"$unset": {"quotaBytes": ""}} if quota_bytes is None else {"$set": {"quotaBytes": quota_bytes}}
+        return (await self._users.update_one({"_id": ObjectId(user_id)}, change)).matched_count == 1
+
     # files
 
-    async def create_file(self, new: NewFile) -> FileRecord:
+    async def create_file(self, new: NewFile, quota_bytes: int | None = None) -> FileRecord:
+        """Charged first, then inserted, then the parent checked again: an
+        insert racing the parent's trashing or purging is undone, as the
+        trash walk (mongo_trash.py) may have passed that folder already. A
+        crash between the charge and the insert leaves bytes counted that
+        are not there (mongo_usage.py)."""
+        if (problem := await parent_problem(self._files, new.user_id, new.parent_id)) is not None:
+            raise Invalid(problem)
+        size = 0 if new.type == "folder" else new.size or 0
+        seq = await charge(self._users, new.user_id, used=size, quota_bytes=quota_bytes, seq=True)
         oid = new_object_id()
-        if is_root(new.parent_id):
-            parent_out: ParentId = ROOT
-            parent_stored: Any = ROOT
-        elif is_id(new.parent_id):
-            parent_out = str(new.parent_id).lower()
-            parent_stored = ObjectId(parent_out)
-        else:
-            parent_out = parent_stored = str(new.parent_id)
-        user_stored: Any = ObjectId(new.user_id) if is_id(new.user_id) else new.user_id
-        # Field order as the original wrote it; folders have no localPath.
-        doc: dict[str, Any] = {
-            "_id": oid,
-            "userId": user_stored,
-            "name": new.name,
-            "type": new.type,
-            "isPublic": bool(new.is_public),
-            "parentId": parent_stored,
-        }
-        if new.type != "folder" and new.local_path is not None:
-            doc["localPath"] = new.local_path
-        await self._files.insert_one(doc)
-        return FileRecord(
-            id=str(oid),
-            user_id=str(user_stored),
-            name=new.name,
-            type=new.type,
-            is_public=bool(new.is_public),
-            parent_id=parent_out,
-            local_path=doc.get("localPath"),
-        )
+        doc = new_file_document(new, oid, seq, time.time())
+        try:
+            await self._files.insert_one(doc)
+        except BaseException:
+            await charge(self._users, new.user_id, used=-size)
+            raise
+        if not is_root(new.parent_id) and await parent_problem(self._files, new.user_id, new.parent_id):
+            await self._files.delete_one({"_id": oid})
+            await charge(self._users, new.user_id, used=-size)
+            raise Invalid(PARENT_NOT_FOUND)
+        return file_record(doc)
 
     async def delete_file(self, user_id: str, file_id: str) -> None:
-        if is_id(user_id) and is_id(file_id):
-            await self._files.delete_one({"_id": ObjectId(file_id), "userId": _id_variants(user_id)})
+        if not (is_id(user_id) and is_id(file_id)):
+            return
+        doc = await self._files.find_one_and_delete(
+            {"_id": ObjectId(file_id), "userId": id_variants(user_id)}, projection={"size": 1}
+        )
+        size = None if doc is None else doc.get("size")
+        if isinstance(size, int) and size:
+            await charge(self._users, user_id, used=-size)
 
     async def file_of_user(self, user_id: str, file_id: str) -> FileRecord | None:
         if not (is_id(user_id) and is_id(file_id)):
             return None
-        doc = await self._files.find_one({"_id": ObjectId(file_id), "userId": _id_variants(user_id)})
-        return None if doc is None else _file(doc)
+        doc = await self._files.find_one({"_id": ObjectId(file_id), "userId": id_variants(user_id), **LIVE})
+        return None if doc is None else file_record(doc)
+
+    async def file_with_trashed(self, user_id: str, file_id: str) -> FileRecord | None:
+        if not (is_id(user_id) and is_id(file_id)):
+            return None
+        doc = await self._files.find_one({"_id": ObjectId(file_id), "userId": id_variants(user_id)})
+        return None if doc is None else file_record(doc)
 
     async def file_readable_by(self, user_id: str | None, file_id: str) -> FileRecord | None:
         if not is_id(file_id):
             return None
-        query: dict[str, Any] = {"_id": ObjectId(file_id)}
+        query: dict[str, Any] = {"_id": ObjectId(file_id), **LIVE}
         if user_id is not None and is_id(user_id):
-            query["$or"] = [{"isPublic": True}, {"userId": _id_variants(user_id)}]
+            query["$or"] = [{"isPublic": True}, {"userId": id_variants(user_id)}]
         else:
             query["isPublic"] = True
         doc = await self._files.find_one(query)
-        return None if doc is None else _file(doc)
+        return None if doc is None else file_record(doc)
 
     async def children(self, user_id: str, parent_id: ParentId, page: int) -> list[FileRecord]:
-        if not is_id(user_id):
-            return []
-        if is_root(parent_id):
-            parent: Any = {"$in": _ROOT_VALUES}
-        elif is_id(parent_id):
-            parent = _id_variants(str(parent_id))
-        else:
+        """By seq (the original's documents have none and come first, by id)."""
+        parent = parent_match(parent_id)
+        if not is_id(user_id) or parent is None:
             return []
         cursor = (
-            self._files.find({"userId": _id_variants(user_id), "parentId": parent})
-            .sort("_id", 1)
+            self._files.find({"userId": id_variants(user_id), "parentId": parent, **LIVE})
+            .sort([("seq", 1), ("_id", 1)])
             .skip(max(page, 0) * PAGE_SIZE)
             .limit(PAGE_SIZE)
         )
-        return [_file(doc) async for doc in cursor]
+        return [file_record(doc) async for doc in cursor]
 
     async def set_public(self, user_id: str, file_id: str, is_public: bool) -> FileRecord | None:
         if not (is_id(user_id) and is_id(file_id)):
             return None
         doc = await self._files.find_one_and_update(
-            {"_id": ObjectId(file_id), "userId": _id_variants(user_id)},
+            {"_id": ObjectId(file_id), "userId": id_variants(user_id), **LIVE},
             {"$set": {"isPublic": bool(is_public)}},
             return_document=ReturnDocument.AFTER,
         )
-        return None if doc is None else _file(doc)
+        return None if doc is None else file_record(doc)
 
     async def count_files(self) -> int:
         return await self._files.count_documents({})
@@ -346,4 +306,3 @@ class MongoStorage:
             if name in names:
                 in_use.add(name)
         return in_use, total
-

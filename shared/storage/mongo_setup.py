@@ -1,5 +1,6 @@
-"""What MongoStorage.open does to a database before use: indexes, and the
-`emailKey` of users written without one (by the original or other tools).
+"""What MongoStorage.open does to a database before use: indexes, the
+`emailKey` of users and the derived keys of files (mongo_docs.py) written
+without them (by the original or other tools).
 
 Each step is bounded in time and idempotent, so any number of processes may
 open the same database at once, and a large or odd legacy database never
@@ -20,6 +21,7 @@ from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
 from ..logging import get_logger
 from .base import email_key
+from .mongo_docs import derived_keys, oid_time
 
 log = get_logger("storage.mongo")
 
@@ -29,6 +31,8 @@ INDEX_TIMEOUT = 5.0
 # Bound on giving legacy users their emailKey at one start; the rest at the next.
 BACKFILL_BUDGET = 5.0
 _BACKFILL_BATCH = 1000
+# Fields of a file document that its derived keys are computed from.
+_KEYED_FIELDS = {"name": 1, "type": 1, "size": 1, "createdAt": 1, "updatedAt": 1}
 _DUPLICATE_KEY = (11000, 11001)
 
 
@@ -134,8 +138,66 @@ async def backfill_email_keys(
     return True
 
 
+async def fill_file_keys(
+    files, scope: dict[str, Any], budget: float | None = None, batch_size: int = _BACKFILL_BATCH
+) -> bool:
+    """Give the files matching `scope` written without derived keys theirs
+    (and createdAt/updatedAt, from the id, where missing), oldest first;
+    True when none is left. `budget` (seconds) bounds the work at open; a
+    list or search fills its own scope whole before reading it. Each update
+    is conditional on the key still missing, so racing fills agree."""
+    deadline = None if budget is None else time.monotonic() + budget
+    after: Any = None
+    while True:
+        query: dict[str, Any] = {**scope, "nameKey": None}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        batch = await files.find(query, _KEYED_FIELDS).sort("_id", 1).limit(batch_size).to_list()
+        if not batch:
+            return True
+        after = batch[-1]["_id"]
+        updates = []
+        for doc in batch:
+            keys = derived_keys(doc)
+            for field in ("createdAt", "updatedAt"):
+                if doc.get(field) is None:
+                    keys[field] = oid_time(doc["_id"])
+            updates.append(UpdateOne({"_id": doc["_id"], "nameKey": None}, {"$set": keys}))
+        await files.bulk_write(updates, ordered=False)
+        if len(batch) < batch_size:
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            log.warning("storage.mongo.file_keys_incomplete",
+                        detail=f"files without nameKey remain after {budget:g} s: each list or"
+                               " search fills its own before reading")
+            return False
+
+
+# Indexes of files: (name, keys). Every v2 list and search is a seek on one of
+# them (mongo_lists.py); the trash and purge walks on the first and the trash ones.
+FILE_INDEXES: tuple[tuple[str, list[tuple[str, int]]], ...] = (
+    ("v1_children", [("userId", 1), ("parentId", 1), ("trashedAt", 1), ("seq", 1), ("_id", 1)]),
+    ("list_by_name", [("userId", 1), ("parentId", 1), ("trashedAt", 1), ("kind", 1), ("nameKey", 1),
+                      ("_id", 1)]),
+    ("list_by_updated", [("userId", 1), ("parentId", 1), ("trashedAt", 1), ("kind", 1),
+                         ("updatedAt", 1), ("_id", 1)]),
+    ("list_by_size", [("userId", 1), ("parentId", 1), ("trashedAt", 1), ("kind", 1), ("sizeKey", 1),
+                      ("_id", 1)]),
+    # nameKey last: a search in these orders filters names in the index, not the documents.
+    ("search_by_name", [("userId", 1), ("trashedAt", 1), ("kind", 1), ("nameKey", 1), ("_id", 1)]),
+    ("search_by_updated", [("userId", 1), ("trashedAt", 1), ("kind", 1), ("updatedAt", 1), ("_id", 1),
+                           ("nameKey", 1)]),
+    ("search_by_size", [("userId", 1), ("trashedAt", 1), ("kind", 1), ("sizeKey", 1), ("_id", 1),
+                        ("nameKey", 1)]),
+    ("trash_tops", [("userId", 1), ("trashTop", 1), ("trashedAt", 1), ("_id", 1)]),
+    ("trash_tops_by_time", [("trashTop", 1), ("trashedAt", 1)]),
+    ("by_trash", [("userId", 1), ("trashId", 1)]),
+)
+
+
 async def prepare(db) -> EmailIndexes:
-    """Create the indexes the queries need and back-fill emailKey (see the module doc)."""
+    """Create the indexes the queries need and back-fill emailKey and the
+    files' derived keys (see the module doc)."""
     users, files = db["users"], db["files"]
     # Sparse: users written without emailKey (the original's, other tools') are not indexed.
     keys = await _create_index(users, [("emailKey", 1)], "emailKey_1", unique=True, sparse=True)
@@ -157,7 +219,17 @@ async def prepare(db) -> EmailIndexes:
             "storage.mongo.duplicate_emails",
             detail="users holds duplicate emails, so no unique index: sign-up checks before inserting",
         )
-    await _create_index(files, [("userId", 1), ("parentId", 1), ("_id", 1)],
-                        "userId_1_parentId_1__id_1")
+    for name, index in FILE_INDEXES:
+        await _create_index(files, index, name)
+    await _create_index(db["shareLinks"], [("tokenHash", 1)], "tokenHash_1", unique=True)
+    await _create_index(db["shareLinks"], [("userId", 1), ("fileId", 1), ("createdAt", 1)], "by_file")
+    await _create_index(db["uploads"], [("expiresAt", 1)], "expiresAt_1")
+    try:
+        with pymongo.timeout(BACKFILL_BUDGET + INDEX_TIMEOUT):
+            await fill_file_keys(files, {}, budget=BACKFILL_BUDGET)
+    except PyMongoError as exc:
+        if not (isinstance(exc, OperationFailure) or exc.timeout):
+            raise
+        log.warning("storage.mongo.file_keys_incomplete", error=str(exc))
     return EmailIndexes(emails_unique=emails is None, keys_unique=keys is None,
                         keys_complete=keys_complete)

@@ -33,6 +33,13 @@ async def insert_file(raw_db, **fields) -> str:
     return str(result.inserted_id)
 
 
+def legacy(file_id: str, *fields, created_at: float | None = None) -> FileRecord:
+    """A document of the original as read: none of v2's fields, so its times
+    are its id's, its size, hash and MIME type unknown, and it is live."""
+    when = float(ObjectId(file_id).generation_time.timestamp()) if created_at is None else created_at
+    return FileRecord(file_id, *fields, created_at=when, updated_at=when)
+
+
 # ------------------------------------------------------------ the original's users
 
 
@@ -59,11 +66,14 @@ async def test_user_document_with_extra_fields_is_read(mongo_storage: Storage, r
 
 
 async def test_users_we_write_have_the_original_shape(mongo_storage: Storage, raw_db) -> None:
-    """The original's fields, in its order, plus emailKey (what emails are compared by)."""
+    """The original's fields, in its order, then ours: emailKey (what emails
+    are compared by), the creation time and the counters of mongo_usage."""
     user = await mongo_storage.create_user(" New@Example.com", "$argon2id$h")
     doc = await raw_db.users.find_one({"email": " New@Example.com"})
     assert list(doc.items()) == [("_id", ObjectId(user.id)), ("email", " New@Example.com"),
-                                 ("password", "$argon2id$h"), ("emailKey", "new@example.com")]
+                                 ("password", "$argon2id$h"), ("emailKey", "new@example.com"),
+                                 ("createdAt", user.created_at), ("usedBytes", 0),
+                                 ("reservedBytes", 0), ("lastSeq", 0)]
 
 
 # ------------------------------------------------------------ the original's files
@@ -79,9 +89,9 @@ async def test_files_of_the_original_are_read(mongo_storage: Storage, raw_db) ->
                                 localPath="/tmp/files_manager/5f1e-uuid")
 
     folder = await mongo_storage.file_of_user(user_id, folder_id)
-    assert folder == FileRecord(folder_id, user_id, "images", "folder", False, ROOT, None)
+    assert folder == legacy(folder_id, user_id, "images", "folder", False, ROOT, None)
     image = await mongo_storage.file_of_user(user_id, file_id)
-    assert image == FileRecord(file_id, user_id, "image.png", "image", True, folder_id,
+    assert image == legacy(file_id, user_id, "image.png", "image", True, folder_id,
                                "/tmp/files_manager/5f1e-uuid")
     assert await mongo_storage.children(user_id, ROOT, 0) == [folder]
     assert await mongo_storage.children(user_id, folder_id, 0) == [image]
@@ -142,7 +152,9 @@ async def test_extra_fields_are_ignored(mongo_storage: Storage, raw_db) -> None:
                                 isPublic=False, parentId=0, localPath="/tmp/x",
                                 createdAt=1700000000, __v=0, meta={"k": [1, 2]})
     record = await mongo_storage.file_of_user(user_id, file_id)
-    assert record == FileRecord(file_id, user_id, "x.txt", "file", False, ROOT, "/tmp/x")
+    # A createdAt number written beside is read as ours (epoch seconds).
+    assert record == legacy(file_id, user_id, "x.txt", "file", False, ROOT, "/tmp/x",
+                            created_at=1700000000.0)
     assert await mongo_storage.children(user_id, ROOT, 0) == [record]
 
 
@@ -155,7 +167,7 @@ async def test_ids_stored_as_strings_by_other_clients(mongo_storage: Storage, ra
                                 isPublic=False, parentId=folder_id, localPath="/tmp/s")
 
     record = await mongo_storage.file_of_user(user_id, file_id)
-    assert record == FileRecord(file_id, user_id, "s.txt", "file", False, folder_id, "/tmp/s")
+    assert record == legacy(file_id, user_id, "s.txt", "file", False, folder_id, "/tmp/s")
     assert await mongo_storage.file_of_user(other_id, file_id) is None
     assert [f.id for f in await mongo_storage.children(user_id, ROOT, 0)] == [folder_id]
     assert await mongo_storage.children(user_id, folder_id, 0) == [record]
@@ -180,13 +192,22 @@ async def test_files_we_write_have_the_original_shape(mongo_storage: Storage, ra
         NewFile(user_id=user.id, name="a.png", type="image", is_public=True, parent_id=folder.id,
                 local_path="/tmp/files_manager/uuid"))
     folder_doc = await raw_db.files.find_one({"_id": ObjectId(folder.id)})
-    assert folder_doc == {"_id": ObjectId(folder.id), "userId": ObjectId(user.id), "name": "docs",
-                          "type": "folder", "isPublic": False, "parentId": 0}
+    # The original's fields first, in its order and with its types, then ours.
+    assert list(folder_doc.items())[:6] == [
+        ("_id", ObjectId(folder.id)), ("userId", ObjectId(user.id)), ("name", "docs"),
+        ("type", "folder"), ("isPublic", False), ("parentId", 0)]
     assert type(folder_doc["parentId"]) is int
+    assert list(folder_doc.items())[6:] == [
+        ("size", 0), ("createdAt", folder.created_at), ("updatedAt", folder.created_at),
+        ("hasThumbnails", False), ("nameKey", "docs"), ("kind", 0), ("sizeKey", 0), ("seq", 1)]
     image_doc = await raw_db.files.find_one({"_id": ObjectId(image.id)})
-    assert image_doc == {"_id": ObjectId(image.id), "userId": ObjectId(user.id), "name": "a.png",
-                         "type": "image", "isPublic": True, "parentId": ObjectId(folder.id),
-                         "localPath": "/tmp/files_manager/uuid"}
+    assert list(image_doc.items())[:7] == [
+        ("_id", ObjectId(image.id)), ("userId", ObjectId(user.id)), ("name", "a.png"), ("type", "image"),
+        ("isPublic", True), ("parentId", ObjectId(folder.id)), ("localPath", "/tmp/files_manager/uuid")]
+    # Size unknown (not given): no size, sorted as 0.
+    assert list(image_doc.items())[7:] == [
+        ("createdAt", image.created_at), ("updatedAt", image.created_at), ("hasThumbnails", False),
+        ("nameKey", "a.png"), ("kind", 1), ("sizeKey", 0), ("seq", 2)]
 
 
 async def test_counts_include_every_document(mongo_storage: Storage, raw_db) -> None:
@@ -209,8 +230,15 @@ async def test_open_creates_indexes_idempotently(mongo_db_url: str, raw_db) -> N
     assert users["email_1"]["unique"] is True and dict(users["email_1"]["key"]) == {"email": 1}
     # Unique, and sparse: users without emailKey (the original's) are not indexed.
     assert users["emailKey_1"]["unique"] is True and users["emailKey_1"]["sparse"] is True
-    files = [dict(i["key"]) async for i in await raw_db.files.list_indexes()]
-    assert {"userId": 1, "parentId": 1, "_id": 1} in files
+    files = {i["name"]: dict(i["key"]) async for i in await raw_db.files.list_indexes()}
+    assert files["v1_children"] == {"userId": 1, "parentId": 1, "trashedAt": 1, "seq": 1, "_id": 1}
+    assert files["list_by_name"] == {"userId": 1, "parentId": 1, "trashedAt": 1, "kind": 1, "nameKey": 1,
+                                     "_id": 1}
+    assert files["trash_tops"] == {"userId": 1, "trashTop": 1, "trashedAt": 1, "_id": 1}
+    links = {i["name"]: i async for i in await raw_db.shareLinks.list_indexes()}
+    assert links["tokenHash_1"]["unique"] is True
+    uploads = {i["name"]: dict(i["key"]) async for i in await raw_db.uploads.list_indexes()}
+    assert uploads["expiresAt_1"] == {"expiresAt": 1}
 
 
 async def test_database_comes_from_the_url(mongo_db_url: str, raw_db) -> None:
