@@ -88,7 +88,7 @@ async def create_file(request: web.Request) -> web.Response:
 
     # The type stays the client's (v1's contract); the media type comes from the bytes for an image.
     _, mime_type = kind_of(content.head, name)
-    quota = quota_of(user.quota_bytes, request.app[SETTINGS].storage.default_quota)
+    quota = quota_of((await storage.usage(user.id)).quota_bytes, request.app[SETTINGS].storage.default_quota)
     record = None
     try:
         record = await storage.create_file(
