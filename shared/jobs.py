@@ -3,7 +3,8 @@
 The API enqueues with `enqueue`; the worker (services/worker) reads the same
 streams through a consumer group. An entry's fields:
 
-    data      JSON of the payload, with the original's names: {"fileId", "userId"}
+    data      JSON of the payload, with the original's names: {"fileId", "userId"};
+              a purge's: {"blobs": [names relative to storage.folder_path]}
     attempts  how many times the job was tried already ("0" when first enqueued)
     first_at  when it was first enqueued (ms since the epoch), kept across retries
 """
@@ -18,10 +19,14 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from shared.storage.base import blob_name
+
 PREFIX = "files_manager:jobs:"
 THUMBNAILS = "thumbnails"
 WELCOME = "welcome"
-KINDS: tuple[str, ...] = (THUMBNAILS, WELCOME)
+PURGE = "purge"  # blobs (and their thumbnails) of files deleted for good
+KINDS: tuple[str, ...] = (THUMBNAILS, WELCOME, PURGE)
+PURGE_BATCH = 500  # blob names per purge job: a whole trash emptied is a few jobs, not one huge entry
 GROUP = "files_manager:workers"
 DEAD_LETTERS = PREFIX + "dead"
 
@@ -83,6 +88,15 @@ def thumbnails_job(file_id: str, user_id: str) -> Job:
 
 def welcome_job(user_id: str) -> Job:
     return Job(WELCOME, {"userId": user_id})
+
+
+def purge_jobs(local_paths: list[str]) -> list[Job]:
+    """The jobs that remove the blobs of purged files (their paths as the
+    storage returned them). The folder is flat, so a blob's name is its path
+    relative to it, whatever form a legacy document wrote its path in."""
+    names = sorted({blob_name(path) for path in local_paths if path})
+    return [Job(PURGE, {"blobs": names[start:start + PURGE_BATCH]})
+            for start in range(0, len(names), PURGE_BATCH)]
 
 
 async def enqueue(redis: Redis, job: Job) -> str:

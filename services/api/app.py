@@ -7,13 +7,16 @@ in reverse at shutdown; handlers reach them through typed AppKeys.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from shared.attempts import AttemptLimiter, Limit
 from shared.blobs import BlobStore
 from shared.config import Settings
+from shared.domain.cursors import CursorKey
 from shared.logging import flush_logs
 from shared.passwords import PasswordHasher
 from shared.redis_client import open_redis
@@ -26,7 +29,20 @@ from .drain import Drain
 from .edge import edge_middleware
 from .errors import log_request_error
 from .inflight import BODY_BUDGET, BodyBudget
-from .keys import BLOBS, DRAIN, ERROR_REPORTER, LOGINS, PASSWORDS, REDIS, SETTINGS, SIGNUPS, STORAGE, TOKENS, USERS
+from .keys import (
+    BLOBS,
+    CURSORS,
+    DRAIN,
+    ERROR_REPORTER,
+    LOGINS,
+    PASSWORDS,
+    REDIS,
+    SETTINGS,
+    SIGNUPS,
+    STORAGE,
+    TOKENS,
+    USERS,
+)
 from .routes import accounts, auth, file_data, files, links, shares, status, tus, users, v2_files, v2_upload
 from .timeouts import HEAD_TIMEOUTS, HeadTimeouts
 from .user_cache import UserCache
@@ -56,6 +72,14 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     if fast is not None:
         await fast.aclose()
     await redis.aclose()
+
+
+async def _cursor_key(app: web.Application) -> AsyncIterator[None]:
+    app[CURSORS] = cursors = CursorKey(app[REDIS])
+    # Read once now; if Redis does not answer, the first list request reads it.
+    with contextlib.suppress(RedisError, OSError):
+        await cursors.load()
+    yield
 
 
 async def _passwords(app: web.Application) -> AsyncIterator[None]:
@@ -91,7 +115,7 @@ def create_app(settings: Settings) -> web.Application:
     app[ERROR_REPORTER] = log_request_error
     app[DRAIN] = drain
     app[BODY_BUDGET] = BodyBudget(settings.server.max_inflight_body_bytes)
-    app.cleanup_ctx.extend([_request_log, _storage, _redis, _passwords, _blobs])
+    app.cleanup_ctx.extend([_request_log, _storage, _redis, _cursor_key, _passwords, _blobs])
     for module in (status, users, auth, files, file_data, accounts, v2_upload, v2_files, tus, links,
                    shares, openapi):
         app.router.add_routes(module.routes)

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from shared.attempts import AttemptLimiter
 from shared.blobs import BlobStore
 from shared.config import Settings
+from shared.domain.cursors import CursorKey
 from shared.passwords import PasswordHasher
 from shared.storage import Storage
 from shared.tokens import TokenStore
@@ -33,3 +34,5 @@ DRAIN = web.AppKey("drain", Drain)
 # Brute-force limits (shared.attempts): logins (every route that checks a password), sign-ups.
 LOGINS = web.AppKey("logins", AttemptLimiter)
 SIGNUPS = web.AppKey("signups", AttemptLimiter)
+# v2 list cursors, under the key shared through Redis (shared/domain/cursors.py).
+CURSORS = web.AppKey("cursors", CursorKey)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from shared.storage import FileRecord, User
+from shared.storage import ROOT, FileRecord, User, is_root
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -29,26 +31,30 @@ def file_view(record: FileRecord) -> dict[str, Any]:
     }
 
 
+def user_view(user: User) -> dict[str, str]:
+    return {"id": user.id, "email": user.email}
+
+
 def rfc3339(epoch: float | None) -> str | None:
-    """An RFC 3339 UTC time to the millisecond (`2026-12-01T10:00:00.123Z`); None stays None."""
+    """An RFC 3339 UTC time to the millisecond (`2024-05-01T12:34:56.789Z`)."""
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
-def file_document(record: FileRecord) -> dict[str, Any]:
-    """The v2 file document (api-v2.md). `size` is 0 for a folder; a document
-    written by the original has no size or hash stored: null here (the
-    listing routes fill the size in from the blob on disk)."""
+def file_view_v2(record: FileRecord, size: int | None = None) -> dict[str, Any]:
+    """The v2 document (api-v2.md). `size` stands in for a legacy document's
+    unknown one (read from its blob: `blob_sizes`); a folder's is 0."""
+    folder = record.type == "folder"
     return {
         "id": record.id,
         "name": record.name,
         "type": record.type,
-        "parentId": record.parent_id,
+        "parentId": ROOT if is_root(record.parent_id) else record.parent_id,
         "isPublic": record.is_public,
-        "size": 0 if record.type == "folder" else record.size,
-        "mimeType": record.mime_type,
-        "sha256": record.sha256,
+        "size": 0 if folder else (record.size if record.size is not None else size),
+        "mimeType": None if folder else record.mime_type,
+        "sha256": None if folder else record.sha256,
         "createdAt": rfc3339(record.created_at),
         "updatedAt": rfc3339(record.updated_at),
         "trashedAt": rfc3339(record.trashed_at),
@@ -56,5 +62,28 @@ def file_document(record: FileRecord) -> dict[str, Any]:
     }
 
 
-def user_view(user: User) -> dict[str, str]:
-    return {"id": user.id, "email": user.email}
+def path_view(ancestors: list[FileRecord]) -> list[dict[str, str]]:
+    """A file's `path`: its folders from the root down to its parent."""
+    return [{"id": folder.id, "name": folder.name} for folder in ancestors]
+
+
+def _blob_sizes(paths: list[str]) -> list[int | None]:
+    sizes: list[int | None] = []
+    for path in paths:
+        try:
+            sizes.append(os.stat(path).st_size)
+        except (OSError, ValueError):  # gone, or a path no file system takes: unknown
+            sizes.append(None)
+    return sizes
+
+
+async def file_views_v2(records: list[FileRecord]) -> list[dict[str, Any]]:
+    """The v2 documents of `records`. Documents written by the original have
+    no size: theirs is read from the blob, all in one thread hop (null when
+    the blob is gone); the others cost no system call."""
+    legacy = [r for r in records if r.size is None and r.type != "folder" and r.local_path]
+    sizes: dict[str, int | None] = {}
+    if legacy:
+        found = await asyncio.to_thread(_blob_sizes, [r.local_path or "" for r in legacy])
+        sizes = {r.id: size for r, size in zip(legacy, found, strict=True)}
+    return [file_view_v2(r, sizes.get(r.id)) for r in records]

@@ -10,6 +10,7 @@
 - mover.py    due retries back to their streams;
 - sweeper.py  blobs no file names (an upload killed before its document), at
               start and periodically;
+- purger.py   trash past its retention deleted for good, at start and periodically;
 - settle.py   how a job ends in Redis, atomically.
 
 Guarantees, and where they come from:
@@ -38,15 +39,16 @@ from dataclasses import dataclass
 
 from shared.blobs import remove_stale_parts
 from shared.config import Settings, cpu_count
-from shared.jobs import THUMBNAILS, WELCOME, stream_of
+from shared.jobs import PURGE, THUMBNAILS, WELCOME, stream_of
 from shared.logging import flush_logs, get_logger, request_logger
 from shared.redis_client import open_redis
 from shared.storage import open_storage
 
 from .acker import Acker
 from .control import Control
-from .handlers import Handler, ThumbnailsHandler, WelcomeHandler
+from .handlers import Handler, PurgeHandler, ThumbnailsHandler, WelcomeHandler
 from .mover import Mover
+from .purger import Purger
 from .reader import Groups, Reader
 from .reaper import Reaper
 from .runner import JobRunner
@@ -69,6 +71,7 @@ class _Parts:
     reaper: Reaper
     mover: Mover
     sweeper: OrphanSweeper
+    purger: Purger
 
 
 class JobWorker:
@@ -120,6 +123,7 @@ class JobWorker:
             handlers = {
                 THUMBNAILS: ThumbnailsHandler(storage, pool, w.max_image_pixels),
                 WELCOME: WelcomeHandler(storage, self._sender),
+                PURGE: PurgeHandler(self.settings.storage.folder_path),
             }
         by_stream = {stream_of(kind): handler for kind, handler in handlers.items()}
         kinds = {stream_of(kind): kind for kind in handlers}
@@ -136,7 +140,8 @@ class JobWorker:
         reaper = Reaper(redis, self.name, kinds, w, groups, reader, acker, slots, control)
         folder = self.settings.storage.folder_path
         sweeper = OrphanSweeper(folder, storage, redis, w, control)
-        self._parts = _Parts(acker, slots, reader, reaper, mover, sweeper)
+        purger = Purger(storage, redis, self.settings, control)
+        self._parts = _Parts(acker, slots, reader, reaper, mover, sweeper, purger)
 
         await reaper.arrive()
         await groups.create()
@@ -154,7 +159,8 @@ class JobWorker:
         acker = asyncio.create_task(parts.acker.run(), name="acker")
         others = [asyncio.create_task(parts.reaper.run(), name="reaper"),
                   asyncio.create_task(parts.mover.run(), name="mover"),
-                  asyncio.create_task(parts.sweeper.run(), name="sweeper")]
+                  asyncio.create_task(parts.sweeper.run(), name="sweeper"),
+                  asyncio.create_task(parts.purger.run(), name="purger")]
         for task in (acker, *others):
             task.add_done_callback(self._background_done)
         try:

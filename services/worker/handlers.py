@@ -12,9 +12,13 @@ failure and goes to the dead letters."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
+from pathlib import Path
 
+from shared.blobs import THUMBNAIL_WIDTHS, fsync_folder, thumbnail_path
 from shared.jobs import Job
 from shared.storage import Storage
 
@@ -80,3 +84,52 @@ class WelcomeHandler:
             raise JobSkipped("User not found")
         await self.sender.send(user.email)
 
+
+
+class PurgeHandler:
+    """Remove the blobs, and their thumbnails, of files deleted for good (their
+    documents are gone already). Only what lies inside the folder: a name that
+    is absolute, climbs out (`..`) or is not a plain relative path is never
+    touched, and the job goes to the dead letters naming it. Removing what is
+    gone already is fine, so a retried job does no harm."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def __call__(self, job: Job) -> None:
+        names = job.payload.get("blobs")
+        if not isinstance(names, list) or not names:
+            raise JobRejected("Missing blobs")
+        inside = [name for name in names if _inside(self.folder, name)]
+        outside = [name for name in names if name not in inside]
+        if inside:
+            await asyncio.to_thread(remove_blobs, self.folder, inside)
+        if outside:
+            raise JobRejected(f"Not inside the folder: {', '.join(map(repr, outside[:5]))}")
+
+
+def _inside(folder: Path, name: object) -> bool:
+    """Whether `name` is a relative path naming something strictly inside `folder`."""
+    if not isinstance(name, str) or not name or "\0" in name or "\\" in name:
+        return False
+    if os.path.isabs(name) or os.path.normpath(name) != name or name.split("/")[0] in (".", ".."):
+        return False
+    root = os.path.realpath(folder)
+    parent = os.path.realpath(os.path.dirname(os.path.join(root, name)))
+    return parent == root or parent.startswith(root + os.sep)
+
+
+def remove_blobs(folder: Path, names: list[str]) -> int:
+    """Blocking: unlink each blob and its thumbnails (gone already is fine);
+    how many files were removed. The folder is fsynced once at the end."""
+    removed = 0
+    for name in names:
+        path = str(folder / name)
+        for each in (path, *(thumbnail_path(path, width) for width in THUMBNAIL_WIDTHS)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(each)
+                removed += 1
+    if removed:
+        with contextlib.suppress(FileNotFoundError):
+            fsync_folder(folder)
+    return removed

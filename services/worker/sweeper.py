@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import re
-import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from shared.jobs import GROUP
 from shared.storage import Storage
 
 from .control import Control
+from .redis_lock import RedisLock
 
 LOCK_KEY = f"{GROUP}:orphan-sweep"
 LOCK_SECONDS = 600  # longer than a sweep; a worker killed mid-sweep frees it by expiry
@@ -43,14 +43,6 @@ MOST_OF_THE_FOLDER = 0.5  # more originals than this share would go: refuse
 
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _BLOB = re.compile(rf"({_UUID})(?:_({'|'.join(map(str, THUMBNAIL_WIDTHS))}))?")
-
-# KEYS: the lock.  ARGV: our token. Deletes the lock only if it is still ours.
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 @dataclass
@@ -99,11 +91,10 @@ class OrphanSweeper:
                  control: Control) -> None:
         self._folder = folder
         self._storage = storage
-        self._redis = redis
         self._age = settings.orphan_age
         self._every = settings.orphan_sweep_every
         self._control = control
-        self._unlock = redis.register_script(_UNLOCK)
+        self._lock = RedisLock(redis, LOCK_KEY, LOCK_SECONDS)
 
     async def run(self) -> None:
         """Sweep now, then every `orphan_sweep_every` seconds, until stop.
@@ -120,13 +111,8 @@ class OrphanSweeper:
     async def sweep(self) -> int | None:
         """One sweep under the lock; how many files were removed (None: another
         worker is sweeping)."""
-        token = secrets.token_hex(8)
-        if not await self._redis.set(LOCK_KEY, token, nx=True, ex=LOCK_SECONDS):
-            return None
-        try:
-            return await self._sweep()
-        finally:
-            await self._unlock(keys=[LOCK_KEY], args=[token])
+        async with self._lock.held() as mine:
+            return await self._sweep() if mine else None
 
     async def _sweep(self) -> int:
         log = self._control.log

@@ -90,6 +90,16 @@ def _schemathesis(url: str, workdir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=TIMEOUT)
 
 
+# Each documented path as a pattern; literal paths before templated ones.
+_TEMPLATES = sorted(SPEC["paths"], key=lambda path: (path.count("{"), path))
+_PATTERNS = [(re.compile(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$"), path) for path in _TEMPLATES]
+
+
+def _template(path: str) -> str:
+    """The documented path a request's path falls under (itself if none)."""
+    return next((template for pattern, template in _PATTERNS if pattern.match(path)), path)
+
+
 def _statuses(log: Path) -> Counter[tuple[str, int]]:
     """(method and path template, status) of every request line the service wrote."""
     seen: Counter[tuple[str, int]] = Counter()
@@ -99,8 +109,7 @@ def _statuses(log: Path) -> Counter[tuple[str, int]]:
         except ValueError:
             continue
         if event.get("event") == "request":
-            path = re.sub(r"^/files/[^/]+", "/files/{id}", event["path"])
-            seen[(f"{event['method']} {path}", event["status"])] += 1
+            seen[(f"{event['method']} {_template(event['path'])}", event["status"])] += 1
     return seen
 
 

@@ -1,5 +1,5 @@
-"""The rules below v2 uploads: names, the type from the bytes, the limits an
-upload is held to, and the hash and head a BlobWriter keeps."""
+"""The rules below v2 uploads: the type from the bytes, the limits an upload
+is held to, and the hash and head a BlobWriter keeps (names: test_names.py)."""
 
 from __future__ import annotations
 
@@ -13,32 +13,12 @@ from PIL import Image
 
 from services.worker.thumbnails import _OPEN_FORMATS
 from shared.blobs import BlobStore
-from shared.domain.names import valid_name
 from shared.domain.quotas import UploadLimits, quota_of, room_left
 from shared.domain.sniff import image_type, kind_of
-from shared.errors import Invalid, QuotaExceeded, TooLarge
+from shared.errors import QuotaExceeded, TooLarge
 from shared.storage import Usage
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
-
-
-@pytest.mark.parametrize("name", ["a", "report.pdf", "é" * 127, "x" * 255, "...", ". .", "日本語.txt", "a b"])
-def test_valid_names(name):
-    assert valid_name(name) == name
-
-
-def test_names_are_nfc_normalised_and_measured_in_utf8_bytes():
-    assert valid_name("e\u0301.txt") == "\u00e9.txt"
-    assert valid_name("e\u0301" * 127) == "\u00e9" * 127  # 254 bytes once composed
-    with pytest.raises(Invalid, match=r"^Invalid name$"):
-        valid_name("é" * 128)  # 256 bytes
-
-
-@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "a\\b", "a\x00b", "a\nb", "tab\t", "\x7f", "\x85",
-                                  "x" * 256, "\ud800", None, 5, ["a"]])
-def test_invalid_names(name):
-    with pytest.raises(Invalid, match=r"^Invalid name$"):
-        valid_name(name)
 
 
 def _pillow_opens(data: bytes) -> str | None:

@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import v1
-from .parts import COMPONENTS
+from . import v1, v2_files
+from .parts import COMPONENTS, Json
 
 routes = web.RouteTableDef()
 
@@ -30,14 +30,30 @@ SPEC: dict[str, Any] = {
             "{\"error\": \"<message>\"}. Every answer carries X-Request-Id (send your own, 1-128 of "
             "[A-Za-z0-9._:-], to find the request's log line). Every GET also answers HEAD, except "
             f"{' and '.join(v1.NO_HEAD)}. Unknown paths are 404 and unknown methods 405 (with Allow). "
-            "Unknown query parameters and body members are ignored. A client that does not send its "
-            "whole request head within server.header_timeout seconds is disconnected without an answer."
+            "Unknown query parameters are ignored, and so are unknown body members on v1. A client that does "
+            "not send its whole request head within server.header_timeout seconds is disconnected without an "
+            "answer."
         ),
     },
-    "tags": [{"name": "v1", "description": "The original files manager's contract, kept to the letter"}],
-    "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS}},
-    "paths": {**v1.PATHS},
+    "tags": [{"name": "v1", "description": "The original files manager's contract, kept to the letter"},
+             {"name": "v2", "description": "Managed files: api-v2.md. Errors also carry a stable `code`"}],
+    "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS, **v2_files.SCHEMAS}},
+    "paths": {},
 }
+
+
+def _add_paths(paths: Json) -> None:
+    """A surface's operations, beside the others' on a shared path (GET and POST /v2/files)."""
+    for path, operations in paths.items():
+        here = SPEC["paths"].setdefault(path, {})
+        assert not set(here) & set(operations), f"{path} documented twice"
+        here.update(operations)
+
+
+for _surface in (v1.PATHS, v2_files.PATHS):
+    _add_paths(_surface)
+# A file made on v1 is a v2 document too: what a client may do with it there.
+SPEC["paths"]["/files"]["post"]["responses"]["201"]["links"].update(v2_files.ON_A_FILE)
 
 _BODY = orjson.dumps(SPEC)
 

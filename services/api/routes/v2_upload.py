@@ -31,7 +31,7 @@ from ..content_response import content_response
 from ..keys import BLOBS, REDIS, SETTINGS, STORAGE
 from ..streamed_body import FRAMING_SLACK, StreamedBody
 from ..upload_form import UploadForm, read_form
-from ..views import file_document, json_response
+from ..views import file_view_v2, json_response
 
 routes = web.RouteTableDef()
 
@@ -60,7 +60,7 @@ async def _create_folder(request: web.Request, user: User) -> web.Response:
     parent_id = await _parent(request.app[STORAGE], user.id, body.get("parentId"))
     new = NewFile(user.id, name, "folder", is_public, parent_id, local_path=None, size=0)
     record = await request.app[STORAGE].create_file(new)  # a folder takes no room: no quota
-    return json_response(file_document(record), status=201)
+    return json_response(file_view_v2(record), status=201)
 
 
 async def _parent(storage: Storage, user_id: str, value: Any) -> ParentId:
@@ -98,7 +98,7 @@ async def _upload(request: web.Request, user: User) -> web.Response:
     async with StreamedBody(request, form=True) as body:
         form = await read_form(request.headers, body, limits, blobs, check_parent)
     records = await _store_all(request, user, form, quota)
-    return json_response({"items": [file_document(record) for record in records]}, status=201)
+    return json_response({"items": [file_view_v2(record) for record in records]}, status=201)
 
 
 async def _store_all(request: web.Request, user: User, form: UploadForm, quota: int | None) -> list[FileRecord]:
@@ -168,7 +168,7 @@ async def replace_content(request: web.Request) -> web.Response:
         raise
     if old_path:
         await _remove_all(blobs, [old_path])  # with its thumbnails
-    return json_response(file_document(record))
+    return json_response(file_view_v2(record))
 
 
 async def _put_back(storage: Storage, old: FileRecord) -> None:
