@@ -127,3 +127,10 @@ class ChecksumMismatch(DomainError):
     message = "Checksum mismatch"
     code = "checksum_mismatch"
 
+
+
+class WrongLinkPassword(PasswordRequired):
+    """A share link's password given wrong (401: asked again)."""
+
+    message = "Wrong password"
+    code = "wrong_password"

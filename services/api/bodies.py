@@ -97,13 +97,18 @@ def parse_json(raw: bytes | bytearray) -> Any:
         raise json_error(exc) from None
 
 
-async def json_object(request: web.Request, limit: int = JSON_BODY_LIMIT) -> dict[str, Any]:
-    """The body as a JSON object; an empty body counts as `{}` (every field missing)."""
+async def small_body(request: web.Request, limit: int) -> bytes:
+    """A body small enough to hold whole (at most `limit` bytes, else 413)."""
     parts = []
     async with BodyReader(request, limit) as body:
         async for chunk in body:
             parts.append(chunk)
-    raw = b"".join(parts)
+    return b"".join(parts)
+
+
+async def json_object(request: web.Request, limit: int = JSON_BODY_LIMIT) -> dict[str, Any]:
+    """The body as a JSON object; an empty body counts as `{}` (every field missing)."""
+    raw = await small_body(request, limit)
     if not raw.strip():
         return {}
     if len(raw) <= _INLINE_PARSE:

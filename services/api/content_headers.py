@@ -17,6 +17,8 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import quote
 
+from shared.domain.sniff import content_type_for
+
 CONTENT_SECURITY_POLICY = (
     "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
 )
@@ -31,6 +33,15 @@ _ATTR_CHARS = "!#$&+-.^_`|~"
 # A file name longer than this (in UTF-8 bytes) is shortened in the header: no
 # file system saves more, and header size limits stay far away.
 MAX_FILENAME_BYTES = 255
+
+
+__all__ = ["content_disposition", "content_headers", "content_type_for", "content_type_v2", "is_inline"]
+
+
+def content_type_v2(name: str) -> str:
+    """v2's Content-Type (`/content`, `/s/`): v1's, text types with `charset=utf-8`."""
+    media = content_type_for(name)
+    return f"{media}; charset=utf-8" if media.startswith("text/") else media
 
 
 def is_inline(content_type: str) -> bool:

@@ -126,6 +126,13 @@ def response_for(request: web.Request, exc: Exception) -> web.Response:
     return error_response(status, message, headers=headers, code=code)
 
 
+def status_of(request: web.Request, exc: DomainError) -> tuple[int, dict[str, str] | None]:
+    """The status and headers a domain error answers with, for answers that
+    are not JSON (the HTML pages of /s/ share links)."""
+    status, _, headers = _error_of(request, exc)
+    return status, headers
+
+
 def _error_of(request: web.Request, exc: Exception) -> tuple[int, str, dict[str, str] | None]:
     if isinstance(exc, TooManyAttempts):
         return 429, exc.message, {"Retry-After": str(exc.retry_after)}

@@ -45,6 +45,7 @@ class LiveService:
         with sqlite3.connect(self.settings.storage.db_url.removeprefix("sqlite:///")) as db:
             db.execute("DELETE FROM files")
             db.execute("DELETE FROM users")
+            db.execute("DELETE FROM share_links")
         folder = self.settings.storage.folder_path
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)  # an API worker still starting may have made it again
@@ -94,10 +95,11 @@ async def client(request: pytest.FixtureRequest, aiohttp_client, aiohttp_server,
 
 @pytest.fixture
 async def storage(backend_settings: Settings) -> AsyncIterator[Storage]:
-    """The backend behind `client`, opened by the test itself to look at what requests left."""
-    store = await open_storage(backend_settings.storage.db_url)
-    yield store
-    await store.close()
+    """The backend of the service under test, opened by the test itself (to
+    set up what the API cannot, or to look at what it stored)."""
+    opened = await open_storage(backend_settings.storage.db_url)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import v1, v2_files
+from . import v1, v2_files, v2_links
 from .parts import COMPONENTS, Json
 
 routes = web.RouteTableDef()
@@ -37,7 +37,8 @@ SPEC: dict[str, Any] = {
     },
     "tags": [{"name": "v1", "description": "The original files manager's contract, kept to the letter"},
              {"name": "v2", "description": "Managed files: api-v2.md. Errors also carry a stable `code`"}],
-    "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS, **v2_files.SCHEMAS}},
+    "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS, **v2_files.SCHEMAS,
+                                             **v2_links.SCHEMAS}},
     "paths": {},
 }
 
@@ -50,10 +51,10 @@ def _add_paths(paths: Json) -> None:
         here.update(operations)
 
 
-for _surface in (v1.PATHS, v2_files.PATHS):
+for _surface in (v1.PATHS, v2_files.PATHS, v2_links.PATHS):
     _add_paths(_surface)
 # A file made on v1 is a v2 document too: what a client may do with it there.
-SPEC["paths"]["/files"]["post"]["responses"]["201"]["links"].update(v2_files.ON_A_FILE)
+SPEC["paths"]["/files"]["post"]["responses"]["201"]["links"].update(v2_files.ON_A_FILE, **v2_links.ON_A_FILE)
 
 _BODY = orjson.dumps(SPEC)
 

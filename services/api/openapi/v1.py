@@ -9,9 +9,9 @@ from shared.blobs import THUMBNAIL_WIDTHS
 from shared.storage import FILE_TYPES, PAGE_SIZE
 
 from ..bodies import JSON_BODY_LIMIT
-from ..content_response import DOWNLOAD_VALUES
 from ..routes.files import MAX_NAME_LENGTH
 from ..routes.users import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
+from ..serving import DOWNLOAD_VALUES
 from .parts import (
     BASIC,
     BODY_TIMEOUT,

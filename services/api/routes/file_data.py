@@ -1,5 +1,6 @@
-"""GET /files/:id/data: the content (or a thumbnail) of a file the caller may
-read: their own, or anyone's public one (content_response.py serves it)."""
+"""GET /files/:id/data: the content (or a thumbnail), streamed from disk, with
+the safe-serving headers of content_headers.py (`?download=1` for attachment).
+How it is sent (Range, ETag/304, zero-copy) is serving.py's."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from aiohttp import web
 from shared.errors import NotFound
 
 from ..auth import optional_user
-from ..content_response import content_response
+from ..content_headers import content_headers, content_type_for
 from ..keys import STORAGE
+from ..serving import content_path, file_response, require_content, thumbnail_width, wants_download
 
 routes = web.RouteTableDef()
 
@@ -22,4 +24,13 @@ async def file_data(request: web.Request) -> web.StreamResponse:
     )
     if record is None:
         raise NotFound()
-    return content_response(request, record, charset=False)  # v1: no charset
+    require_content(record)  # before the query's complaints, as v1 always did
+    width, download = thumbnail_width(request.query), wants_download(request.query)
+    return file_response(
+        content_path(record, width),
+        {
+            # v1: the type guessed from the name, no charset (a thumbnail too)
+            **content_headers(record.name, content_type_for(record.name), download=download),
+            "Cache-Control": "public, max-age=0" if record.is_public else "private, max-age=0",
+        },
+    )

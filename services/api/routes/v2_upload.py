@@ -27,8 +27,9 @@ from shared.storage import ROOT, FileRecord, NewContent, NewFile, ParentId, Stor
 
 from ..auth import current_user, optional_user
 from ..bodies import json_object
-from ..content_response import content_response
+from ..content_headers import content_headers, content_type_v2
 from ..keys import BLOBS, REDIS, SETTINGS, STORAGE
+from ..serving import content_path, file_response, require_content, thumbnail_width, wants_download
 from ..streamed_body import FRAMING_SLACK, StreamedBody
 from ..upload_form import UploadForm, read_form
 from ..views import file_view_v2, json_response
@@ -191,9 +192,16 @@ def _sha256_of(path: str) -> str:
 
 @routes.get("/v2/files/{id}/content")
 async def file_content(request: web.Request) -> web.StreamResponse:
-    """As v1's /files/:id/data: the owner's file, or anyone's public one; text with its charset."""
+    """As v1's /files/:id/data (the same checks, in the same order, and
+    serving.py's answer): the owner's file, or anyone's public one; text
+    types with their charset."""
     user = await optional_user(request)
     record = await request.app[STORAGE].file_readable_by(user.id if user else None, request.match_info["id"])
     if record is None:
         raise NotFound()
-    return content_response(request, record, charset=True)
+    require_content(record)
+    width, download = thumbnail_width(request.query), wants_download(request.query)
+    return file_response(content_path(record, width), {
+        **content_headers(record.name, content_type_v2(record.name), download=download),
+        "Cache-Control": "public, max-age=0" if record.is_public else "private, max-age=0",
+    })
