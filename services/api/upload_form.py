@@ -5,8 +5,8 @@ more parts named `file`, each with its filename. Each file goes straight to
 its own blob through a BlobWriter (hashed on the way, never held whole in
 memory) and is held to `UploadLimits` as its bytes arrive. The parent is
 checked before the first file's first byte is written, the name before its
-own. Parts with other names are read and ignored, but everything outside
-the files' bytes may take only so much (StreamedBody's `framing_limit`).
+own. A part with another name is refused, and everything outside the
+files' bytes may take only so much (StreamedBody's FRAMING_LIMIT).
 
 A form that fails anywhere (bad input, a limit, a client gone, a cancelled
 request) leaves no blob: the file in progress is aborted and those already
@@ -36,6 +36,7 @@ from .streamed_body import READ_CHUNK, StreamedBody
 T = TypeVar("T")
 
 FILE_FIELD = "file"
+FORM_FIELDS = ("parentId", "isPublic", FILE_FIELD)
 FIELD_LIMIT = 1024  # bytes of a field's value (parentId, isPublic)
 PUBLIC_VALUES = {"true": True, "1": True, "false": False, "0": False}
 # Content-Transfer-Encodings that leave the bytes as they are (RFC 7578 drops the header altogether).
@@ -88,7 +89,8 @@ class _FormReader:
                     raise invalid_form("parentId and isPublic come before the files")
                 await self._field(part)
             else:
-                await self._skip(part)
+                name = (part.name or "").encode("utf-8", "backslashreplace").decode()  # header bytes, as they came
+                raise Invalid(f"Unknown field: {name} (use {', '.join(FORM_FIELDS)})")
         if not self.files:
             raise Invalid("Missing file")
         assert self.parent_id is not None
@@ -107,14 +109,10 @@ class _FormReader:
         if part.name == "parentId":
             self.parent_value = value
         else:
-            is_public = PUBLIC_VALUES.get(value.strip().lower())
+            is_public = PUBLIC_VALUES.get(value)
             if is_public is None:
                 raise Invalid("Invalid isPublic: expected true or false")
             self.is_public = is_public
-
-    async def _skip(self, part: BodyPartReader) -> None:
-        while not part.at_eof():
-            await _parsing(part.read_chunk(READ_CHUNK))
 
     async def _file(self, part: BodyPartReader) -> None:
         if self.parent_id is None:

@@ -128,6 +128,7 @@ async def test_a_folder_from_json(client, alice, storage):
     ({"name": "a", "type": "folder", "parentId": "../x"}, "Parent not found"),
     ({"name": "a", "type": "folder", "parentId": 7}, "Parent not found"),
     ({"name": "a", "type": "folder", "isPublic": "yes"}, "Invalid isPublic: expected true or false"),
+    ({"name": "a", "type": "folder", "data": "aGk="}, "Unknown field: data (use name, type, parentId, isPublic)"),
 ])
 async def test_bad_folders_are_400s_and_change_nothing(client, alice, body, message, storage, backend_settings):
     resp = await client.post("/v2/files", json=body, headers=alice.headers)
@@ -155,7 +156,9 @@ async def test_a_file_is_not_a_parent_and_another_users_folder_is_not_found(clie
 @pytest.mark.parametrize("parts, message", [
     ([], "Missing file"),
     ([field_part("parentId", "0")], "Missing file"),
-    ([field_part("note", "ignored")], "Missing file"),
+    ([field_part("note", "x"), file_part("a.txt", b"x")], "Unknown field: note (use parentId, isPublic, file)"),
+    ([file_part("a.txt", b"x"), file_part("b.txt", b"y", name="files")],
+     "Unknown field: files (use parentId, isPublic, file)"),
     ([file_part(None, b"no filename")], "Missing filename"),
     ([file_part("a.txt", b"x"), field_part("parentId", "0")],
      "Invalid multipart body: parentId and isPublic come before the files"),

@@ -37,6 +37,7 @@ from ..views import file_view_v2, json_response
 routes = web.RouteTableDef()
 
 _JSON_TYPES = ("application/json", "")
+FOLDER_FIELDS = ("name", "type", "parentId", "isPublic")
 
 
 @routes.post("/v2/files")
@@ -52,6 +53,9 @@ async def create_file(request: web.Request) -> web.Response:
 
 async def _create_folder(request: web.Request, user: User) -> web.Response:
     body = await json_object(request)
+    unknown = sorted(set(body) - set(FOLDER_FIELDS))
+    if unknown:
+        raise Invalid(f"Unknown field: {unknown[0]} (use {', '.join(FOLDER_FIELDS)})")
     if body.get("type") != "folder":
         raise Invalid("Invalid type: only a folder is created from JSON; upload files as multipart/form-data")
     name = valid_name(body.get("name"))
