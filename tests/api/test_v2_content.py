@@ -208,3 +208,13 @@ async def test_a_replacement_sent_as_multipart_is_stored_as_sent(client, alice):
     assert (await resp.json())["size"] == len(body)
     got = await client.get(f"/v2/files/{doc['id']}/content", headers=alice.headers)
     assert await got.read() == body
+
+
+async def test_no_body_empties_the_file(client, alice, storage):
+    doc = await upload(client, alice, "a.txt", b"some text")
+    resp = await client.put(f"/v2/files/{doc['id']}/content", headers=alice.headers)
+    assert resp.status == 200
+    assert ((await resp.json())["size"], (await resp.json())["sha256"]) == (0, sha256(b""))
+    assert (await storage.usage(alice.id)).used_bytes == 0
+    got = await client.get(f"/v2/files/{doc['id']}/content", headers=alice.headers)
+    assert (got.status, await got.read()) == (200, b"")

@@ -240,3 +240,44 @@ async def test_the_content_reaches_the_disk_before_the_body_ends(client, alice, 
     writer.close()
     assert status == 201, answer
     assert (await storage.usage(alice.id)).used_bytes == len(content)
+
+
+def _raw_part(head: bytes, content: bytes) -> bytes:
+    return b"--b0undary\r\n" + head + b"\r\n\r\n" + content + b"\r\n"
+
+
+HOSTILE_FORMS = {
+    "nested multipart": _raw_part(b'Content-Disposition: form-data; name="file"\r\n'
+                                  b"Content-Type: multipart/mixed; boundary=inner",
+                                  b"--inner\r\nContent-Disposition: file; filename=\"a.txt\"\r\n\r\nx\r\n--inner--"),
+    "base64 part": _raw_part(b'Content-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+                             b"Content-Transfer-Encoding: base64", b"aGk="),
+    "gzip part": _raw_part(b'Content-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+                           b"Content-Encoding: gzip", b"\x1f\x8b"),
+    "long header": _raw_part(b'Content-Disposition: form-data; name="file"; filename="' + b"a" * 9000 + b'"', b"x"),
+    "many headers": _raw_part(b'Content-Disposition: form-data; name="file"; filename="a"\r\n'
+                              + b"\r\n".join(b"X-H%d: v" % i for i in range(200)), b"x"),
+    "junk before": b"junk line\r\n" * 200_000 + _raw_part(b'Content-Disposition: form-data; name="file"; '
+                                                          b'filename="a"', b"x"),
+    "invalid utf-8 filename": _raw_part(b'Content-Disposition: form-data; name="file"; filename="\xff\xfe"', b"x"),
+    "invalid utf-8 name": _raw_part(b'Content-Disposition: form-data; name="\xed\xa0\x80"; filename="a"', b"x"),
+    "charset part": _raw_part(b'Content-Disposition: form-data; name="_charset_"', b"x" * 40),
+    "no disposition": _raw_part(b"Content-Type: text/plain", b"x"),
+    "bad isPublic bytes": _raw_part(b'Content-Disposition: form-data; name="isPublic"', b"\xff"),
+    "huge field": _raw_part(b'Content-Disposition: form-data; name="parentId"', b"0" * 5000),
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_FORMS.values(), ids=HOSTILE_FORMS.keys())
+async def test_hostile_forms_are_400s_and_leave_nothing(client, alice, body, storage, backend_settings):
+    resp = await client.post("/v2/files", data=body + b"--b0undary--\r\n", headers=multipart_headers(alice.token))
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["code"] == "invalid"
+    await nothing_left(storage, backend_settings, alice.id)
+
+
+async def test_a_boundary_over_70_characters_is_refused(client, alice):
+    boundary = "b" * 71
+    resp = await client.post("/v2/files", data=boundary_body([file_part("a", b"x")], boundary=boundary),
+                             headers=multipart_headers(alice.token, boundary))
+    assert resp.status == 400
