@@ -208,6 +208,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--modes", default="multipart,tus", help="our streamed cases: multipart, tus")
     parser.add_argument("--v1-uploads", type=int, default=8, help="50 MiB v1 uploads per round (0: none)")
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this (e.g. ours)")
     args = parser.parse_args()
     size = int(args.gib * GIB)
     modes = args.modes.split(",")
@@ -280,6 +281,7 @@ def main() -> None:
             if v1_body is not None:
                 cases.append(("ours, v1 base64 JSON (reference)", [worker], worker, V1_FILE * args.v1_uploads, v1))
 
+            cases = [case for case in cases if args.only in case[0]]
             print(f"one upload of {size / GIB:.2f} GiB per case, {args.rounds} rounds")
             for round_no in range(args.rounds):
                 for name, pids, rss_pid, content, send in cases if round_no % 2 == 0 else cases[::-1]:
@@ -290,7 +292,7 @@ def main() -> None:
     def median(name: str, key: str) -> float:
         return statistics.median(r[key] for r in results[name])
 
-    bare_cpu = median("bare aiohttp -> file", "cpu_s_per_gib")
+    bare_cpu = median("bare aiohttp -> file", "cpu_s_per_gib") if "bare aiohttp -> file" in results else 1.0
     print(f"\n{'case':38} {'CPU s/GiB':>10} {'vs bare':>8} {'RSS growth MiB':>15} {'GiB/s':>7}")
     for name in results:
         print(f"{name:38} {median(name, 'cpu_s_per_gib'):10.3f} {median(name, 'cpu_s_per_gib') / bare_cpu:8.2f} "
