@@ -8,9 +8,9 @@ in the same run, in alternating order round by round:
 
 - **ours, multipart**: `POST /v2/files` of our service (`python supervisor.py`,
   one API worker, no job worker, its own redis-server), curl `-F file=@...`;
-- **ours, tus** (`--modes tus`): the same bytes through `/v2/uploads` in
-  16 MiB PATCHes (`tus_upload` below: filled by the tus work, skipped with a
-  note until then);
+- **ours, tus**: the same bytes through `/v2/uploads` in 16 MiB PATCHes
+  (bench/tus_client.py, which comes with the tus work: skipped with a note
+  without it);
 - **bare aiohttp -> file**: `bench/upload_peer.py`, a handler on uvloop writing
   `request.content` to a file as it arrives and fsyncing it (the Python
   ceiling); it gets the very same multipart body, unparsed;
@@ -74,15 +74,14 @@ V1_FILE = 50 * MIB
 CLIENT_CPU, SERVER_CPU = 0, 1
 
 
-# The tus case: filled by the tus work (then TUS_READY = True).
-TUS_READY = False
-
-
-def tus_upload(base_url: str, token: str, path: Path, chunk_size: int) -> dict:
-    """Upload `path` through tus at `base_url`/v2/uploads in PATCHes of
-    `chunk_size` bytes (curl, as the other cases); return the new file's
-    document (GET /v2/files/<File-Id>)."""
-    raise NotImplementedError("the tus server is not in this checkout yet")
+# The tus case: bench/tus_client.py's tus_upload(base_url, token, path, chunk_size) -> the new
+# file's v2 document, uploading `path` through /v2/uploads in PATCHes of `chunk_size` bytes (curl,
+# pinned as the other clients). It comes with the tus work; without it the case is skipped, saying so.
+try:
+    from bench.tus_client import tus_upload
+    TUS_READY = True
+except ImportError:
+    TUS_READY = False
 
 
 # --- inputs -------------------------------------------------------------------
@@ -272,7 +271,7 @@ def main() -> None:
             if "tus" in modes and TUS_READY:
                 cases.append((f"ours, tus ({TUS_CHUNK // MIB} MiB chunks)", [worker], worker, size, ours_tus))
             elif "tus" in modes:
-                notes.append("tus skipped: the tus server is not in this checkout yet (bench/upload_bench.py TUS_READY)")
+                notes.append("tus skipped: no bench/tus_client.py in this checkout (the tus work brings it)")
             cases.append(("bare aiohttp -> file", peer_pids, peer_pids[0], size, bare))
             if nginx is not None:
                 cases.append(("nginx -> file", nginx[1], nginx[1][-1], size, nginx_case))
@@ -297,6 +296,10 @@ def main() -> None:
     for name in results:
         print(f"{name:38} {median(name, 'cpu_s_per_gib'):10.3f} {median(name, 'cpu_s_per_gib') / bare_cpu:8.2f} "
               f"{max(r['rss_growth_mib'] for r in results[name]):15.1f} {median(name, 'gib_per_s'):7.2f}")
+    tus = next((name for name in results if name.startswith("ours, tus")), None)
+    if tus and "ours, multipart" in results:
+        print(f"tus vs the one-shot multipart upload, CPU per GiB: "
+              f"{median(tus, 'cpu_s_per_gib') / median('ours, multipart', 'cpu_s_per_gib'):.2f}")
     for note in notes:
         print(f"note: {note}")
     out = ROOT / "bench" / "results"
