@@ -131,7 +131,7 @@ def add_used_bytes(conn: sqlite3.Connection, user_id: str, delta: int) -> None:
 def append_seq(conn: sqlite3.Connection, user_id: str, key: str) -> int:
     """The v1 position after the last of the folder's (an index seek)."""
     (last,) = conn.execute(
-        "SELECT max(seq) FROM files WHERE user_id = ? AND parent_id = ?", (user_id, key)
+        "SELECT max(seq) FROM files INDEXED BY files_by_parent WHERE user_id = ? AND parent_id = ?", (user_id, key)
     ).fetchone()
     return 0 if last is None else last + 1
 
@@ -142,11 +142,10 @@ def leave_order(conn: sqlite3.Connection, user_id: str, key: str, seq: int | Non
     shift, so the tail moves out of the way (negative) and back."""
     if seq is None:
         return
-    where = "user_id = ? AND parent_id = ? AND seq > ?"
-    conn.execute(f"UPDATE files SET seq = -seq WHERE {where}", (user_id, key, seq))
-    conn.execute(
-        "UPDATE files SET seq = -seq - 1 WHERE user_id = ? AND parent_id = ? AND seq < 0", (user_id, key)
-    )
+    conn.execute("UPDATE files INDEXED BY files_by_parent SET seq = -seq"
+                 " WHERE user_id = ? AND parent_id = ? AND seq > ?", (user_id, key, seq))
+    conn.execute("UPDATE files INDEXED BY files_by_parent SET seq = -seq - 1"
+                 " WHERE user_id = ? AND parent_id = ? AND seq < 0", (user_id, key))
 
 
 def domain_error(exc: Exception) -> Exception | None:

@@ -87,14 +87,19 @@ def _live_row(conn: sqlite3.Connection, user_id: str, file_id: str) -> tuple[Fil
 
 
 def _moves_into_itself(conn: sqlite3.Connection, user_id: str, folder_id: str, target: str) -> bool:
-    """Whether `target` is `folder_id` or below it (walking up from the target)."""
-    (found,) = conn.execute(
-        "WITH RECURSIVE up(id, depth) AS (SELECT ?1, 0 UNION SELECT files.parent_id, up.depth + 1"
-        " FROM files JOIN up ON files.id = up.id WHERE files.user_id = ?2 AND up.depth < ?4)"
-        " SELECT count(*) FROM up WHERE id = ?3",
-        (target, user_id, folder_id, _MAX_DEPTH),
-    ).fetchone()
-    return found > 0
+    """Whether `target` is `folder_id` or below it, walking up from the target
+    one primary-key look-up at a time (a recursive CTE may be planned as a
+    scan of every file once statistics exist)."""
+    current, seen = target, set()
+    while current != "0" and current not in seen and len(seen) < _MAX_DEPTH:
+        if current == folder_id:
+            return True
+        seen.add(current)
+        row = conn.execute("SELECT parent_id FROM files WHERE id = ? AND user_id = ?", (current, user_id)).fetchone()
+        if row is None:
+            return False
+        current = row[0]
+    return False
 
 
 @domain_errors(domain_error)
@@ -154,8 +159,8 @@ class FilesPart(SQLiteCore):
                 return []
         # Rows that hold a position in a live folder are live; the test only guards that.
         rows = self._read(
-            f"SELECT {FILE_COLUMNS} FROM files WHERE user_id = ? AND parent_id = ? AND seq >= ?"
-            " AND trashed_at IS NULL ORDER BY seq LIMIT ?",
+            f"SELECT {FILE_COLUMNS} FROM files INDEXED BY files_by_parent WHERE user_id = ? AND parent_id = ?"
+            " AND seq >= ? AND trashed_at IS NULL ORDER BY seq LIMIT ?",
             (user_id.lower(), key, page * PAGE_SIZE, PAGE_SIZE),
         ).fetchall()
         return [file_record(row) for row in rows]

@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,6 @@ from aiohttp.test_utils import TestClient
 from services.api.app import create_app
 from services.api.edge import RUNNER_OPTIONS
 from shared.config import Settings, load_settings
-from shared.storage import Storage, open_storage
 from tests.conftest import running_supervisor, service_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,9 +42,8 @@ class LiveService:
     def reset(self) -> None:
         """Empty the database and the folder (Redis is flushed by `redis_url`)."""
         with sqlite3.connect(self.settings.storage.db_url.removeprefix("sqlite:///")) as db:
-            db.execute("DELETE FROM files")
-            db.execute("DELETE FROM users")
-            db.execute("DELETE FROM share_links")
+            for table in ("files", "users", "share_links", "uploads"):
+                db.execute(f"DELETE FROM {table}")
         folder = self.settings.storage.folder_path
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)  # an API worker still starting may have made it again
@@ -91,15 +89,6 @@ async def client(request: pytest.FixtureRequest, aiohttp_client, aiohttp_server,
     live = request.getfixturevalue("live_service")
     async with aiohttp.ClientSession(base_url=live.url) as session:
         yield session
-
-
-@pytest.fixture
-async def storage(backend_settings: Settings) -> AsyncIterator[Storage]:
-    """The backend of the service under test, opened by the test itself (to
-    set up what the API cannot, or to look at what it stored)."""
-    opened = await open_storage(backend_settings.storage.db_url)
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture

@@ -130,3 +130,32 @@ async def test_ids_of_other_types_match_nothing(tmp_path):
             assert await storage.file_readable_by(user.id, bogus) is None
     finally:
         await storage.close()
+
+
+async def test_a_trash_by_another_process_hides_remembered_files_from_the_next_iteration(tmp_path):
+    """The remembered files (v1 look-ups by id) follow a folder's trashing and
+    restoring by another API process, for the folder and what is below it."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    reader, writer = await open_storage(url), await open_storage(url)  # as two API processes
+    try:
+        user = await writer.create_user("trash@example.com", "x")
+        folder = await writer.create_file(NewFile(user.id, "dir", "folder", True, 0, None))
+        inside = await writer.create_file(NewFile(user.id, "in", "file", True, folder.id, "/x", size=3))
+        await asyncio.sleep(0)
+        for _ in range(2):  # remembered
+            assert await reader.file_readable_by(None, inside.id) == inside
+            assert await reader.file_of_user(user.id, folder.id) == folder
+            await asyncio.sleep(0)
+        await writer.trash_file(user.id, folder.id, now=100.0)
+        await asyncio.sleep(0)
+        assert await reader.file_readable_by(None, inside.id) is None
+        assert await reader.file_of_user(user.id, folder.id) is None
+        assert await reader.children(user.id, folder.id, 0) == []
+        assert (await reader.file_with_trashed(user.id, inside.id)).trash_id == folder.id
+        await writer.restore_file(user.id, folder.id, now=200.0)
+        await asyncio.sleep(0)
+        assert await reader.file_readable_by(None, inside.id) == inside
+        assert await reader.children(user.id, folder.id, 0) == [inside]
+    finally:
+        await reader.close()
+        await writer.close()
