@@ -276,8 +276,8 @@ class Storage(Protocol):
 
     async def children(self, user_id: str, parent_id: ParentId, page: int) -> list[FileRecord]:
         """Page `page` (0-based, PAGE_SIZE items) of the user's files in `parent_id`,
-        in a stable order, oldest first (SQLite: creation order; MongoDB: by id,
-        so by the second of creation, and in no particular order within one)."""
+        in a stable order, oldest first: creation order (MongoDB: documents
+        written by the original, which hold no position, first, by id)."""
 
     async def set_public(self, user_id: str, file_id: str, is_public: bool) -> FileRecord | None:
         """The updated file, or None when it is not the user's."""

@@ -45,7 +45,6 @@ from .base import (
     FileRecord,
     NewFile,
     ParentId,
-    Usage,
     User,
     blob_name,
     email_key,
@@ -71,7 +70,7 @@ from .mongo_shares import MongoShares
 from .mongo_trash import MongoTrash
 from .mongo_tree import PARENT_NOT_FOUND, parent_problem
 from .mongo_uploads import MongoUploads
-from .mongo_usage import charge, usage
+from .mongo_usage import MongoUsage, charge
 
 __all__ = ["DEFAULT_DATABASE", "MongoStorage", "redact"]
 
@@ -87,7 +86,7 @@ _PING_TIMEOUT = 0.8
 
 
 @domain_errors(domain_error)
-class MongoStorage(MongoLists, MongoEdits, MongoTrash, MongoShares, MongoUploads):
+class MongoStorage(MongoUsage, MongoLists, MongoEdits, MongoTrash, MongoShares, MongoUploads):
     def __init__(
         self, client: AsyncMongoClient, database_name: str, emails: EmailIndexes | None = None
     ) -> None:
@@ -196,15 +195,6 @@ class MongoStorage(MongoLists, MongoEdits, MongoTrash, MongoShares, MongoUploads
     async def count_users(self) -> int:
         # Exact (the spec counts every document); the metadata estimate can drift after a crash.
         return await self._users.count_documents({})
-
-    async def usage(self, user_id: str) -> Usage:
-        return await usage(self._users, user_id)
-
-    async def set_quota(self, user_id: str, quota_bytes: int | None) -> bool:
-        if not is_id(user_id):
-            return False
-        change = {"$unset": {"quotaBytes": ""}} if quota_bytes is None else {"$set": {"quotaBytes": quota_bytes}}
-        return (await self._users.update_one({"_id": ObjectId(user_id)}, change)).matched_count == 1
 
     # files
 

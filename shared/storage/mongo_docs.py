@@ -36,8 +36,6 @@ from .base import (
     FileRecord,
     NewFile,
     ParentId,
-    ShareLink,
-    Upload,
     User,
     is_id,
     is_root,
@@ -128,7 +126,7 @@ def oid_time(value: Any) -> float:
     return 0.0
 
 
-def _seconds(value: Any) -> float | None:
+def seconds(value: Any) -> float | None:
     """A stored time as epoch seconds: ours are numbers; other tools may write dates."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -138,21 +136,21 @@ def _seconds(value: Any) -> float | None:
     return None
 
 
-def _int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _text(value: Any) -> str | None:
+def as_text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _str(value: Any) -> str:
+def as_str(value: Any) -> str:
     """A field as text; a missing one as the empty string."""
     return str(value) if value is not None else ""
 
 
-def _id_out(value: Any) -> str:
-    return value.lower() if isinstance(value, str) and is_id(value) else _str(value)
+def id_out(value: Any) -> str:
+    return value.lower() if isinstance(value, str) and is_id(value) else as_str(value)
 
 
 def parent_out(value: Any) -> ParentId:
@@ -175,9 +173,9 @@ def kind_of(type_: str) -> int:
 def derived_keys(doc: dict[str, Any]) -> dict[str, Any]:
     """The derived fields of a file document (see the module doc), from its own fields."""
     return {
-        "nameKey": name_key(_str(doc.get("name"))),
-        "kind": kind_of(_str(doc.get("type"))),
-        "sizeKey": _int(doc.get("size")) or 0,
+        "nameKey": name_key(as_str(doc.get("name"))),
+        "kind": kind_of(as_str(doc.get("type"))),
+        "sizeKey": as_int(doc.get("size")) or 0,
     }
 
 
@@ -209,29 +207,39 @@ def new_file_document(new: NewFile, oid: ObjectId, seq: int | None, now: float) 
     return doc
 
 
+def keyed(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` (a $set) with every derived key of the changed document: a
+    document of the original has none, and once it has a nameKey it is taken
+    as keyed (a racing mongo_setup.fill_file_keys leaves it alone then)."""
+    full = {**changes, **derived_keys({**doc, **changes})}
+    if doc.get("createdAt") is None:
+        full["createdAt"] = oid_time(doc["_id"])
+    return full
+
+
 def file_record(doc: dict[str, Any]) -> FileRecord:
-    type_ = _str(doc.get("type"))
+    type_ = as_str(doc.get("type"))
     local_path = doc.get("localPath")
-    created_at = _seconds(doc.get("createdAt"))
+    created_at = seconds(doc.get("createdAt"))
     if created_at is None:
         created_at = oid_time(doc["_id"])
-    updated_at = _seconds(doc.get("updatedAt"))
+    updated_at = seconds(doc.get("updatedAt"))
     trash_id = doc.get("trashId")
     return FileRecord(
         id=str(doc["_id"]),
-        user_id=_id_out(doc.get("userId")),
-        name=_str(doc.get("name")),
+        user_id=id_out(doc.get("userId")),
+        name=as_str(doc.get("name")),
         type=type_,
         is_public=doc.get("isPublic") is True,  # missing (or not a boolean) means private
         parent_id=parent_out(doc.get("parentId")),
         local_path=None if type_ == "folder" or local_path is None else str(local_path),
-        size=_int(doc.get("size")),
-        sha256=_text(doc.get("sha256")),
-        mime_type=_text(doc.get("mimeType")),
+        size=as_int(doc.get("size")),
+        sha256=as_text(doc.get("sha256")),
+        mime_type=as_text(doc.get("mimeType")),
         created_at=created_at,
         updated_at=created_at if updated_at is None else updated_at,
-        trashed_at=_seconds(doc.get("trashedAt")),
-        trash_id=None if trash_id is None else _id_out(trash_id) if isinstance(trash_id, str) else str(trash_id),
+        trashed_at=seconds(doc.get("trashedAt")),
+        trash_id=None if trash_id is None else id_out(trash_id) if isinstance(trash_id, str) else str(trash_id),
         has_thumbnails=doc.get("hasThumbnails") is True,
     )
 
@@ -239,81 +247,11 @@ def file_record(doc: dict[str, Any]) -> FileRecord:
 def user_record(doc: dict[str, Any] | None) -> User | None:
     if doc is None:
         return None
-    created_at = _seconds(doc.get("createdAt"))
+    created_at = seconds(doc.get("createdAt"))
     return User(
         id=str(doc["_id"]),
-        email=_str(doc.get("email")),
-        password_hash=_str(doc.get("password")),
+        email=as_str(doc.get("email")),
+        password_hash=as_str(doc.get("password")),
         created_at=oid_time(doc["_id"]) if created_at is None else created_at,
-        quota_bytes=_int(doc.get("quotaBytes")),
-    )
-
-
-def link_document(link: ShareLink) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "_id": stored_id(link.id),
-        "userId": stored_id(link.user_id),
-        "fileId": stored_id(link.file_id),
-        "tokenHash": link.token_hash,
-        "createdAt": link.created_at,
-        "expiresAt": link.expires_at,
-        "downloads": link.downloads,
-    }
-    if link.password_hash is not None:
-        doc["passwordHash"] = link.password_hash
-    if link.max_downloads is not None:
-        doc["maxDownloads"] = link.max_downloads
-    if link.revoked_at is not None:
-        doc["revokedAt"] = link.revoked_at
-    return doc
-
-
-def link_record(doc: dict[str, Any]) -> ShareLink:
-    return ShareLink(
-        id=str(doc["_id"]),
-        user_id=_id_out(doc.get("userId")),
-        file_id=_id_out(doc.get("fileId")),
-        token_hash=_str(doc.get("tokenHash")),
-        created_at=_seconds(doc.get("createdAt")) or 0.0,
-        expires_at=_seconds(doc.get("expiresAt")) or 0.0,
-        password_hash=_text(doc.get("passwordHash")),
-        max_downloads=_int(doc.get("maxDownloads")),
-        downloads=_int(doc.get("downloads")) or 0,
-        revoked_at=_seconds(doc.get("revokedAt")),
-    )
-
-
-def upload_document(upload: Upload) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "_id": stored_id(upload.id),
-        "userId": stored_id(upload.user_id),
-        "length": upload.length,
-        "offset": upload.offset,
-        "name": upload.name,
-        "parentId": stored_parent(upload.parent_id) if is_root(upload.parent_id) or is_id(upload.parent_id)
-        else upload.parent_id,
-        "isPublic": bool(upload.is_public),
-        "partPath": upload.part_path,
-        "createdAt": upload.created_at,
-        "expiresAt": upload.expires_at,
-    }
-    if upload.file_id is not None:
-        doc["fileId"] = stored_id(upload.file_id)
-    return doc
-
-
-def upload_record(doc: dict[str, Any]) -> Upload:
-    file_id = doc.get("fileId")
-    return Upload(
-        id=str(doc["_id"]),
-        user_id=_id_out(doc.get("userId")),
-        length=_int(doc.get("length")) or 0,
-        offset=_int(doc.get("offset")) or 0,
-        name=_str(doc.get("name")),
-        parent_id=parent_out(doc.get("parentId")),
-        is_public=doc.get("isPublic") is True,
-        part_path=_str(doc.get("partPath")),
-        created_at=_seconds(doc.get("createdAt")) or 0.0,
-        expires_at=_seconds(doc.get("expiresAt")) or 0.0,
-        file_id=None if file_id is None else _id_out(file_id) if isinstance(file_id, str) else str(file_id),
+        quota_bytes=as_int(doc.get("quotaBytes")),
     )

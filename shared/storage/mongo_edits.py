@@ -12,9 +12,18 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from ..errors import Invalid, NotFound
-from .base import FileRecord, NewContent, ParentId, is_id, is_root, name_key
+from .base import FileRecord, NewContent, ParentId, is_id, is_root
 from .guard import domain_errors
-from .mongo_docs import LIVE, MongoBase, domain_error, file_record, id_variants, parent_out, stored_parent
+from .mongo_docs import (
+    LIVE,
+    MongoBase,
+    domain_error,
+    file_record,
+    id_variants,
+    keyed,
+    parent_out,
+    stored_parent,
+)
 from .mongo_tree import chain_up, parent_problem
 from .mongo_usage import charge, next_seq
 
@@ -64,7 +73,7 @@ class MongoEdits(MongoBase):
         moving = parent_id is not None and not _same_parent(doc.get("parentId"), parent_id)
         changes: dict[str, Any] = {"updatedAt": now}
         if name is not None:
-            changes.update(name=name, nameKey=name_key(name))
+            changes["name"] = name
         if is_public is not None:
             changes["isPublic"] = bool(is_public)
         if moving:
@@ -75,6 +84,7 @@ class MongoEdits(MongoBase):
             seq = await next_seq(self._users, user_id)  # to the end of its new folder's v1 order
             if seq is not None:
                 changes["seq"] = seq
+        changes = keyed(doc, changes)
         updated = await self._files.find_one_and_update(
             match, {"$set": changes}, return_document=ReturnDocument.AFTER
         )
@@ -107,7 +117,7 @@ class MongoEdits(MongoBase):
             raise NotFound()
         match = {"_id": ObjectId(file_id), "userId": id_variants(user_id), **LIVE}
         while True:
-            doc = await self._files.find_one(match, {"type": 1, "size": 1, "localPath": 1})
+            doc = await self._files.find_one(match)
             if doc is None:
                 raise NotFound()
             if doc.get("type") == "folder":
@@ -118,9 +128,10 @@ class MongoEdits(MongoBase):
                 await charge(self._users, user_id, used=grown, quota_bytes=quota_bytes)
             updated = await self._files.find_one_and_update(
                 {**match, "localPath": doc.get("localPath"), "size": old_size},
-                {"$set": {"localPath": content.local_path, "size": content.size, "sizeKey": content.size,
-                          "sha256": content.sha256, "mimeType": content.mime_type, "type": content.type,
-                          "hasThumbnails": False, "updatedAt": now}},
+                {"$set": keyed(doc, {
+                    "localPath": content.local_path, "size": content.size, "sha256": content.sha256,
+                    "mimeType": content.mime_type, "type": content.type, "hasThumbnails": False,
+                    "updatedAt": now})},
                 return_document=ReturnDocument.AFTER,
             )
             if updated is None:

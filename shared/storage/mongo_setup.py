@@ -142,17 +142,23 @@ async def fill_file_keys(
     files, scope: dict[str, Any], budget: float | None = None, batch_size: int = _BACKFILL_BATCH
 ) -> bool:
     """Give the files matching `scope` written without derived keys theirs
-    (and createdAt/updatedAt, from the id, where missing), oldest first;
-    True when none is left. `budget` (seconds) bounds the work at open; a
-    list or search fills its own scope whole before reading it. Each update
-    is conditional on the key still missing, so racing fills agree."""
+    (and createdAt/updatedAt, from the id, where missing); True when none is
+    left. With a `budget` (seconds; at open, over the whole collection) the
+    oldest first, until it is spent; without one (a list or search filling
+    its own scope before reading it) all of them, in no order, so the query
+    stays a seek on the list and search indexes. Each update is conditional
+    on the key still missing, so racing fills agree."""
     deadline = None if budget is None else time.monotonic() + budget
     after: Any = None
     while True:
         query: dict[str, Any] = {**scope, "nameKey": None}
-        if after is not None:
-            query["_id"] = {"$gt": after}
-        batch = await files.find(query, _KEYED_FIELDS).sort("_id", 1).limit(batch_size).to_list()
+        if deadline is None:
+            cursor = files.find(query, _KEYED_FIELDS)
+        else:
+            if after is not None:
+                query["_id"] = {"$gt": after}
+            cursor = files.find(query, _KEYED_FIELDS).sort("_id", 1)
+        batch = await cursor.limit(batch_size).to_list()
         if not batch:
             return True
         after = batch[-1]["_id"]

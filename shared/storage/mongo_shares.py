@@ -6,13 +6,59 @@ maxDownloads.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict
 from .base import ShareLink, is_id, is_storable_text
 from .guard import domain_errors
-from .mongo_docs import MongoBase, domain_error, id_variants, link_document, link_record
+from .mongo_docs import (
+    MongoBase,
+    as_int,
+    as_str,
+    as_text,
+    domain_error,
+    id_out,
+    id_variants,
+    seconds,
+    stored_id,
+)
+
+
+def link_document(link: ShareLink) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "_id": stored_id(link.id),
+        "userId": stored_id(link.user_id),
+        "fileId": stored_id(link.file_id),
+        "tokenHash": link.token_hash,
+        "createdAt": link.created_at,
+        "expiresAt": link.expires_at,
+        "downloads": link.downloads,
+    }
+    if link.password_hash is not None:
+        doc["passwordHash"] = link.password_hash
+    if link.max_downloads is not None:
+        doc["maxDownloads"] = link.max_downloads
+    if link.revoked_at is not None:
+        doc["revokedAt"] = link.revoked_at
+    return doc
+
+
+def link_record(doc: dict[str, Any]) -> ShareLink:
+    return ShareLink(
+        id=str(doc["_id"]),
+        user_id=id_out(doc.get("userId")),
+        file_id=id_out(doc.get("fileId")),
+        token_hash=as_str(doc.get("tokenHash")),
+        created_at=seconds(doc.get("createdAt")) or 0.0,
+        expires_at=seconds(doc.get("expiresAt")) or 0.0,
+        password_hash=as_text(doc.get("passwordHash")),
+        max_downloads=as_int(doc.get("maxDownloads")),
+        downloads=as_int(doc.get("downloads")) or 0,
+        revoked_at=seconds(doc.get("revokedAt")),
+    )
 
 
 @domain_errors(domain_error)

@@ -10,7 +10,9 @@ level with `update_many`, in an order that leaves a crash harmless:
   the deletion (the hidden ones already carry its id). After the top is
   marked the tree is walked once more, so an item created or moved into it
   meanwhile (create_file and update_file check the folder again after
-  writing) is trashed too.
+  writing) is trashed too. When a racing deletion (of the top or of a
+  folder above it) marks the top first, what this one marked joins that
+  deletion.
 - restore_file brings back everything below the top before the top. A
   crash leaves the top in the trash, with some of its items back; restoring
   it again finishes.
@@ -33,7 +35,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from ..errors import NotFound
 from .base import ROOT, FileRecord, is_id, is_root
 from .guard import domain_errors
-from .mongo_docs import LIVE, MongoBase, domain_error, file_record, id_variants, ids_variants
+from .mongo_docs import LIVE, MongoBase, domain_error, file_record, id_variants, ids_variants, keyed
 from .mongo_tree import levels_below, parent_problem
 from .mongo_usage import charge, next_seq
 
@@ -79,11 +81,22 @@ class MongoTrash(MongoBase):
             {"$set": {"trashedAt": now, "trashId": top, "trashTop": True}},
             return_document=ReturnDocument.AFTER,
         )
-        if marked is None:
-            raise NotFound()  # trashed (or purged) by a racing request
+        if marked is None:  # trashed (or purged) by a racing request
+            await self._join_winner(owner, top, now)
+            raise NotFound()
         if doc.get("type") == "folder":
             await self._trash_latecomers(user_id, top, mark)
         return file_record(marked)
+
+    async def _join_winner(self, owner: dict[str, Any], top: ObjectId, now: float) -> None:
+        """What this call marked goes with the deletion that took the top first
+        (its own, or an ancestor's), so restoring that brings it back too."""
+        winner = await self._files.find_one({"_id": top}, {"trashId": 1, "trashedAt": 1})
+        if winner is not None and winner.get("trashId") is not None:
+            await self._files.update_many(
+                {"userId": owner, "trashId": top, "trashedAt": now, "_id": {"$ne": top}},
+                {"$set": {"trashId": winner["trashId"], "trashedAt": winner.get("trashedAt")}},
+            )
 
     async def _mark(self, docs: list[dict[str, Any]], change: dict[str, Any]) -> None:
         ids = [d["_id"] for d in docs]
@@ -99,19 +112,18 @@ class MongoTrash(MongoBase):
                 await self._mark(latecomers, mark)
 
     async def restore_file(self, user_id: str, file_id: str, now: float) -> FileRecord:
-        """updated_at is left alone: a restore is not an edit. The top goes to
-        the end of its folder's v1 order, to the root if that folder is gone
-        or trashed."""
+        """The top goes to the end of its folder's v1 order, to the root if
+        that folder is gone or trashed; its updated_at is `now`."""
         if not (is_id(user_id) and is_id(file_id)):
             raise NotFound()
         top = ObjectId(file_id)
         owner = id_variants(user_id)
-        doc = await self._files.find_one({"_id": top, "userId": owner, "trashTop": True}, {"parentId": 1})
+        doc = await self._files.find_one({"_id": top, "userId": owner, "trashTop": True})
         if doc is None:
             raise NotFound()
         back = {"$unset": {field: "" for field in _TRASH_FIELDS}}
         await self._files.update_many({"userId": owner, "trashId": top, "_id": {"$ne": top}}, back)
-        change: dict[str, Any] = {**back, "$set": {}}
+        change: dict[str, Any] = {**back, "$set": keyed(doc, {"updatedAt": now})}
         parent = doc.get("parentId")
         if not is_root(parent) and await parent_problem(self._files, user_id, str(parent).lower()):
             change["$set"]["parentId"] = ROOT
@@ -120,8 +132,7 @@ class MongoTrash(MongoBase):
             change["$set"]["seq"] = seq
         restored = await self._files.find_one_and_update(
             {"_id": top, "userId": owner, "trashTop": True},
-            {op: fields for op, fields in change.items() if fields},
-            return_document=ReturnDocument.AFTER,
+            change, return_document=ReturnDocument.AFTER,
         )
         if restored is None:
             raise NotFound()  # restored or purged by a racing request

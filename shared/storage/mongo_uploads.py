@@ -30,16 +30,58 @@ from ..errors import NotFound
 from .base import ROOT, FileRecord, NewFile, Upload, is_id, is_root, new_object_id
 from .guard import domain_errors
 from .mongo_docs import (
+    LIVE,
     MongoBase,
+    as_int,
+    as_str,
     domain_error,
     file_record,
+    id_out,
     id_variants,
     new_file_document,
-    upload_document,
-    upload_record,
+    parent_out,
+    seconds,
+    stored_id,
+    stored_parent,
 )
 from .mongo_tree import parent_problem
 from .mongo_usage import charge, next_seq
+
+
+def upload_document(upload: Upload) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "_id": stored_id(upload.id),
+        "userId": stored_id(upload.user_id),
+        "length": upload.length,
+        "offset": upload.offset,
+        "name": upload.name,
+        "parentId": stored_parent(upload.parent_id) if is_root(upload.parent_id) or is_id(upload.parent_id)
+        else upload.parent_id,
+        "isPublic": bool(upload.is_public),
+        "partPath": upload.part_path,
+        "createdAt": upload.created_at,
+        "expiresAt": upload.expires_at,
+    }
+    if upload.file_id is not None:
+        doc["fileId"] = stored_id(upload.file_id)
+    return doc
+
+
+def upload_record(doc: dict[str, Any]) -> Upload:
+    file_id = doc.get("fileId")
+    return Upload(
+        id=str(doc["_id"]),
+        user_id=id_out(doc.get("userId")),
+        length=as_int(doc.get("length")) or 0,
+        offset=as_int(doc.get("offset")) or 0,
+        name=as_str(doc.get("name")),
+        parent_id=parent_out(doc.get("parentId")),
+        is_public=doc.get("isPublic") is True,
+        part_path=as_str(doc.get("partPath")),
+        created_at=seconds(doc.get("createdAt")) or 0.0,
+        expires_at=seconds(doc.get("expiresAt")) or 0.0,
+        file_id=None if file_id is None else id_out(file_id) if isinstance(file_id, str) else str(file_id),
+    )
 
 
 @domain_errors(domain_error)
@@ -109,8 +151,9 @@ class MongoUploads(MongoBase):
         await charge(self._users, user_id, used=new.size or 0,
                      reserved=-length if isinstance(length, int) else 0)
         if not is_root(parent) and await parent_problem(self._files, user_id, parent):
-            # Its folder was trashed while it was inserted: to the root, as if it had been first.
-            await self._files.update_one({"_id": file_id, "parentId": doc["parentId"]},
+            # Its folder was trashed while it was inserted: to the root, as if it
+            # had been first (unless the deletion's walk took it along already).
+            await self._files.update_one({"_id": file_id, "parentId": doc["parentId"], **LIVE},
                                          {"$set": {"parentId": ROOT}})
 
     async def delete_upload(self, user_id: str, upload_id: str) -> Upload | None:

@@ -26,6 +26,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from ..errors import QuotaExceeded
 from .base import Usage, is_id
+from .guard import domain_errors
+from .mongo_docs import MongoBase, domain_error
 
 
 def _fits(quota_bytes: int, extra: int) -> dict[str, Any]:
@@ -45,12 +47,16 @@ async def charge(
     """Add `used` and `reserved` bytes (either may be negative) to the user's
     counters in one atomic update, refused with QuotaExceeded when
     `quota_bytes` is set and used + reserved + the additions would pass it.
-    With `seq`, also take the next v1 position and return it.
+    Adding nothing is never refused, so a user over a lowered quota can
+    still make folders and shrink files. With `seq`, also take the next v1
+    position and return it.
 
     A user without a document (files of an account removed by other tools)
     has nothing to count: None, and nothing refused."""
     if not is_id(user_id):
         return None
+    if used + reserved <= 0:
+        quota_bytes = None
     query: dict[str, Any] = {"_id": ObjectId(user_id)}
     if quota_bytes is not None:
         query.update(_fits(quota_bytes, used + reserved))
@@ -79,7 +85,7 @@ async def next_seq(users: AsyncCollection, user_id: str) -> int | None:
     return await charge(users, user_id, seq=True)
 
 
-async def usage(users: AsyncCollection, user_id: str) -> Usage:
+async def read_usage(users: AsyncCollection, user_id: str) -> Usage:
     if not is_id(user_id):
         return Usage(0, 0, None)
     doc = await users.find_one(
@@ -104,11 +110,18 @@ async def recount_usage(
         return Usage(0, 0, None)
     owner = {"$in": [ObjectId(user_id), user_id.lower()]}
     used = await _sum(files, {"userId": owner, "size": {"$gt": 0}}, "$size")
-    reserved = await _sum(uploads, {"userId": owner, "fileId": None}, "$length")
+    reserved = 0
+    # Unfinished uploads, but for those claimed whose file exists: a
+    # finish_upload retried after its crash moves no bytes then (mongo_uploads.py).
+    async for upload in uploads.find({"userId": owner, "fileId": None}, {"length": 1, "claim": 1}):
+        claim = upload.get("claim")
+        if claim is None or await files.find_one({"_id": claim}, {"_id": 1}) is None:
+            length = upload.get("length")
+            reserved += length if isinstance(length, int) else 0
     await users.update_one(
         {"_id": ObjectId(user_id)}, {"$set": {"usedBytes": used, "reservedBytes": reserved}}
     )
-    return await usage(users, user_id)
+    return await read_usage(users, user_id)
 
 
 async def _sum(collection: AsyncCollection, match: dict[str, Any], field: str) -> int:
@@ -117,3 +130,19 @@ async def _sum(collection: AsyncCollection, match: dict[str, Any], field: str) -
     )
     rows = await cursor.to_list()
     return int(rows[0]["total"]) if rows else 0
+
+
+@domain_errors(domain_error)
+class MongoUsage(MongoBase):
+    async def usage(self, user_id: str) -> Usage:
+        return await read_usage(self._users, user_id)
+
+    async def set_quota(self, user_id: str, quota_bytes: int | None) -> bool:
+        if not is_id(user_id):
+            return False
+        change = {"$unset": {"quotaBytes": ""}} if quota_bytes is None else {"$set": {"quotaBytes": quota_bytes}}
+        return (await self._users.update_one({"_id": ObjectId(user_id)}, change)).matched_count == 1
+
+    async def recount_usage(self, user_id: str) -> Usage:
+        """MongoDB only: see recount_usage (an operator's repair)."""
+        return await recount_usage(self._users, self._files, self._uploads, user_id)

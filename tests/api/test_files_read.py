@@ -35,24 +35,15 @@ async def test_show_unknown_or_malformed_id_is_not_found(client, alice, file_id)
     assert await resp.json() == {"error": "Not found"}
 
 
-def listing_order(request, created: list[dict]) -> list[dict]:
-    """`created` (in creation order) as GET /files lists it: SQLite keeps the
-    order of creation; MongoDB lists by id (by second of creation, then in the
-    order of the ids' random bytes)."""
-    if request.node.callspec.params["backend_settings"] == "mongo":
-        return sorted(created, key=lambda f: f["id"])
-    return created
-
-
-async def test_list_root_by_default(request, client, alice):
+async def test_list_root_by_default(client, alice):
     folder = await upload(client, alice, name="docs", type="folder")
     top = await upload(client, alice, name="a.txt", type="file", data="aGk=")
     await upload(client, alice, name="inner.txt", type="file", data="aGk=", parentId=folder["id"])
     resp = await client.get("/files", headers=alice.headers)
     assert resp.status == 200
-    assert await resp.json() == listing_order(request, [folder, top])
+    assert await resp.json() == [folder, top]
     resp = await client.get("/files?parentId=0", headers=alice.headers)
-    assert await resp.json() == listing_order(request, [folder, top])
+    assert await resp.json() == [folder, top]
 
 
 async def test_list_a_folder(client, alice):
@@ -85,7 +76,7 @@ async def test_list_without_token(client):
     assert await resp.json() == {"error": "Unauthorized"}
 
 
-async def test_pages_of_twenty_in_a_stable_order(request, client, alice):
+async def test_pages_of_twenty_in_a_stable_order(client, alice):
     folder = await upload(client, alice, name="many", type="folder")
     created = [
         await upload(client, alice, name=f"f{i}", type="folder", parentId=folder["id"]) for i in range(45)
@@ -96,7 +87,7 @@ async def test_pages_of_twenty_in_a_stable_order(request, client, alice):
                                 headers=alice.headers)
         pages.append(await resp.json())
     assert [len(p) for p in pages] == [20, 20, 5, 0]
-    assert pages[0] + pages[1] + pages[2] == listing_order(request, created)
+    assert pages[0] + pages[1] + pages[2] == created
     again = await (await client.get("/files", params={"parentId": folder["id"], "page": "1"},
                                     headers=alice.headers)).json()
     assert again == pages[1]
