@@ -36,17 +36,15 @@ from ..views import file_view_v2, json_response
 
 routes = web.RouteTableDef()
 
-_JSON_TYPES = ("application/json", "")
 FOLDER_FIELDS = ("name", "type", "parentId", "isPublic")
 
 
 @routes.post("/v2/files")
 async def create_file(request: web.Request) -> web.Response:
     user = await current_user(request)
-    content_type = request.headers.get("Content-Type", "")
     if request.content_type == "multipart/form-data":
         return await _upload(request, user)
-    if content_type == "" or request.content_type in _JSON_TYPES:
+    if request.content_type == "application/json" or "Content-Type" not in request.headers:
         return await _create_folder(request, user)
     raise web.HTTPUnsupportedMediaType(text="use application/json (a folder) or multipart/form-data (files)")
 
