@@ -31,6 +31,7 @@ from shared.domain.sniff import Kind, kind_of
 from shared.errors import Invalid
 from shared.storage import ParentId
 
+from .form_parts import FormReader
 from .streamed_body import READ_CHUNK, StreamedBody
 
 T = TypeVar("T")
@@ -167,7 +168,7 @@ async def read_form(headers: Any, body: StreamedBody, limits: UploadLimits, blob
     `check_parent(value)` turns the parentId field (None when absent) into a parent, or raises."""
     try:
         # StreamedBody has the four methods of StreamReader the reader uses.
-        reader = MultipartReader(headers, cast(StreamReader, body))
+        reader = FormReader(headers, cast(StreamReader, body))
     except (ValueError, AssertionError) as exc:
         raise invalid_form(str(exc)) from None
     form = _FormReader(body, limits, blobs, check_parent)

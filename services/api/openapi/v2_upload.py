@@ -36,13 +36,13 @@ _PARENT = {"anyOf": [{"const": 0}, {"const": "0"}, {"type": "null"},
                      {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}], "default": 0,
            "description": "0, \"0\" or null: the root; else one of the caller's live folders"}
 
-_FOLDER = {
+_FOLDER: Json = {
     "type": "object", "required": ["name", "type"], "additionalProperties": False,
     "properties": {"name": _NAME, "type": {"const": "folder"}, "parentId": _PARENT,
                    "isPublic": {"type": "boolean", "default": False}},
 }
 assert set(_FOLDER["properties"]) == set(FOLDER_FIELDS)
-_FORM = {
+_FORM: Json = {
     "type": "object", "required": ["file"], "additionalProperties": False,
     "properties": {
         "parentId": {"type": "string", "pattern": "^(0|[0-9a-fA-F]{24})?$",
