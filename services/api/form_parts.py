@@ -12,8 +12,10 @@ Only how a part's bytes are read changes: headers, names, filenames and the
 multipart state machine stay aiohttp's (MultipartReader, with this class as
 its `part_reader_cls`). A part is read as sent: a form part has no
 Content-Length (RFC 7578 4.8) and no transfer encoding is applied (upload_form.py
-refuses one on a file part). tests/api/test_form_parts.py checks it against
-aiohttp's reader on arbitrary bodies cut at arbitrary places.
+refuses one on a file part). It uses BodyPartReader's private state
+(`_at_eof`, `_boundary`, `_content`), which is why aiohttp stays capped at the
+tested minor (pyproject.toml); tests/api/test_form_parts.py checks it against
+aiohttp's own reader on arbitrary bodies cut at arbitrary places.
 """
 
 from __future__ import annotations
