@@ -70,6 +70,11 @@ STATE_DEPENDENT_400 = {
     "GET /v2/trash": {"Invalid cursor"},
     "PATCH /v2/files/{id}": {"Parent not found", "Parent is not a folder", "Cannot move a folder into itself",
                              "Invalid name"},
+    # ... and the order of a form's parts: its fields come before its files.
+    "POST /v2/files": {"Parent not found", "Parent is not a folder", "Invalid name",
+                       "Invalid multipart body: parentId and isPublic come before the files"},
+    "GET /v2/files/{id}/content": {"A folder doesn't have content"},
+    "PUT /v2/files/{id}/content": {"A folder doesn't have content"},
 }
 
 

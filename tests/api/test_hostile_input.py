@@ -33,6 +33,7 @@ ROUTES = [
     ("POST", "/v2/files/{id}/links"), ("GET", "/v2/files/{id}/links"), ("DELETE", "/v2/links/{id}"),
     ("GET", "/s/{token}"), ("POST", "/s/{token}"), ("GET", "/s/{token}/{file_id}"),
     ("POST", "/s/{token}/{file_id}"),
+    ("POST", "/v2/files"), ("PUT", "/v2/files/{id}/content"), ("GET", "/v2/files/{id}/content"),
 ]
 HOSTILE_TEXT = [b"%ED%A0%80", b"%FF%FE", b"%00", b"%C0%AF", b"..%2F..%2Fetc%2Fpasswd", b"%25", b"x" * 6000]
 HOSTILE_HEADER_VALUES = [b"\xed\xa0\x80", b"\xff\xfe", b"abc\xc0\xaf", b"x" * 7000, b"\xe2\x82", b"%ED%A0%80"]
