@@ -128,7 +128,6 @@ class ChecksumMismatch(DomainError):
     code = "checksum_mismatch"
 
 
-
 class InvalidEmail(Invalid):
     message = "Invalid email"
     code = "invalid_email"
@@ -142,3 +141,25 @@ class PasswordTooShort(Invalid):
 class PasswordTooLong(Invalid):
     message = "Password too long"
     code = "password_too_long"
+
+
+class UnsupportedVersion(DomainError):
+    """A tus request that does not speak tus 1.0.0 (412; the answer names the versions we do)."""
+
+    message = "Unsupported tus version: send Tus-Resumable: 1.0.0"
+    code = "unsupported_version"
+
+
+class UnsupportedMediaType(DomainError):
+    """A body of a type the route does not take (415): a tus chunk must be
+    application/offset+octet-stream."""
+
+    message = "Unsupported Content-Type: a tus chunk is application/offset+octet-stream"
+    code = "unsupported_media_type"
+
+
+class WrongLinkPassword(PasswordRequired):
+    """A share link's password given wrong (401: asked again)."""
+
+    message = "Wrong password"
+    code = "wrong_password"

@@ -122,6 +122,7 @@ def create_app(settings: Settings) -> web.Application:
     app[ERROR_REPORTER] = log_request_error
     app[DRAIN] = drain
     app[BODY_BUDGET] = BodyBudget(settings.server.max_inflight_body_bytes)
+    tus.install(app)
     app.cleanup_ctx.extend([_request_log, _storage, _redis, _cursor_key, _passwords, _accounts, _blobs])
     for module in (status, users, auth, files, file_data, accounts, v2_upload, v2_files, tus, links,
                    shares, openapi):

@@ -33,11 +33,15 @@ def too_large(limit: int, actual: int) -> web.HTTPRequestEntityTooLarge:
 
 
 class BodyReader:
-    """`async with BodyReader(request, limit) as body: async for chunk in body`."""
+    """`async with BodyReader(request, limit) as body: async for chunk in body`.
 
-    def __init__(self, request: web.Request, limit: int) -> None:
+    `held`: for a body streamed to disk, the most of it held in memory at once
+    (a write batch): that much is reserved in the budget, not its whole length."""
+
+    def __init__(self, request: web.Request, limit: int, *, held: int | None = None) -> None:
         self._request = request
         self._limit = limit
+        self._held = held
         self._timeout = request.app[SETTINGS].server.body_timeout
         self._reservation: Reservation | None = None
         self._announced = request.content_length
@@ -47,7 +51,10 @@ class BodyReader:
         announced = self._announced
         if announced is not None and announced > self._limit:
             raise too_large(self._limit, announced)
-        self._reservation = self._request.app[BODY_BUDGET].reserve(announced or 0)
+        reserved = announced or 0
+        if self._held is not None:
+            reserved = min(reserved, self._held)
+        self._reservation = self._request.app[BODY_BUDGET].reserve(reserved)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -74,7 +81,9 @@ class BodyReader:
             raise too_large(self._limit, self.received)
         if self._announced is None:
             assert self._reservation is not None
-            self._reservation.grow(len(chunk))
+            more = len(chunk) if self._held is None else min(len(chunk), self._held - self._reservation.size)
+            if more > 0:
+                self._reservation.grow(more)
         return chunk
 
 
@@ -97,13 +106,18 @@ def parse_json(raw: bytes | bytearray) -> Any:
         raise json_error(exc) from None
 
 
-async def json_object(request: web.Request, limit: int = JSON_BODY_LIMIT) -> dict[str, Any]:
-    """The body as a JSON object; an empty body counts as `{}` (every field missing)."""
+async def small_body(request: web.Request, limit: int) -> bytes:
+    """A body small enough to hold whole (at most `limit` bytes, else 413)."""
     parts = []
     async with BodyReader(request, limit) as body:
         async for chunk in body:
             parts.append(chunk)
-    raw = b"".join(parts)
+    return b"".join(parts)
+
+
+async def json_object(request: web.Request, limit: int = JSON_BODY_LIMIT) -> dict[str, Any]:
+    """The body as a JSON object; an empty body counts as `{}` (every field missing)."""
+    raw = await small_body(request, limit)
     if not raw.strip():
         return {}
     if len(raw) <= _INLINE_PARSE:

@@ -61,3 +61,15 @@ def client_address(request: web.Request, trusted_proxies: tuple[IPNetwork, ...])
                 return str(ip)
             hop = ip
     return str(hop)
+
+
+def is_https(request: web.Request, trusted_proxies: tuple[IPNetwork, ...]) -> bool:
+    """Whether the client reached us over HTTPS: our own TLS, or, from one of
+    the trusted proxies, its `X-Forwarded-Proto` (the last, the nearest's)."""
+    if request.secure:
+        return True
+    peer = _parse(request.remote or "")
+    if peer is None or not trusted_proxies or not _trusted(peer, trusted_proxies):
+        return False
+    proto = request.headers.get("X-Forwarded-Proto", "")
+    return proto.rsplit(",", 1)[-1].strip().lower() == "https"

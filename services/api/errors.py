@@ -32,6 +32,8 @@ from shared.errors import (
     TooLarge,
     TooManyAttempts,
     Unauthorized,
+    UnsupportedMediaType,
+    UnsupportedVersion,
 )
 from shared.log_throttle import LogThrottle
 from shared.logging import get_logger
@@ -57,6 +59,8 @@ _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (TooLarge, 413),
     (QuotaExceeded, 507),
     (ChecksumMismatch, 460),
+    (UnsupportedVersion, 412),
+    (UnsupportedMediaType, 415),
     (Invalid, 400),
 )
 
@@ -70,7 +74,8 @@ _CODES: tuple[tuple[type[DomainError], str], ...] = (
     (Invalid, "invalid"),
 )
 _STATUS_CODES = {
-    400: "invalid", 404: "not_found", 408: "request_timeout", 405: "method_not_allowed", 413: "too_large",
+    400: "invalid", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
+    412: "precondition_failed", 413: "too_large",
     415: "unsupported_media_type", 499: "client_closed", 500: "internal", 503: "unavailable",
     507: "insufficient_storage",
 }
@@ -124,6 +129,13 @@ def response_for(request: web.Request, exc: Exception) -> web.Response:
     if is_v2(request):
         code = _code_of(exc) if isinstance(exc, DomainError) else _STATUS_CODES.get(status, "error")
     return error_response(status, message, headers=headers, code=code)
+
+
+def status_of(request: web.Request, exc: DomainError) -> tuple[int, dict[str, str] | None]:
+    """The status and headers a domain error answers with, for answers that
+    are not JSON (the HTML pages of /s/ share links)."""
+    status, _, headers = _error_of(request, exc)
+    return status, headers
 
 
 def _error_of(request: web.Request, exc: Exception) -> tuple[int, str, dict[str, str] | None]:

@@ -16,6 +16,7 @@ from shared.domain.cursors import CursorKey
 from shared.passwords import PasswordHasher
 from shared.storage import Storage
 from shared.tokens import TokenStore
+from shared.upload_parts import RunningHashes
 
 from .drain import Drain
 from .user_cache import UserCache
@@ -35,6 +36,8 @@ DRAIN = web.AppKey("drain", Drain)
 # Brute-force limits (shared.attempts): logins (every route that checks a password), sign-ups.
 LOGINS = web.AppKey("logins", AttemptLimiter)
 SIGNUPS = web.AppKey("signups", AttemptLimiter)
+ACCOUNTS = web.AppKey("accounts", Accounts)
+# The sha256 so far of the tus uploads this process is taking in (shared.upload_parts).
+RUNNING_HASHES = web.AppKey("running_hashes", RunningHashes)
 # v2 list cursors, under the key shared through Redis (shared/domain/cursors.py).
 CURSORS = web.AppKey("cursors", CursorKey)
-ACCOUNTS = web.AppKey("accounts", Accounts)

@@ -38,15 +38,22 @@ def user_view(user: User) -> dict[str, str]:
     return {"id": user.id, "email": user.email}
 
 
+# ---- v2 ----------------------------------------------------------------------
+
+
 @overload
 def rfc3339(epoch: float) -> str: ...
 @overload
+def rfc3339(epoch: None) -> None: ...
+@overload
 def rfc3339(epoch: float | None) -> str | None: ...
+
+
 def rfc3339(epoch: float | None) -> str | None:
-    """An RFC 3339 UTC time to the millisecond (`2024-05-01T12:34:56.789Z`), exactly
-    as datetime's isoformat(timespec="milliseconds") writes it, at a third of
-    its cost (a page of 1,000 documents has 2,000 of them): the second's text
-    is made once per second seen."""
+    """Every v2 time: RFC 3339 in UTC to the millisecond (`2024-05-01T12:34:56.789Z`),
+    exactly as datetime's isoformat(timespec="milliseconds") writes it, at a
+    third of its cost (a page of 1,000 documents has 2,000 of them): the
+    second's text is made once per second seen."""
     if epoch is None:
         return None
     fraction, whole = math.modf(epoch)
@@ -63,9 +70,24 @@ def _second(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
+def account_view(user: User, quota_bytes: int | None, used_bytes: int) -> dict[str, Any]:
+    """The v2 user: `quotaBytes` is the quota that applies (None: unlimited)."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "createdAt": rfc3339(user.created_at),
+        "quotaBytes": quota_bytes,
+        "usedBytes": used_bytes,
+    }
+
+
+def session_view(session: Session) -> dict[str, str]:
+    return {"token": session.token, "expiresAt": rfc3339(session.expires_at)}
+
+
 def file_view_v2(record: FileRecord, size: int | None = None) -> dict[str, Any]:
     """The v2 document (api-v2.md). `size` stands in for a legacy document's
-    unknown one (read from its blob: `blob_sizes`); a folder's is 0."""
+    unknown one (read from its blob: file_views_v2); a folder's is 0."""
     folder = record.type == "folder"
     return {
         "id": record.id,
@@ -108,21 +130,3 @@ async def file_views_v2(records: list[FileRecord]) -> list[dict[str, Any]]:
         found = await asyncio.to_thread(_blob_sizes, [r.local_path or "" for r in legacy])
         sizes = {r.id: size for r, size in zip(legacy, found, strict=True)}
     return [file_view_v2(r, sizes.get(r.id)) for r in records]
-
-
-# ---- v2 accounts ---------------------------------------------------------------
-
-
-def account_view(user: User, quota_bytes: int | None, used_bytes: int) -> dict[str, Any]:
-    """The v2 user: `quotaBytes` is the quota that applies (None: unlimited)."""
-    return {
-        "id": user.id,
-        "email": user.email,
-        "createdAt": rfc3339(user.created_at),
-        "quotaBytes": quota_bytes,
-        "usedBytes": used_bytes,
-    }
-
-
-def session_view(session: Session) -> dict[str, str]:
-    return {"token": session.token, "expiresAt": rfc3339(session.expires_at)}

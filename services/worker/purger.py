@@ -5,13 +5,16 @@ Each purge is one step of `Purger.purge`, named in its result and log line:
 - trash: items trashed more than `trash.retention_days` ago are deleted for
   good (documents at once, blobs and thumbnails by purge jobs, as the API's
   permanent delete does). 0 days keeps the trash until it is emptied.
-(Expired tus uploads are the next step to join.)
+- uploads: tus uploads past their expiry (`uploads.expiry` after creation,
+  finished or not) are forgotten, then the part files of the unfinished ones
+  removed (a request still writing one finds its upload gone and cleans up).
 
 A failed purge is logged and tried again at the next turn; a step that has
 purged something has its blob jobs enqueued before it goes on."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -21,6 +24,7 @@ from shared.config import Settings
 from shared.errors import NotFound
 from shared.jobs import GROUP, enqueue, purge_jobs
 from shared.storage import Storage
+from shared.upload_parts import remove_part
 
 from .control import Control
 from .redis_lock import RedisLock
@@ -41,6 +45,7 @@ class Purger:
         self._lock = RedisLock(redis, LOCK_KEY, LOCK_SECONDS)
         self._steps: tuple[tuple[str, Callable[[], Awaitable[int]]], ...] = (
             ("trash", self.expired_trash),
+            ("uploads", self.expired_uploads),
         )
 
     async def run(self) -> None:
@@ -92,4 +97,24 @@ class Purger:
                 purged += 1
             for job in purge_jobs(paths):
                 await enqueue(self._redis, job)
+        return purged
+
+    async def expired_uploads(self) -> int:
+        """Forget the uploads past their expiry and remove their bytes; how many."""
+        storage = self._storage
+        purged = 0
+        while not self._control.stopping:
+            batch = await storage.expired_uploads(time.time(), BATCH)
+            if not batch:
+                break
+            gone = 0
+            for upload in batch:
+                if await storage.delete_upload(upload.user_id, upload.id) is None:
+                    continue  # terminated meanwhile
+                if upload.file_id is None:  # a finished upload's part is its file's blob now
+                    await asyncio.to_thread(remove_part, upload.part_path)
+                gone += 1
+            purged += gone
+            if not gone:
+                break
         return purged

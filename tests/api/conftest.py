@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from aiohttp.test_utils import TestClient
 from services.api.app import create_app
 from services.api.edge import RUNNER_OPTIONS
 from shared.config import Settings, load_settings
+from shared.storage import Storage, open_storage
 from tests.conftest import running_supervisor, service_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +90,15 @@ async def client(request: pytest.FixtureRequest, aiohttp_client, aiohttp_server,
     live = request.getfixturevalue("live_service")
     async with aiohttp.ClientSession(base_url=live.url) as session:
         yield session
+
+
+@pytest.fixture
+async def storage(backend_settings: Settings) -> AsyncIterator[Storage]:
+    """The backend of the service under test, opened by the test itself (to
+    set up what the API cannot, or to look at what it stored)."""
+    opened = await open_storage(backend_settings.storage.db_url)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

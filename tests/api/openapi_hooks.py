@@ -15,9 +15,6 @@ the account in the environment).
   those, are accepted for valid input.
 - Every operation must answer 2xx at least once in the run: a run that never
   got past 401 or 404 tested nothing.
-- Answers only a known file gives (a range of its content, 304, a restore)
-  are asked for by explicit examples on files the test prepared (a text
-  file, a file in the trash), not left to the chance of a generated id.
 - v2 accounts: schemathesis's own logins and password changes (wrong, nearly
   all) come from an address of their own too, so their failures never lock
   out the /connect it also tests from 127.0.0.1; every third valid request
@@ -25,12 +22,22 @@ the account in the environment).
   up) is made one that can succeed: the account's own credentials (the
   password "changed" to itself) from the hook's address, a sign-up from an
   address not seen before.
+- Answers only a known file gives (a range of its content, 304, a restore)
+  are asked for by explicit examples on files the test prepared (a text
+  file, a file in the trash), not left to the chance of a generated id.
+- Share links (/s/): schemathesis cannot make a token (a token is only ever
+  seen inside a link's url), so the hook makes links of each kind once, under
+  an account of its own that the run never touches: each answer of each /s/
+  operation is an explicit example on them, and generated /s/ requests are
+  sent to them too (chosen by the case, some keeping the generated token: 404),
+  now and then with a conditional header.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import zlib
 
 import requests
 import schemathesis
@@ -54,6 +61,8 @@ PREPARED_EXAMPLES = {
 # holds, not because of the request's shape (the v1 contract says 400, not 409),
 # or because of a rule the document cannot state (see the operation's description).
 STATE_DEPENDENT_400 = {
+    "GET /s/{token}": {"Invalid cursor"},
+    "GET /s/{token}/{file_id}": {"Invalid cursor"},
     "POST /users": {"Already exist"},
     "POST /files": {"Parent not found", "Parent is not a folder"},
     "GET /files/{id}/data": {"A folder doesn't have content"},
@@ -61,6 +70,11 @@ STATE_DEPENDENT_400 = {
     "GET /v2/trash": {"Invalid cursor"},
     "PATCH /v2/files/{id}": {"Parent not found", "Parent is not a folder", "Cannot move a folder into itself",
                              "Invalid name"},
+    # ... and the order of a form's parts: its fields come before its files.
+    "POST /v2/files": {"Parent not found", "Parent is not a folder", "Invalid name",
+                       "Invalid multipart body: parentId and isPublic come before the files"},
+    "GET /v2/files/{id}/content": {"A folder doesn't have content"},
+    "PUT /v2/files/{id}/content": {"A folder doesn't have content"},
 }
 
 
@@ -124,6 +138,16 @@ def before_add_examples(ctx, examples: list) -> None:
         case = operation.Case(path_parameters=path_parameters, headers={**headers, "X-Token": token})
         case._has_explicit_auth = True
         examples.append(case)
+    if operation.label in SHARE_EXAMPLES:
+        shares = _shares_made()
+        for params, headers, body in SHARE_EXAMPLES[operation.label]:
+            path_parameters = {name: shares.get(value, value) for name, value in params.items()}
+            if body is None:
+                examples.append(operation.Case(path_parameters=path_parameters, headers=headers))
+            else:
+                media_type, value = body
+                examples.append(operation.Case(path_parameters=path_parameters, headers=headers, body=value,
+                                               media_type=media_type))
 
 
 @schemathesis.check
@@ -155,3 +179,127 @@ class EveryOperationSucceedsOnce:
         never = self.tested - self.succeeded
         if never:
             raise AssertionError("never answered 2xx: " + ", ".join(sorted(never)))
+
+
+# ---- share links ---------------------------------------------------------------
+SHARES_EMAIL, SHARES_PASSWORD = "schemathesis-shares@example.com", "schemathesis-shares-password"
+_shares: dict[str, str] = {}
+
+
+def _shares_made() -> dict[str, str]:
+    """Links of every kind, to a folder `shared` {a.txt, sub/ {b.txt}} and a file outside it; made once."""
+    if _shares:
+        return _shares
+    proxy = {"X-Forwarded-For": HOOK_ADDRESS}
+    requests.post(f"{URL}/users", json={"email": SHARES_EMAIL, "password": SHARES_PASSWORD}, headers=proxy,
+                  timeout=30)  # 400 Already exist when the hooks are loaded twice: the account is there
+    basic = base64.b64encode(f"{SHARES_EMAIL}:{SHARES_PASSWORD}".encode()).decode()
+    resp = requests.get(f"{URL}/connect", headers={"Authorization": f"Basic {basic}", **proxy}, timeout=30)
+    resp.raise_for_status()
+    auth = {"X-Token": resp.json()["token"]}
+
+    def new(name: str, parent: str | int = 0, data: bytes | None = None) -> str:
+        body = {"name": name, "type": "folder" if data is None else "file", "parentId": parent}
+        if data is not None:
+            body["data"] = base64.b64encode(data).decode()
+        made = requests.post(f"{URL}/files", json=body, headers=auth, timeout=30)
+        made.raise_for_status()
+        return made.json()["id"]
+
+    def link(file_id: str, **terms) -> str:
+        made = requests.post(f"{URL}/v2/files/{file_id}/links", json=terms, headers=auth, timeout=30)
+        made.raise_for_status()
+        return made.json()["url"].removeprefix("/s/")
+
+    folder = new("shared")
+    inside = new("a.txt", folder, b"0123456789")
+    sub = new("sub", folder)
+    deep = new("b.txt", sub, b"deep")
+    outside = new("outside.txt", 0, b"outside")
+    used_up = link(outside, maxDownloads=1)
+    requests.get(f"{URL}/s/{used_up}", timeout=30).raise_for_status()
+    _shares.update({"file": link(outside), "folder": link(folder), "gone": used_up,
+                    "locked": link(outside, password="right"), "locked_item": link(folder, password="right"),
+                    "inside": inside, "sub": sub, "deep": deep, "outside": outside})
+    return _shares
+
+
+_RANGE, _BAD_RANGE = {"Range": "bytes=2-5"}, {"Range": "bytes=999-"}
+_FRESH, _CHANGED = {"If-None-Match": "*"}, {"If-Match": '"other"'}
+_UNKNOWN_TOKEN = "A" * 22
+_JSON, _FORM = "application/json", "application/x-www-form-urlencoded"
+
+
+def _wrong_passwords(link: str, params: dict[str, str]) -> list:
+    """Wrong passwords to a locked link until the limit (security.login_max_failures, 10): 401s, then 429."""
+    return [({"token": link, **params}, {}, (_JSON, {"password": f"wrong-{n}"})) for n in range(11)]
+
+
+# Each answer of each /s/ operation, as an explicit example: (path parameters, by their
+# name in _shares or as they are; headers; body as (media type, value) or None).
+SHARE_EXAMPLES = {
+    "GET /s/{token}": [
+        ({"token": "file"}, {}, None), ({"token": "file"}, _RANGE, None), ({"token": "file"}, _FRESH, None),
+        ({"token": "file"}, _CHANGED, None), ({"token": "file"}, _BAD_RANGE, None),
+        ({"token": "folder"}, {}, None), ({"token": "gone"}, {}, None), ({"token": "locked"}, {}, None),
+        ({"token": _UNKNOWN_TOKEN}, {}, None)],
+    "GET /s/{token}/{file_id}": [
+        ({"token": "folder", "file_id": "inside"}, headers, None) for headers in ({}, _RANGE, _FRESH, _CHANGED,
+                                                                                   _BAD_RANGE)] + [
+        ({"token": "folder", "file_id": "sub"}, {}, None), ({"token": "folder", "file_id": "outside"}, {}, None),
+        ({"token": "gone", "file_id": "inside"}, {}, None), ({"token": "locked_item", "file_id": "inside"}, {}, None)],
+    "POST /s/{token}": [
+        ({"token": "file"}, {}, (_JSON, {"password": "x"})), ({"token": "file"}, {}, (_FORM, {"password": "x"})),
+        ({"token": "gone"}, {}, (_JSON, {"password": "x"})),
+        ({"token": _UNKNOWN_TOKEN}, {}, (_JSON, {"password": "x"})),
+        *_wrong_passwords("locked", {})],
+    "POST /s/{token}/{file_id}": [
+        ({"token": "folder", "file_id": "sub"}, {}, (_JSON, {"password": "x"})),
+        ({"token": "folder", "file_id": "sub"}, {}, (_FORM, {"password": "x"})),
+        ({"token": "gone", "file_id": "inside"}, {}, (_JSON, {"password": "x"})),
+        ({"token": _UNKNOWN_TOKEN, "file_id": "inside"}, {}, (_JSON, {"password": "x"})),
+        *_wrong_passwords("locked_item", {"file_id": "inside"})],
+}
+
+# Generated /s/ requests go to the links too, by operation (None keeps the generated token: 404).
+_TOKENS = {
+    "GET /s/{token}": [None, "file", "file", "folder", "gone", "locked"],
+    "GET /s/{token}/{file_id}": [None, "file", "folder", "folder", "folder", "gone", "locked_item"],
+    # Wrong passwords to the locked links until 429; the others have none (204, 303).
+    "POST /s/{token}": [None, "file", "folder", "gone", "locked", "locked"],
+    "POST /s/{token}/{file_id}": [None, "file", "folder", "gone", "locked_item", "locked_item"],
+}
+_ITEMS = [None, "inside", "deep", "sub", "outside", "inside"]
+# ... now and then conditional (schemathesis's own values for these headers seldom mean anything).
+_CONDITIONAL = ("range", "if-range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since")
+_CONDITIONS = [None, None, None, None, _RANGE, _FRESH, _CHANGED, _BAD_RANGE]
+
+
+def _pick(case, salt: str, choices: list):
+    """One of `choices` by the case as generated, the same each run (None: leave it)."""
+    key = repr((salt, case.path_parameters, case.query, case.headers, case.body))
+    return choices[zlib.crc32(key.encode("utf-8", "surrogatepass")) % len(choices)]
+
+
+@schemathesis.hook
+def map_case(context, case):
+    label = case.operation.label
+    meta = case.meta
+    if label not in _TOKENS or not case.path_parameters or meta is None or meta.phase.name in ("examples",
+                                                                                               "stateful"):
+        return case
+    shares = _shares_made()
+    params = case.path_parameters
+    if "file_id" in params:
+        item = _pick(case, "item", _ITEMS)
+        if item is not None:
+            params["file_id"] = shares[item]
+    kind = _pick(case, "token", _TOKENS[label])
+    if kind is not None:
+        params["token"] = shares[kind]
+    if label.startswith("GET "):
+        condition = _pick(case, "condition", _CONDITIONS)
+        if condition is not None:
+            others = {k: v for k, v in (case.headers or {}).items() if k.lower() not in _CONDITIONAL}
+            case.headers = {**others, **condition}
+    return case

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,14 +23,22 @@ ROUTES = [
     ("GET", "/disconnect"), ("GET", "/users/me"), ("POST", "/files"), ("GET", "/files/{id}"),
     ("GET", "/files"), ("PUT", "/files/{id}/publish"), ("PUT", "/files/{id}/unpublish"),
     ("GET", "/files/{id}/data"), ("GET", "/openapi.json"),
+    # v2 accounts
+    ("POST", "/v2/users"), ("POST", "/v2/sessions"), ("DELETE", "/v2/sessions/current"), ("GET", "/v2/users/me"),
+    ("PUT", "/v2/users/me/password"),
     # v2 files
     ("GET", "/v2/files"), ("GET", "/v2/files/{id}"), ("PATCH", "/v2/files/{id}"), ("DELETE", "/v2/files/{id}"),
     ("POST", "/v2/files/{id}/restore"), ("GET", "/v2/trash"), ("DELETE", "/v2/trash"),
+    # share links
+    ("POST", "/v2/files/{id}/links"), ("GET", "/v2/files/{id}/links"), ("DELETE", "/v2/links/{id}"),
+    ("GET", "/s/{token}"), ("POST", "/s/{token}"), ("GET", "/s/{token}/{file_id}"),
+    ("POST", "/s/{token}/{file_id}"),
+    ("POST", "/v2/files"), ("PUT", "/v2/files/{id}/content"), ("GET", "/v2/files/{id}/content"),
 ]
 HOSTILE_TEXT = [b"%ED%A0%80", b"%FF%FE", b"%00", b"%C0%AF", b"..%2F..%2Fetc%2Fpasswd", b"%25", b"x" * 6000]
 HOSTILE_HEADER_VALUES = [b"\xed\xa0\x80", b"\xff\xfe", b"abc\xc0\xaf", b"x" * 7000, b"\xe2\x82", b"%ED%A0%80"]
 HEADERS = [b"X-Token", b"Authorization", b"Range", b"If-None-Match", b"If-Modified-Since", b"If-Range",
-           b"Content-Type", b"X-Request-Id", b"Accept", b"X-Forwarded-For"]
+           b"Content-Type", b"X-Request-Id", b"Accept", b"X-Forwarded-For", b"Cookie", b"X-Forwarded-Proto"]
 QUERY_NAMES = [b"parentId", b"page", b"size", b"download", b"q", b"sort", b"limit", b"cursor", b"permanent",
                b"\xed\xa0\x80"]
 BODIES = [
@@ -47,6 +56,9 @@ BODIES = [
     b"\x00\x01\x02",
     b'{"name": "x", "parentId": {"$ne": null}, "isPublic": "\\ud800"}',
     b'{"parentId": "' + b"f" * 24 + b'", "name": "' + b"\\u00e9" * 200 + b'"}',
+    b'{"expiresIn": 1e999, "maxDownloads": 123456789012345678901234567890}',
+    b'{"password": "\\ud800"}',
+    b'{"password": {"$ne": null}}',
 ]
 
 
@@ -60,7 +72,38 @@ async def target(request, client, alice, backend_settings):
         host, port = "127.0.0.1", client.server.port
     file = await upload(client, alice, name="a.png", type="image", data=b64(b"\x89PNG"), isPublic=True)
     folder = await upload(client, alice, name="docs", type="folder")
-    return host, port, alice.token.encode(), file["id"].encode(), folder["id"].encode()
+    inside = await upload(client, alice, name="in.txt", type="file", data=b64(b"in"), parentId=folder["id"])
+    tokens = []
+    for terms in ({}, {"password": "pw"}):
+        resp = await client.post(f"/v2/files/{folder['id']}/links", json=terms, headers=alice.headers)
+        tokens.append((await resp.json())["url"].removeprefix("/s/").encode())
+    return Target(host, port, alice.token.encode(), file["id"].encode(), folder["id"].encode(),
+                  *tokens, inside["id"].encode())
+
+
+@dataclass
+class Target:
+    host: str
+    port: int
+    token: bytes  # the user's
+    file_id: bytes
+    folder_id: bytes
+    share_token: bytes  # a link to the folder
+    locked_token: bytes  # another, with a password (its POST reads the body)
+    inside_id: bytes  # a file in the folder
+
+    def __iter__(self):
+        return iter((self.host, self.port, self.token, self.file_id, self.folder_id))
+
+    def path(self, template: str, value: bytes | None = None, method: str = "GET", locked: bool = False) -> bytes:
+        """`template` filled in with real ids (each placeholder with `value` when given); a
+        share link's POST goes to the locked link (so that its body is read)."""
+        path = template.encode()
+        share = self.locked_token if locked or method == "POST" else self.share_token
+        for name, real in ((b"{id}", self.file_id), (b"{token}", share),
+                           (b"{file_id}", self.inside_id)):
+            path = path.replace(name, real if value is None else value)
+        return path
 
 
 async def status_of(host: str, port: int, raw: bytes) -> int:
@@ -75,7 +118,7 @@ async def status_of(host: str, port: int, raw: bytes) -> int:
 
 
 def build(method: str, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> bytes:
-    if path.startswith(b"/disconnect"):  # keep the user's token for the other requests
+    if path.startswith((b"/disconnect", b"/v2/sessions/current")):  # keep the user's token for the other requests
         headers = [(name, b"someone-elses" if name == b"X-Token" else value) for name, value in headers]
     lines = [method.encode() + b" " + path + b" HTTP/1.1", b"Host: x", b"Connection: close",
              *(name + b": " + value for name, value in headers)]
@@ -93,17 +136,18 @@ async def no_server_errors(host: str, port: int, requests: list[tuple[str, bytes
     assert not failures, "\n".join(failures[:40])
 
 
-def paths(template: str, file_id: bytes) -> list[bytes]:
-    if "{id}" not in template:
+def paths(method: str, template: str, target: Target) -> list[bytes]:
+    if "{" not in template:
         return [template.encode()]
-    return [template.encode().replace(b"{id}", value) for value in [file_id, *HOSTILE_TEXT]]
+    return [target.path(template, method=method),
+            *(target.path(template, value, method) for value in HOSTILE_TEXT)]
 
 
 async def test_hostile_path_ids_and_query_parameters(target):
-    host, port, token, file_id, _ = target
+    host, port, token, _, _ = target
     requests = []
     for (method, template), value in itertools.product(ROUTES, HOSTILE_TEXT):
-        for path in paths(template, file_id):
+        for path in paths(method, template, target):
             for name in QUERY_NAMES:
                 query = path + b"?" + name + b"=" + value
                 requests.append((f"{method} {query[:80]!r}", build(method, query, [(b"X-Token", token)])))
@@ -111,10 +155,10 @@ async def test_hostile_path_ids_and_query_parameters(target):
 
 
 async def test_hostile_headers(target):
-    host, port, token, file_id, _ = target
+    host, port, token, _, _ = target
     requests = []
     for (method, template), header, value in itertools.product(ROUTES, HEADERS, HOSTILE_HEADER_VALUES):
-        path = template.encode().replace(b"{id}", file_id)
+        path = target.path(template, method=method)
         headers = [(header, value)] if header == b"X-Token" else [(b"X-Token", token), (header, value)]
         requests.append((f"{method} {template} {header!r}: {value[:20]!r}", build(method, path, headers)))
         if header == b"Authorization":
@@ -128,15 +172,31 @@ async def test_hostile_headers(target):
     await no_server_errors(host, port, requests)
 
 
+async def test_hostile_unlock_cookies(target):
+    """A password link's cookie, whatever its bytes: 401, never a 500."""
+    host, port, *_ = target
+    requests = []
+    for value in [*HOSTILE_HEADER_VALUES, *HOSTILE_TEXT, b'"quoted"', b"a=b; fm_share=", b"x.1.y"]:
+        for template in ("/s/{token}", "/s/{token}/{file_id}"):
+            path = target.path(template, locked=True)
+            requests.append((f"GET {template} Cookie {value[:20]!r}",
+                             build("GET", path, [(b"Cookie", b"fm_share=" + value)])))
+    await no_server_errors(host, port, requests)
+
+
 async def test_hostile_json_bodies(target):
-    host, port, token, file_id, _ = target
+    host, port, token, _, _ = target
     requests = []
     for (method, template), body in itertools.product(ROUTES, BODIES):
         if method not in ("POST", "PUT", "PATCH"):
             continue
-        path = template.encode().replace(b"{id}", file_id)
-        headers = [(b"X-Token", token), (b"Content-Type", b"application/json")]
-        requests.append((f"{method} {template} {body[:40]!r}", build(method, path, headers, body)))
+        path = target.path(template, method=method)
+        for content_type in (b"application/json", b"application/x-www-form-urlencoded"):
+            if content_type != b"application/json" and not template.startswith("/s/"):
+                continue  # only a share link's password takes a form
+            headers = [(b"X-Token", token), (b"Content-Type", content_type)]
+            requests.append((f"{method} {template} {content_type!r} {body[:40]!r}",
+                             build(method, path, headers, body)))
     await no_server_errors(host, port, requests)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import v1, v2_accounts, v2_files
+from . import v1, v2_accounts, v2_files, v2_links, v2_upload
 from .parts import COMPONENTS, Json
 
 routes = web.RouteTableDef()
@@ -36,11 +36,14 @@ SPEC: dict[str, Any] = {
         ),
     },
     "tags": [{"name": "v1", "description": "The original files manager's contract, kept to the letter"},
-             {"name": "v2", "description": "Managed files: api-v2.md. Errors also carry a stable `code`"},
              {"name": v2_accounts.TAG, "description": "Sign-up, sessions, the caller, password changes; "
-                                                     "errors carry a stable `code`"}],
+                                                     "errors carry a stable `code`"},
+             {"name": v2_files.TAG, "description": "Lists, search, rename, move, trash, restore, delete for "
+                                                   "good; errors carry a stable `code`"},
+             {"name": v2_links.TAG, "description": "Share links: the owner's and the public /s/ pages; "
+                                                   "errors carry a stable `code`"}],
     "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS, **v2_accounts.SCHEMAS,
-                                             **v2_files.SCHEMAS}},
+                                             **v2_files.SCHEMAS, **v2_links.SCHEMAS}},
     "paths": {},
 }
 
@@ -53,10 +56,12 @@ def _add_paths(paths: Json) -> None:
         here.update(operations)
 
 
-for _surface in (v1.PATHS, v2_accounts.PATHS, v2_files.PATHS):
+for _surface in (v1.PATHS, v2_accounts.PATHS, v2_files.PATHS, v2_links.PATHS, v2_upload.PATHS):
     _add_paths(_surface)
 # A file made on v1 is a v2 document too: what a client may do with it there.
-SPEC["paths"]["/files"]["post"]["responses"]["201"]["links"].update(v2_files.ON_A_FILE)
+SPEC["paths"]["/files"]["post"]["responses"]["201"]["links"].update(v2_files.ON_A_FILE, **v2_links.ON_A_FILE,
+                                                                    **v2_upload.ON_A_FILE_CONTENT)
+SPEC["paths"]["/v2/files/{id}"]["get"]["responses"]["200"]["links"].update(v2_upload.ON_A_FILE_CONTENT)
 
 _BODY = orjson.dumps(SPEC)
 

@@ -10,8 +10,8 @@ from shared.domain.accounts import MAX_GIVEN_EMAIL_LENGTH, MAX_GIVEN_PASSWORD_LE
 from shared.storage import FILE_TYPES, PAGE_SIZE
 
 from ..bodies import JSON_BODY_LIMIT
-from ..routes.file_data import DOWNLOAD_VALUES
 from ..routes.files import MAX_NAME_LENGTH
+from ..serving import DOWNLOAD_VALUES
 from .parts import (
     BASIC,
     BODY_TIMEOUT,

@@ -28,7 +28,7 @@ from .parts import (
     ref,
 )
 
-TAG = "v2"
+TAG = "v2 files"
 _ID_PATTERN = "^[0-9a-f]{24}$"
 _TIME = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC, to the millisecond"}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}

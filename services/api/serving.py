@@ -1,0 +1,69 @@
+"""Serving a file's bytes (or a thumbnail) from disk: the one path shared by
+v1 `/files/:id/data`, v2 `/content` and `/s/` share links.
+
+aiohttp's FileResponse streams (never a whole-file read), answers Range
+requests with 206, and sends ETag/Last-Modified with 304 on a match; our
+subclass sends with zero-copy sendfile on uvloop too (sendfile.py). The
+headers that keep content from running as a page of this origin are
+content_headers.py's.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from shared.blobs import THUMBNAIL_WIDTHS, thumbnail_path
+from shared.errors import Invalid, NotFound
+from shared.storage import FileRecord
+
+from .sendfile import ZeroCopyFileResponse
+
+THUMBNAIL_SIZES = {str(width): width for width in THUMBNAIL_WIDTHS}
+DOWNLOAD_VALUES = {"1": True, "true": True, "0": False, "false": False, "": False}
+
+
+def thumbnail_width(query: Mapping[str, str]) -> int | None:
+    """`?size=` as a thumbnail width (None: the content itself), or Invalid."""
+    size = query.get("size")
+    if size is None:
+        return None
+    if size not in THUMBNAIL_SIZES:
+        raise Invalid("Invalid size: use 500, 250 or 100")
+    return THUMBNAIL_SIZES[size]
+
+
+def wants_download(query: Mapping[str, str]) -> bool:
+    """`?download=1` (attachment whatever the type), or Invalid."""
+    download = DOWNLOAD_VALUES.get(query.get("download", ""))
+    if download is None:
+        raise Invalid("Invalid download: use 1 or 0")
+    return download
+
+
+def require_content(record: FileRecord) -> None:
+    """Invalid for a folder: it has no content to serve."""
+    if record.type == "folder":
+        raise Invalid("A folder doesn't have content")
+
+
+def content_path(record: FileRecord, width: int | None) -> str:
+    """Where the file's bytes (or its thumbnail of `width`) are on disk:
+    NotFound when it has none (a folder, a document without a blob)."""
+    if record.type == "folder" or not record.local_path:
+        raise NotFound()
+    return record.local_path if width is None else thumbnail_path(record.local_path, width)
+
+
+def file_response(path: str, headers: Mapping[str, str]) -> web.StreamResponse:
+    """The file at `path` with `headers`; NotFound when it is not a regular file
+    (a thumbnail not made yet, a blob gone)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise NotFound()
+    except OSError:
+        raise NotFound() from None
+    return ZeroCopyFileResponse(path, headers=headers)

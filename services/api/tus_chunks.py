@@ -1,0 +1,152 @@
+"""The two steps of a tus upload that move bytes: taking in a chunk (PATCH, or
+the body of a creation-with-upload POST) and completing the upload.
+
+A chunk goes to the part file at the stored offset, under the part's lock;
+once its bytes are fsynced the stored offset moves, compare-and-set, so the
+part file and the offset never disagree. What a chunk that ends early keeps:
+
+- a client that goes away (or stalls past server.body_timeout) mid-PATCH
+  keeps the bytes that arrived, as tus asks ("store as much of the received
+  data as possible"): the next HEAD says where the upload stands;
+- a chunk with an Upload-Checksum keeps nothing unless all of it came and
+  matched (460 otherwise): a part of a chunk cannot be verified;
+- a chunk past Upload-Length, a full disk, or a creation request whose body
+  broke (nobody knows that upload's URL yet) keeps nothing.
+
+Completion (offset == length) makes the part the blob (fsync, rename), takes
+the type from the first bytes and creates the file with storage.finish_upload,
+which does so at most once: completing again after a crash or a retried last
+PATCH returns the same file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from shared.blobs import WRITE_BATCH
+from shared.domain.sniff import HEAD_SIZE, kind_of
+from shared.domain.uploads import CHECKSUM_ALGORITHMS, blob_path
+from shared.errors import ChecksumMismatch, Conflict, Invalid, NotFound
+from shared.jobs import enqueue, thumbnails_job
+from shared.storage import NewFile, Upload
+from shared.upload_parts import PartFile, PartLost, place, read_head, remove_part, sha256_of
+
+from .bodies import BodyReader
+from .keys import REDIS, RUNNING_HASHES, SETTINGS, STORAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    offset: int  # the upload's offset after the chunk
+    file_id: str | None  # set when the chunk completed the upload
+
+
+async def receive(request: web.Request, upload: Upload, checksum: tuple[str, bytes] | None,
+                  *, keep_partial: bool) -> Received:
+    """Take in the request's body as the chunk at `upload.offset`."""
+    storage = request.app[STORAGE]
+    hashes = request.app[RUNNING_HASHES]
+    try:
+        part = await PartFile.open(upload.part_path, upload.offset)
+    except PartLost:
+        raise NotFound("Upload not found: its bytes are gone") from None
+    try:
+        # Under the lock: the offset read before it may have moved since.
+        current = await storage.upload_of_user(upload.user_id, upload.id)
+        if current is None:  # terminated or purged meanwhile: leave no part behind
+            await asyncio.to_thread(remove_part, upload.part_path)
+            raise NotFound("Upload not found")
+        if current.offset != upload.offset:
+            raise Conflict(f"Upload-Offset {upload.offset} is not the upload's offset {current.offset}")
+        running = hashes.at(upload.id, upload.offset)
+        chunk_hash = CHECKSUM_ALGORITHMS[checksum[0]]() if checksum else None
+        part.hashers = [h for h in (running, chunk_hash) if h is not None]
+        ended_early = await _take_body(request, part, upload.length - upload.offset)
+        if ended_early is not None and (not keep_partial or checksum is not None):
+            await part.rollback()
+            raise ended_early
+        if chunk_hash is not None and checksum is not None:
+            await part.flush()  # every byte through the hasher
+            if chunk_hash.digest() != checksum[1]:
+                await part.rollback()
+                raise ChecksumMismatch()
+        try:
+            new_offset = await _commit(request, part, upload)
+        except Conflict:
+            if await storage.upload_of_user(upload.user_id, upload.id) is None:  # terminated or expired
+                await asyncio.to_thread(remove_part, upload.part_path)
+                raise NotFound("Upload not found") from None
+            raise
+        if running is not None:
+            hashes.put(upload.id, new_offset, running)
+        if ended_early is not None:
+            raise ended_early  # the bytes that came are kept; the client is told, if still there
+        file_id = None
+        if new_offset == upload.length:
+            file_id = await complete(request, upload, running.hexdigest() if running is not None else None)
+        return Received(new_offset, file_id)
+    finally:
+        await part.close()
+
+
+async def _take_body(request: web.Request, part: PartFile, remaining: int) -> BaseException | None:
+    """Write the body to the part; returns how it broke off when the client
+    did not send it all (gone, stalled, cancelled), else None. Anything of
+    ours (disk full) or of the client's making (past the length) drops the chunk."""
+    try:
+        async with BodyReader(request, remaining, held=2 * WRITE_BATCH) as body:
+            chunks = aiter(body)
+            while True:
+                try:
+                    data = await anext(chunks)
+                except StopAsyncIteration:
+                    return None
+                except (Invalid, web.HTTPRequestTimeout, asyncio.CancelledError) as exc:
+                    return exc  # a broken or stalled body (413 past the length is raised as is)
+                await part.write(data)
+    except BaseException:
+        await part.rollback()
+        raise
+
+
+async def _commit(request: web.Request, part: PartFile, upload: Upload) -> int:
+    """fsync the chunk, then move the stored offset (shielded: a request
+    cancelled meanwhile still leaves the two in agreement)."""
+    async def commit() -> int:
+        await part.sync()
+        new_offset = upload.offset + part.written
+        if new_offset != upload.offset and not await request.app[STORAGE].set_upload_offset(
+                upload.id, upload.offset, new_offset):
+            await part.rollback()
+            raise Conflict("The upload moved on meanwhile")
+        return new_offset
+
+    return await asyncio.shield(asyncio.ensure_future(commit()))
+
+
+async def complete(request: web.Request, upload: Upload, sha256: str | None) -> str:
+    """The file the complete `upload` became (made now, or by an earlier call)."""
+    if upload.file_id is not None:
+        return upload.file_id
+    app = request.app
+    folder = app[SETTINGS].storage.folder_path
+    blob = blob_path(folder, upload.id)
+    try:
+        content = await asyncio.to_thread(place, upload.part_path, blob, upload.length)
+        if sha256 is None:  # the chunks went through another process, or this one restarted
+            sha256 = await asyncio.to_thread(sha256_of, content, upload.length)
+        head = await asyncio.to_thread(read_head, content, HEAD_SIZE)
+    except PartLost:
+        raise NotFound("Upload not found: its bytes are gone") from None
+    kind, mime_type = kind_of(head, upload.name)
+    new = NewFile(upload.user_id, upload.name, kind, upload.is_public, upload.parent_id, content,
+                  size=upload.length, sha256=sha256, mime_type=mime_type)
+    record = await app[STORAGE].finish_upload(upload.id, new, time.time())
+    app[RUNNING_HASHES].forget(upload.id)
+    if record.type == "image" and not record.has_thumbnails:
+        await enqueue(app[REDIS], thumbnails_job(record.id, record.user_id))
+    return record.id
