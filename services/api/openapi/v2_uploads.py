@@ -139,10 +139,11 @@ _CHUNK_NOTES = (
     f"end with an empty body is the way to ask again.")
 
 
-def _chunk_responses(*extra_400: tuple[str, str]) -> Json:
+def _chunk_responses() -> Json:
     return {
         "204": _tus(empty_answer("The chunk is stored (every byte on disk before the offset moves)"), _PROGRESS),
-        "400": _error("A malformed header", *_OFFSET_ERRORS, *_CHECKSUM_ERRORS, *extra_400),
+        "400": _error("A malformed header, or a body whose framing broke (a bad chunk of a chunked body)",
+                      *_OFFSET_ERRORS, *_CHECKSUM_ERRORS, _INCOMPLETE),
         "401": _UNAUTHORIZED, "404": _NOT_FOUND, "408": _BODY_TIMEOUT,
         "409": _error("Upload-Offset is not the upload's offset, or another request is writing it",
                       ("Upload-Offset 0 is not the upload's offset 5", "conflict"), _BUSY),
