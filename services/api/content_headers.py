@@ -14,9 +14,10 @@ safely"):
 
 from __future__ import annotations
 
-import mimetypes
 import unicodedata
 from urllib.parse import quote
+
+from shared.domain.sniff import content_type_for
 
 CONTENT_SECURITY_POLICY = (
     "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
@@ -27,8 +28,6 @@ INLINE_TYPES = frozenset({
 })
 INLINE_FAMILIES = ("audio/", "video/")
 
-# Only the built-in table: the answer must not depend on the host's /etc/mime.types.
-_MIME = mimetypes.MimeTypes(filenames=())
 # What RFC 5987 lets through unencoded in `filename*` (attr-char) beyond letters and digits.
 _ATTR_CHARS = "!#$&+-.^_`|~"
 # A file name longer than this (in UTF-8 bytes) is shortened in the header: no
@@ -36,10 +35,7 @@ _ATTR_CHARS = "!#$&+-.^_`|~"
 MAX_FILENAME_BYTES = 255
 
 
-def content_type_for(name: str) -> str:
-    """The media type guessed from the name (v1's rule), without parameters."""
-    guessed, _ = _MIME.guess_type(name, strict=False)
-    return guessed or "application/octet-stream"
+__all__ = ["content_disposition", "content_headers", "content_type_for", "content_type_v2", "is_inline"]
 
 
 def content_type_v2(name: str) -> str:

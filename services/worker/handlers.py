@@ -57,15 +57,19 @@ class ThumbnailsHandler:
         record = await self.storage.file_of_user(user_id, file_id)
         if record is None:
             raise JobSkipped("File not found")
-        if record.type != "image" or not record.local_path:  # never enqueued so by the API
+        if not record.local_path:  # a folder: never enqueued so by the API
             raise JobRejected("File not found")
+        if record.type != "image":  # its content was replaced (PUT /v2/files/:id/content) by a non-image
+            raise JobSkipped("Not an image")
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self.pool, make_thumbnails, record.local_path, self.max_pixels)
         except ImageRejected as exc:
             raise JobRejected(f"Image rejected: {exc}") from None
-        except FileNotFoundError:  # the upload's content is gone (rolled back): no retry brings it back
+        except FileNotFoundError:  # the content is gone (rolled back, or replaced): no retry brings it back
             raise JobSkipped("File not found") from None
+        # Only if the file still has that content (replaced meanwhile: its own job will say so).
+        await self.storage.set_thumbnails(record.id, record.local_path)
 
 
 class WelcomeHandler:

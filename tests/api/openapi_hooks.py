@@ -23,9 +23,10 @@ the account in the environment).
   password "changed" to itself) from the hook's address, a sign-up from an
   address not seen before.
 - Answers only a known file gives (its content, a range of it, 304, 412,
-  416, a folder's 400, a restore, a link revoked) are asked for by explicit
-  examples on what the test prepared (a text file, a file in the trash, a
-  folder, a link), not left to the chance of a generated id.
+  416, a folder's 400, new content, a restore, a link revoked) are asked for
+  by explicit examples on what the test prepared (a text file, a file in the
+  trash, a folder, a link), not left to the chance of a generated id; so is
+  POST /v2/files's 415 (a body neither JSON nor a form).
 - Share links (/s/): schemathesis cannot make a token (a token is only ever
   seen inside a link's url), so the hook makes links of each kind once, under
   an account of its own that the run never touches: each answer of each /s/
@@ -64,14 +65,19 @@ FOLDER = os.environ["FM_OPENAPI_FOLDER"]
 LINK = os.environ["FM_OPENAPI_LINK"]  # a link to TEXT_FILE
 UPLOAD_PARTS = os.environ["FM_OPENAPI_UPLOAD_PARTS"]  # the service's folder of tus part files
 
-# Per operation, the explicit examples on the prepared files: (path parameters, headers).
+# Per operation, the explicit examples on the prepared files: (path parameters, headers[, (media type, body)]).
+_CONTENT_EXAMPLES = [({"id": TEXT_FILE}, {}),  # 200
+                     ({"id": TEXT_FILE}, {"Range": "bytes=0-0"}),  # 206
+                     ({"id": TEXT_FILE}, {"If-None-Match": "*"}),  # 304
+                     ({"id": FOLDER}, {}),  # 400
+                     ({"id": TEXT_FILE}, {"If-Match": '"other"'}),  # 412
+                     ({"id": TEXT_FILE}, {"Range": "bytes=999-"})]  # 416
 PREPARED_EXAMPLES = {
-    "GET /files/{id}/data": [({"id": TEXT_FILE}, {}),  # 200
-                             ({"id": TEXT_FILE}, {"Range": "bytes=0-0"}),  # 206
-                             ({"id": TEXT_FILE}, {"If-None-Match": "*"}),  # 304
-                             ({"id": FOLDER}, {}),  # 400
-                             ({"id": TEXT_FILE}, {"If-Match": '"other"'}),  # 412
-                             ({"id": TEXT_FILE}, {"Range": "bytes=999-"})],  # 416
+    "GET /files/{id}/data": _CONTENT_EXAMPLES,
+    "GET /v2/files/{id}/content": _CONTENT_EXAMPLES,
+    "PUT /v2/files/{id}/content": [({"id": TEXT_FILE}, {}, ("application/octet-stream", b"hello")),  # 200
+                                   ({"id": FOLDER}, {}, ("application/octet-stream", b"hello"))],  # 400
+    "POST /v2/files": [({}, {}, ("text/plain", "hello"))],  # 415
     "POST /v2/files/{id}/restore": [({"id": TRASHED_FILE}, {})],  # 200
     "DELETE /v2/links/{id}": [({"id": LINK}, {})],  # 204
 }
@@ -89,6 +95,11 @@ STATE_DEPENDENT_400 = {
     "GET /v2/trash": {"Invalid cursor"},
     "PATCH /v2/files/{id}": {"Parent not found", "Parent is not a folder", "Cannot move a folder into itself",
                              "Invalid name"},
+    # ... and the order of a form's parts: its fields come before its files.
+    "POST /v2/files": {"Parent not found", "Parent is not a folder", "Invalid name",
+                       "Invalid multipart body: parentId and isPublic come before the files"},
+    "GET /v2/files/{id}/content": {"A folder doesn't have content"},
+    "PUT /v2/files/{id}/content": {"A folder doesn't have content"},
     # Upload-Metadata values are base64: what they hold (a valid name, a parent, a boolean) is out of the
     # pattern's sight, and so are keys given twice (STATE_DEPENDENT_400_PREFIXES).
     "POST /v2/uploads": {"Invalid name", "Parent not found", "Parent is not a folder",
@@ -158,9 +169,10 @@ def before_add_examples(ctx, examples: list) -> None:
     """Explicit cases are sent as built (the auth hook does not see them): each gets a fresh token,
     marked as the run's own credentials, so the auth checks still probe the case without them."""
     operation = ctx.operation
-    for path_parameters, headers in PREPARED_EXAMPLES.get(operation.label, []):
+    for path_parameters, headers, *body in PREPARED_EXAMPLES.get(operation.label, []):
         token = LoginWhenNeeded().get(None, None)
-        case = operation.Case(path_parameters=path_parameters, headers={**headers, "X-Token": token})
+        media = {"media_type": body[0][0], "body": body[0][1]} if body else {}
+        case = operation.Case(path_parameters=path_parameters, headers={**headers, "X-Token": token}, **media)
         case._has_explicit_auth = True
         examples.append(case)
     if operation.label in TUS_LABELS:

@@ -36,6 +36,7 @@ ROUTES = [
     ("POST", "/v2/files/{id}/links"), ("GET", "/v2/files/{id}/links"), ("DELETE", "/v2/links/{id}"),
     ("GET", "/s/{token}"), ("POST", "/s/{token}"), ("GET", "/s/{token}/{file_id}"),
     ("POST", "/s/{token}/{file_id}"),
+    ("POST", "/v2/files"), ("PUT", "/v2/files/{id}/content"), ("GET", "/v2/files/{id}/content"),
     # tus (HEAD /v2/uploads/{upload_id} too: test_hostile_tus_headers)
     ("OPTIONS", "/v2/uploads"), ("POST", "/v2/uploads"), ("OPTIONS", "/v2/uploads/{upload_id}"),
     ("PATCH", "/v2/uploads/{upload_id}"), ("DELETE", "/v2/uploads/{upload_id}"), ("POST", "/v2/uploads/{upload_id}"),

@@ -10,6 +10,7 @@ from PIL import Image
 
 from shared.jobs import GROUP, Job, stream_of, thumbnails_job, welcome_job
 from shared.logging import flush_logs
+from shared.storage import ROOT, NewFile
 
 from .conftest import CollectSender, dead_letters, log_events, pending_count, queue_empty, until
 
@@ -49,19 +50,23 @@ async def test_thumbnails_of_a_file_that_is_gone_are_skipped(data, redis, run_wo
     assert (skipped["level"], skipped["kind"], skipped["reason"]) == ("info", "thumbnails", "File not found")
 
 
-async def test_thumbnails_of_another_users_file_are_skipped_of_a_folder_dead(data, redis, run_worker):
-    """Another user's file looks gone (ids scope every look-up); a record that
-    exists but is no image can never get thumbnails: a dead letter."""
+async def test_thumbnails_of_another_users_file_or_a_non_image_are_skipped_of_a_folder_dead(
+        data, storage, redis, run_worker):
+    """Another user's file looks gone (ids scope every look-up); a file that
+    is no image (any more: its content was replaced) has nothing to do; a
+    folder can never get thumbnails: a dead letter."""
     owner, other = await data.user(), await data.user()
     file_id, path = await data.image(owner, "hopper.jpg")
-    folder_id, _ = await data.image(owner, "hopper.jpg", type_="file")
+    plain_id, plain_path = await data.image(owner, "hopper.jpg", type_="file")
+    folder = await storage.create_file(NewFile(owner, "f", "folder", False, ROOT, local_path=None))
     running = await run_worker()
     await data.enqueue(thumbnails_job(file_id, other))
-    await data.enqueue(thumbnails_job(folder_id, owner))
+    await data.enqueue(thumbnails_job(plain_id, owner))
+    await data.enqueue(thumbnails_job(folder.id, owner))
     await until(lambda: _dead_count(redis, 1), what="a dead letter")
-    await until(lambda: running.worker.counts["skipped"] == 1, what="the job skipped")
+    await until(lambda: running.worker.counts["skipped"] == 2, what="the jobs skipped")
     assert [d["error"] for d in await dead_letters(redis)] == ["File not found"]
-    assert not any(os.path.exists(f"{path}_{w}") for w in (500, 250, 100))
+    assert not any(os.path.exists(f"{p}_{w}") for p in (path, plain_path) for w in (500, 250, 100))
 
 
 async def test_thumbnails_of_a_document_whose_blob_is_gone_are_skipped(data, redis, run_worker):

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import v1, v2_accounts, v2_files, v2_links, v2_uploads
+from . import v1, v2_accounts, v2_files, v2_links, v2_upload, v2_uploads
 from .parts import COMPONENTS, Json
 
 routes = web.RouteTableDef()
@@ -59,10 +59,13 @@ def _add_paths(paths: Json) -> None:
         here.update(operations)
 
 
-for _surface in (v1.PATHS, v2_accounts.PATHS, v2_files.PATHS, v2_links.PATHS, v2_uploads.PATHS):
+for _surface in (v1.PATHS, v2_accounts.PATHS, v2_files.PATHS, v2_links.PATHS, v2_upload.PATHS,
+                 v2_uploads.PATHS):
     _add_paths(_surface)
 # A file made on v1 is a v2 document too: what a client may do with it there.
-SPEC["paths"]["/files"]["post"]["responses"]["201"]["links"].update(v2_files.ON_A_FILE, **v2_links.ON_A_FILE)
+SPEC["paths"]["/files"]["post"]["responses"]["201"]["links"].update(v2_files.ON_A_FILE, **v2_links.ON_A_FILE,
+                                                                    **v2_upload.ON_A_FILE_CONTENT)
+SPEC["paths"]["/v2/files/{id}"]["get"]["responses"]["200"]["links"].update(v2_upload.ON_A_FILE_CONTENT)
 
 _BODY = orjson.dumps(SPEC)
 

@@ -8,6 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from shared.blobs import BlobWriter
+from shared.domain.quotas import quota_of
+from shared.domain.sniff import kind_of
 from shared.errors import Invalid, NotFound
 from shared.jobs import enqueue, thumbnails_job
 from shared.storage import FILE_TYPES, PAGE_SIZE, ROOT, NewFile, ParentId, is_id, is_root
@@ -84,10 +86,15 @@ async def create_file(request: web.Request) -> web.Response:
             raise Invalid("Invalid data: not base64")
         local_path = await content.commit()
 
+    # The type stays the client's (v1's contract); the media type comes from the bytes for an image.
+    _, mime_type = kind_of(content.head, name)
+    quota = quota_of((await storage.usage(user.id)).quota_bytes, request.app[SETTINGS].storage.default_quota)
     record = None
     try:
         record = await storage.create_file(
-            NewFile(user.id, name, file_type, is_public, parent_id, local_path)
+            NewFile(user.id, name, file_type, is_public, parent_id, local_path,
+                    size=content.size, sha256=content.sha256, mime_type=mime_type),
+            quota,
         )
         if file_type == "image":
             await enqueue(request.app[REDIS], thumbnails_job(record.id, user.id))
