@@ -104,10 +104,16 @@ STATE_DEPENDENT_400 = {
     # pattern's sight, and so are keys given twice (STATE_DEPENDENT_400_PREFIXES).
     "POST /v2/uploads": {"Invalid name", "Parent not found", "Parent is not a folder",
                          "Invalid isPublic: expected true or false"},
-    # X-HTTP-Method-Override: PATCH needs Upload-Offset, DELETE does not.
+    # X-HTTP-Method-Override: PATCH reads Upload-Offset and Upload-Checksum (needs the first), DELETE
+    # neither, so the document holds them to no format (STATE_DEPENDENT_400_PREFIXES).
     "POST /v2/uploads/{upload_id}": {"Missing Upload-Offset header"},
 }
-STATE_DEPENDENT_400_PREFIXES = {"POST /v2/uploads": ("Invalid Upload-Metadata header: key ",)}
+# Upload-Checksum is read only with a chunk (a PATCH's, a creation's body): its format is in the description.
+_CHECKSUM_400 = ("Invalid Upload-Checksum header: ", "Unsupported checksum algorithm: ")
+STATE_DEPENDENT_400_PREFIXES = {
+    "POST /v2/uploads": ("Invalid Upload-Metadata header: key ", *_CHECKSUM_400),
+    "POST /v2/uploads/{upload_id}": ("Invalid Upload-Offset header: ", *_CHECKSUM_400),
+}
 
 
 V2_FAILURES_ADDRESS = "192.0.2.99"
@@ -470,7 +476,7 @@ def _to_an_upload(case) -> None:
             headers["Upload-Metadata"] = _metadata(filename="fuzzed.bin") + comma + rest
         return
     if label in _UPLOAD_URL_LABELS and _pick(case, "upload", [False, True, True]):
-        at_offset = "Upload-Offset" in headers and _pick(case, "offset", [True, False])
+        at_offset = label.startswith(("PATCH", "POST")) and _pick(case, "offset", [True, False])
         case.path_parameters = {**(case.path_parameters or {}), "upload_id": _new_upload(1000)}
         if at_offset:
             headers["Upload-Offset"] = "0"
