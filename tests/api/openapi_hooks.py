@@ -39,8 +39,8 @@ the account in the environment).
   PATCH in another process does, for the rest of the run). Generated requests
   to an upload URL go, chosen by the case, to a fresh upload (sometimes at its
   right offset), the others keep the generated id (404); some generated
-  creations get a valid filename. Chunks are sent as
-  application/offset+octet-stream, serialized as raw bytes.
+  creations get a valid filename. Chunks are raw bytes (hypothesis's), sent
+  as application/offset+octet-stream.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ import zlib
 
 import requests
 import schemathesis
+from hypothesis import strategies as st
 
 URL = os.environ["FM_OPENAPI_URL"]
 EMAIL = os.environ["FM_OPENAPI_EMAIL"]
@@ -359,7 +360,9 @@ def map_case(context, case):
 
 # ---- tus uploads ---------------------------------------------------------------
 CHUNK_TYPE = "application/offset+octet-stream"
-schemathesis.serializer.alias(CHUNK_TYPE, "application/octet-stream")  # a chunk is raw bytes
+# A chunk is raw bytes, empty or not, in valid and invalid cases alike: any bytes are a chunk, so a
+# non-bytes "invalid" body (sent as its JSON text) would be one too.
+schemathesis.openapi.media_type(CHUNK_TYPE, st.one_of(st.just(b""), st.binary(max_size=4096)))
 
 _TUS = {"Tus-Resumable": "1.0.0"}
 _WRONG_TOKEN = {"Authorization": "Bearer not-a-token"}
