@@ -39,8 +39,8 @@ the account in the environment).
   PATCH in another process does, for the rest of the run). Generated requests
   to an upload URL go, chosen by the case, to a fresh upload (sometimes at its
   right offset), the others keep the generated id (404); some generated
-  creations get a valid filename. Chunks are sent as
-  application/offset+octet-stream, serialized as raw bytes.
+  creations get a valid filename. Chunks are raw bytes (hypothesis's), sent
+  as application/offset+octet-stream.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ import zlib
 
 import requests
 import schemathesis
+from hypothesis import strategies as st
 
 URL = os.environ["FM_OPENAPI_URL"]
 EMAIL = os.environ["FM_OPENAPI_EMAIL"]
@@ -104,10 +105,16 @@ STATE_DEPENDENT_400 = {
     # pattern's sight, and so are keys given twice (STATE_DEPENDENT_400_PREFIXES).
     "POST /v2/uploads": {"Invalid name", "Parent not found", "Parent is not a folder",
                          "Invalid isPublic: expected true or false"},
-    # X-HTTP-Method-Override: PATCH needs Upload-Offset, DELETE does not.
+    # X-HTTP-Method-Override: PATCH reads Upload-Offset and Upload-Checksum (needs the first), DELETE
+    # neither, so the document holds them to no format (STATE_DEPENDENT_400_PREFIXES).
     "POST /v2/uploads/{upload_id}": {"Missing Upload-Offset header"},
 }
-STATE_DEPENDENT_400_PREFIXES = {"POST /v2/uploads": ("Invalid Upload-Metadata header: key ",)}
+# Upload-Checksum is read only with a chunk (a PATCH's, a creation's body): its format is in the description.
+_CHECKSUM_400 = ("Invalid Upload-Checksum header: ", "Unsupported checksum algorithm: ")
+STATE_DEPENDENT_400_PREFIXES = {
+    "POST /v2/uploads": ("Invalid Upload-Metadata header: key ", *_CHECKSUM_400),
+    "POST /v2/uploads/{upload_id}": ("Invalid Upload-Offset header: ", *_CHECKSUM_400),
+}
 
 
 V2_FAILURES_ADDRESS = "192.0.2.99"
@@ -353,7 +360,9 @@ def map_case(context, case):
 
 # ---- tus uploads ---------------------------------------------------------------
 CHUNK_TYPE = "application/offset+octet-stream"
-schemathesis.serializer.alias(CHUNK_TYPE, "application/octet-stream")  # a chunk is raw bytes
+# A chunk is raw bytes, empty or not, in valid and invalid cases alike: any bytes are a chunk, so a
+# non-bytes "invalid" body (sent as its JSON text) would be one too.
+schemathesis.openapi.media_type(CHUNK_TYPE, st.one_of(st.just(b""), st.binary(max_size=4096)))
 
 _TUS = {"Tus-Resumable": "1.0.0"}
 _WRONG_TOKEN = {"Authorization": "Bearer not-a-token"}
@@ -470,7 +479,7 @@ def _to_an_upload(case) -> None:
             headers["Upload-Metadata"] = _metadata(filename="fuzzed.bin") + comma + rest
         return
     if label in _UPLOAD_URL_LABELS and _pick(case, "upload", [False, True, True]):
-        at_offset = "Upload-Offset" in headers and _pick(case, "offset", [True, False])
+        at_offset = label.startswith(("PATCH", "POST")) and _pick(case, "offset", [True, False])
         case.path_parameters = {**(case.path_parameters or {}), "upload_id": _new_upload(1000)}
         if at_offset:
             headers["Upload-Offset"] = "0"

@@ -7,7 +7,11 @@ refused or invalid accepted.
 Deterministic: a fixed seed, one worker, nothing kept between runs (no example
 database, no cache: schemathesis.toml) and a fixed number of examples per
 operation, not a time budget (`--max-time` would make the count depend on the
-machine's speed): two runs send the same requests and get the same statuses.
+machine's speed): two runs generate the same inputs. Not quite the same
+requests: the ids the service makes differ each run, and schemathesis builds
+requests from the answers (the stateful phase's links, ids reused by the
+fuzzer), so every answer the run must reach is asked for on purpose (the
+hooks' explicit examples), never left to how a run falls out.
 The hooks (openapi_hooks.py) give schemathesis a token that survives its own
 GET /disconnect and a login the brute-force limits never lock out, narrow the
 400s valid input may get to those that depend on the server's state, and

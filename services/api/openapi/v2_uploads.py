@@ -128,6 +128,12 @@ _CHECKSUM_PARAM = {"name": UPLOAD_CHECKSUM, "in": "header", "required": False,
                    "schema": {"type": "string", "pattern": CHECKSUM_PATTERN},
                    "description": f"`<algorithm> <base64 digest>` of this chunk ({CHECKSUMS}): a chunk that does "
                                   "not match is dropped (460); one that does not arrive whole keeps nothing"}
+# Read only when there is a chunk: any string is taken otherwise, so the document cannot hold it to
+# its format there (the description does).
+_CHECKSUM_WITH_A_BODY = {**_CHECKSUM_PARAM, "schema": {"type": "string"},
+                         "description": f"With a body only, as a PATCH's `{UPLOAD_CHECKSUM}` (`<algorithm> <base64 "
+                                        f"digest>`, {CHECKSUMS}; malformed: 400, not matching: 460); without "
+                                        "one, not read"}
 _CHUNK = {"required": True, "content": {CHUNK_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
 
 _CHUNK_NOTES = (
@@ -206,7 +212,7 @@ PATHS: Json = {
                          "schema": {"type": "integer", "minimum": 0, "maximum": MAX_UINT},
                          "description": "The file's size in bytes, ASCII digits; over Tus-Max-Size "
                                         "(storage.max_file_size): 413"},
-                        _METADATA_PARAM, _CHECKSUM_PARAM],
+                        _METADATA_PARAM, _CHECKSUM_WITH_A_BODY],
             body={**_CHUNK, "required": False},
             responses={
                 "201": _tus(empty_answer("Created: the upload's URL in Location", {
@@ -267,15 +273,20 @@ PATHS: Json = {
         "post": operation(
             "overrideUploadMethod", f"PATCH or DELETE for clients that cannot send them ({METHOD_OVERRIDE})",
             tag=TAG, security=V2_TOKEN,
-            description=f"Answered as the method {METHOD_OVERRIDE} names (in any case): a PATCH needs "
-                        f"Upload-Offset as a PATCH does; a DELETE reads no body. Any other method: 405.",
+            description=f"Answered as the method {METHOD_OVERRIDE} names (in any case): a PATCH reads "
+                        f"Upload-Offset and {UPLOAD_CHECKSUM} as a PATCH does (their formats are the PATCH's: "
+                        "here they depend on the method named); a DELETE reads neither, nor the body. Any other "
+                        "method: 405.",
             parameters=[_VERSION_PARAM, _UPLOAD_ID,
                         {"name": METHOD_OVERRIDE, "in": "header", "required": True,
                          "schema": {"type": "string",
                                     "pattern": "^(?:[Pp][Aa][Tt][Cc][Hh]|[Dd][Ee][Ll][Ee][Tt][Ee])$"},
                          "description": "PATCH or DELETE"},
-                        {**_OFFSET_PARAM, "required": False, "description": "PATCH: as a PATCH's (required)"},
-                        _CHECKSUM_PARAM],
+                        {**_OFFSET_PARAM, "required": False, "schema": {"type": "string"},
+                         "description": "PATCH: as a PATCH's (required, ASCII digits: 400 otherwise); DELETE: not "
+                                        "read"},
+                        {**_CHECKSUM_PARAM, "schema": {"type": "string"},
+                         "description": f"PATCH: as a PATCH's `{UPLOAD_CHECKSUM}`; DELETE: not read"}],
             body=_CHUNK,
             responses={**_chunk_responses(), "204": _tus(empty_answer("Done: a PATCH's answer, or a DELETE's (no "
                                                                       "Upload-Offset then)", {
