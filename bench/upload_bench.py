@@ -267,8 +267,7 @@ def main() -> None:
                     status, body = curl(["-X", "POST", "-T", str(v1_body), "-H", "Content-Type: application/json",
                                          "-H", f"X-Token: {token}", url + "/files"])
                     assert status == 201, body
-                for blob in blobs.iterdir():
-                    blob.unlink()
+                remove_blobs(blobs)
 
             cases: list[tuple[str, list[int], int, int, Callable[[], None]]] = []
             if "multipart" in modes:
