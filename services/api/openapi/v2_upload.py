@@ -12,8 +12,7 @@ from shared.domain.names import MAX_NAME_BYTES
 from ..bodies import JSON_BODY_LIMIT
 from ..routes.v2_upload import FOLDER_FIELDS
 from ..serving import DOWNLOAD_VALUES, THUMBNAIL_SIZES
-from ..streamed_body import FRAMING_LIMIT
-from ..upload_form import FORM_FIELDS, PUBLIC_VALUES
+from ..upload_form import FORM_FIELDS, FRAMING_LIMIT, PUBLIC_VALUES
 from .parts import (
     BODY_TIMEOUT,
     SAFE_CONTENT_HEADERS,

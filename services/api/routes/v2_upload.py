@@ -1,6 +1,6 @@
 """v2 content: POST /v2/files (a folder as JSON, files as multipart), PUT and GET /v2/files/:id/content.
 
-Uploads are streamed to disk (streamed_body.py, upload_form.py), hashed on
+Uploads are streamed to disk (bodies.py, upload_form.py), hashed on
 the way, held to storage.max_file_size and the user's quota as the bytes
 arrive; documents are written only once every blob is durable, and a
 request that fails leaves no blob, no document and no bytes counted.
@@ -26,12 +26,11 @@ from shared.jobs import enqueue, thumbnails_job
 from shared.storage import ROOT, FileRecord, NewContent, NewFile, ParentId, Storage, User, is_id, is_root
 
 from ..auth import current_user, optional_user
-from ..bodies import json_object
+from ..bodies import BodyReader, json_object
 from ..content_headers import content_headers, content_type_v2
 from ..keys import BLOBS, REDIS, SETTINGS, STORAGE
 from ..serving import content_path, file_response, require_content, thumbnail_width, wants_download
-from ..streamed_body import FRAMING_SLACK, StreamedBody
-from ..upload_form import UploadForm, read_form
+from ..upload_form import FRAMING_SLACK, FormBody, UploadForm, read_form
 from ..views import file_view_v2, json_response
 
 routes = web.RouteTableDef()
@@ -98,7 +97,7 @@ async def _upload(request: web.Request, user: User) -> web.Response:
     async def check_parent(value: str | None) -> ParentId:
         return await _parent(storage, user.id, "0" if value in (None, "") else value)
 
-    async with StreamedBody(request, form=True) as body:
+    async with FormBody(request) as body:
         form = await read_form(request.headers, body, limits, blobs, check_parent)
     records = await _store_all(request, user, form, quota)
     return json_response({"items": [file_view_v2(record) for record in records]}, status=201)
@@ -146,7 +145,7 @@ async def replace_content(request: web.Request) -> web.Response:
     if request.content_length is not None:
         limits.announce(request.content_length)
     limits.start_file()
-    async with StreamedBody(request) as body, blobs.writer() as writer:
+    async with BodyReader(request, None, streamed=True) as body, blobs.writer() as writer:
         async for chunk in body:
             if limits.add(len(chunk)):
                 await writer.write(chunk)
