@@ -20,7 +20,6 @@ from shared.errors import Invalid, TooLarge
 from shared.storage import ROOT, ParentId, Storage, Upload, is_id, is_root, new_id
 
 from .names import valid_name
-from .quotas import quota_of
 
 # Upload-Checksum algorithms (tus checksum extension), in the order announced.
 CHECKSUM_ALGORITHMS: dict[str, Callable[[], Any]] = {
@@ -75,12 +74,6 @@ async def parent_of(storage: Storage, user_id: str, value: str) -> ParentId:
     if parent.type != "folder":
         raise Invalid("Parent is not a folder")
     return parent.id
-
-
-async def upload_quota(storage: Storage, user_id: str, default_quota: int) -> int | None:
-    """The quota a new upload is checked against, read fresh (the operator
-    may have just set it; the API's user cache may be seconds old)."""
-    return quota_of((await storage.usage(user_id)).quota_bytes, default_quota)
 
 
 def parts_folder(folder: Path) -> Path:

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from shared.blobs import BlobWriter
-from shared.domain.quotas import quota_of
+from shared.domain.quotas import current_quota
 from shared.domain.sniff import kind_of
 from shared.errors import Invalid, NotFound
 from shared.jobs import enqueue, thumbnails_job
@@ -88,7 +88,7 @@ async def create_file(request: web.Request) -> web.Response:
 
     # The type stays the client's (v1's contract); the media type comes from the bytes for an image.
     _, mime_type = kind_of(content.head, name)
-    quota = quota_of((await storage.usage(user.id)).quota_bytes, request.app[SETTINGS].storage.default_quota)
+    quota = await current_quota(storage, user.id, request.app[SETTINGS].storage.default_quota)
     record = None
     try:
         record = await storage.create_file(

@@ -18,6 +18,7 @@ import time
 
 from aiohttp import web
 
+from shared.domain.quotas import current_quota
 from shared.domain.uploads import (
     check_length,
     is_expired,
@@ -25,7 +26,6 @@ from shared.domain.uploads import (
     new_upload,
     parent_of,
     upload_meta,
-    upload_quota,
 )
 from shared.errors import Conflict, NotFound
 from shared.storage import Upload, User, is_id
@@ -109,7 +109,7 @@ async def create(request: web.Request) -> web.Response:
     parent_id = await parent_of(storage, user.id, meta.parent_value)
     upload = new_upload(user.id, length, meta, parent_id, settings.storage.folder_path, time.time(),
                         settings.uploads.expiry)
-    upload = await storage.create_upload(upload, await upload_quota(storage, user.id, settings.storage.default_quota))
+    upload = await storage.create_upload(upload, await current_quota(storage, user.id, settings.storage.default_quota))
     try:
         offset, file_id = 0, None
         if with_chunk:

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from shared.blobs import BlobStore
 from shared.domain.names import valid_name
-from shared.domain.quotas import UploadLimits, quota_of, room_left
+from shared.domain.quotas import UploadLimits, effective_quota, room_left
 from shared.domain.sniff import content_type_for, kind_of
 from shared.errors import Invalid, NotFound
 from shared.jobs import enqueue, thumbnails_job
@@ -84,7 +84,7 @@ async def _limits(request: web.Request, user: User, replacing: int = 0) -> tuple
     usage = await request.app[STORAGE].usage(user.id)
     room = room_left(usage, storage_settings.default_quota)
     limits = UploadLimits(storage_settings.max_file_size, None if room is None else room + replacing)
-    return limits, quota_of(usage.quota_bytes, storage_settings.default_quota)
+    return limits, effective_quota(usage.quota_bytes, storage_settings.default_quota)
 
 
 async def _upload(request: web.Request, user: User) -> web.Response:
