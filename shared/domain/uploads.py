@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import Invalid, TooLarge
-from shared.storage import ROOT, ParentId, Storage, Upload, is_id, is_root, new_id
+from shared.storage import ParentId, Upload, is_root, new_id
 
 from .names import valid_name
 
@@ -42,7 +42,7 @@ IS_PUBLIC = "isPublic"
 @dataclass(frozen=True, slots=True)
 class UploadMeta:
     name: str
-    parent_value: str  # as sent: "" or "0" for the root, else a folder id (checked by parent_of)
+    parent_value: str | None  # as sent, None when absent or "": "0" for the root too, else a folder id
     is_public: bool
 
 
@@ -61,19 +61,7 @@ def upload_meta(pairs: Mapping[str, bytes]) -> UploadMeta:
     raw_public = _text(pairs.get(IS_PUBLIC, b"false"), "Invalid isPublic: expected true or false")
     if raw_public not in ("true", "false"):
         raise Invalid("Invalid isPublic: expected true or false")
-    return UploadMeta(name, parent, raw_public == "true")
-
-
-async def parent_of(storage: Storage, user_id: str, value: str) -> ParentId:
-    """ROOT, or the id of a live folder of the user."""
-    if value == "" or is_root(value):
-        return ROOT
-    parent = await storage.file_of_user(user_id, value) if is_id(value) else None
-    if parent is None:
-        raise Invalid("Parent not found")
-    if parent.type != "folder":
-        raise Invalid("Parent is not a folder")
-    return parent.id
+    return UploadMeta(name, parent or None, raw_public == "true")
 
 
 def parts_folder(folder: Path) -> Path:

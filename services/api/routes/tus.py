@@ -18,13 +18,13 @@ import time
 
 from aiohttp import web
 
+from shared.domain.folders import parent_of
 from shared.domain.quotas import current_quota
 from shared.domain.uploads import (
     check_length,
     is_expired,
     metadata_of,
     new_upload,
-    parent_of,
     upload_meta,
 )
 from shared.errors import Conflict, NotFound

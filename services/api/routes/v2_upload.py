@@ -13,17 +13,17 @@ import contextlib
 import hashlib
 import os
 import time
-from typing import Any
 
 from aiohttp import web
 
 from shared.blobs import BlobStore
+from shared.domain.folders import parent_of
 from shared.domain.names import valid_name
 from shared.domain.quotas import UploadLimits, effective_quota, room_left
 from shared.domain.sniff import content_type_for, kind_of
 from shared.errors import Invalid, NotFound
 from shared.jobs import enqueue, thumbnails_job
-from shared.storage import ROOT, FileRecord, NewContent, NewFile, ParentId, Storage, User, is_id, is_root
+from shared.storage import FileRecord, NewContent, NewFile, ParentId, Storage, User
 
 from ..auth import current_user, optional_user
 from ..bodies import BodyReader, json_object
@@ -59,22 +59,10 @@ async def _create_folder(request: web.Request, user: User) -> web.Response:
     is_public = body.get("isPublic", False)
     if not isinstance(is_public, bool):
         raise Invalid("Invalid isPublic: expected true or false")
-    parent_id = await _parent(request.app[STORAGE], user.id, body.get("parentId"))
+    parent_id = await parent_of(request.app[STORAGE], user.id, body.get("parentId"))
     new = NewFile(user.id, name, "folder", is_public, parent_id, local_path=None, size=0)
     record = await request.app[STORAGE].create_file(new)  # a folder takes no room: no quota
     return json_response(file_view_v2(record), status=201)
-
-
-async def _parent(storage: Storage, user_id: str, value: Any) -> ParentId:
-    """ROOT (absent, null, 0 or "0"), or one of the user's live folders by id."""
-    if value is None or is_root(value):
-        return ROOT
-    parent = await storage.file_of_user(user_id, value) if is_id(value) else None
-    if parent is None:
-        raise Invalid("Parent not found")
-    if parent.type != "folder":
-        raise Invalid("Parent is not a folder")
-    return parent.id
 
 
 async def _limits(request: web.Request, user: User, replacing: int = 0) -> tuple[UploadLimits, int | None]:
@@ -95,7 +83,7 @@ async def _upload(request: web.Request, user: User) -> web.Response:
         limits.announce_form(request.content_length, FRAMING_SLACK)
 
     async def check_parent(value: str | None) -> ParentId:
-        return await _parent(storage, user.id, "0" if value in (None, "") else value)
+        return await parent_of(storage, user.id, value or None)
 
     async with FormBody(request) as body:
         form = await read_form(request.headers, body, limits, blobs, check_parent)
