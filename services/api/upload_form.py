@@ -2,8 +2,9 @@
 
 The fields `parentId` and `isPublic` come first (both optional), then one or
 more parts named `file`, each with its filename. Each file goes straight to
-its own blob through a BlobWriter (hashed on the way, never held whole in
-memory) and is held to `UploadLimits` as its bytes arrive. The parent is
+its own blob (`store_file`, which also takes a PUT's body: hashed on the way,
+never held whole in memory) and is held to `UploadLimits` as its bytes
+arrive. The parent is
 checked before the first file's first byte is written, the name before its
 own. A part with another name is refused, and everything outside the
 files' bytes may take only so much (FRAMING_LIMIT).
@@ -16,7 +17,7 @@ committed are removed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -24,7 +25,7 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 
-from shared.blobs import BlobStore, BlobWriter
+from shared.blobs import BlobStore
 from shared.domain.names import valid_name
 from shared.domain.quotas import UploadLimits
 from shared.domain.sniff import Kind, kind_of
@@ -148,19 +149,13 @@ class _FormReader:
         encoding = part.headers.get("Content-Transfer-Encoding", "").strip().lower()
         if encoding not in _IDENTITY_ENCODINGS or part.headers.get("Content-Encoding", "identity") != "identity":
             raise invalid_form("a file part must be sent as is (no Content-Transfer-Encoding or Content-Encoding)")
-        limits = self.limits
-        limits.start_file()
-        async with self.blobs.writer() as writer:
-            while not part.at_eof():
-                chunk = await _parsing(part.read_chunk(READ_CHUNK))
-                self.body.content_bytes += len(chunk)
-                if limits.add(len(chunk)):
-                    await writer.write(chunk)
-                else:
-                    await writer.abort()  # over the quota: read on only to know whether it is too large as well
-            limits.end_file()
-            await writer.commit()
-            self.files.append(_stored(name, writer))
+        self.files.append(await store_file(name, self._content(part), self.limits, self.blobs))
+
+    async def _content(self, part: BodyPartReader) -> AsyncIterator[bytes]:
+        while not part.at_eof():
+            chunk = await _parsing(part.read_chunk(READ_CHUNK))
+            self.body.content_bytes += len(chunk)
+            yield chunk
 
     async def remove_stored(self) -> None:
         for stored in self.files:
@@ -169,7 +164,19 @@ class _FormReader:
         self.files = []
 
 
-def _stored(name: str, writer: BlobWriter) -> StoredFile:
+async def store_file(name: str, content: AsyncIterable[bytes], limits: UploadLimits, blobs: BlobStore) -> StoredFile:
+    """A file's bytes (a form's part, a PUT's body) to a new blob, held to
+    `limits` as they arrive; its type from its first bytes. The blob is
+    durable on return, and gone if anything failed."""
+    limits.start_file()
+    async with blobs.writer() as writer:
+        async for chunk in content:
+            if limits.add(len(chunk)):
+                await writer.write(chunk)
+            else:
+                await writer.abort()  # over the quota: read on only to know whether it is too large as well
+        limits.end_file()
+        await writer.commit()
     kind, mime_type = kind_of(writer.head, name)
     return StoredFile(name, writer.path, writer.size, writer.sha256, kind, mime_type)
 

@@ -20,7 +20,7 @@ from shared.blobs import BlobStore
 from shared.domain.folders import parent_of
 from shared.domain.names import valid_name
 from shared.domain.quotas import UploadLimits, effective_quota, room_left
-from shared.domain.sniff import content_type_for, kind_of
+from shared.domain.sniff import content_type_for
 from shared.errors import Invalid, NotFound
 from shared.jobs import enqueue, thumbnails_job
 from shared.storage import FileRecord, NewContent, NewFile, ParentId, Storage, User
@@ -30,7 +30,7 @@ from ..bodies import BodyReader, json_object
 from ..content_headers import content_headers, content_type_v2
 from ..keys import BLOBS, REDIS, SETTINGS, STORAGE
 from ..serving import content_path, file_response, require_content, thumbnail_width, wants_download
-from ..upload_form import FRAMING_SLACK, FormBody, UploadForm, read_form
+from ..upload_form import FRAMING_SLACK, FormBody, UploadForm, read_form, store_file
 from ..views import file_view_v2, json_response
 
 routes = web.RouteTableDef()
@@ -132,29 +132,21 @@ async def replace_content(request: web.Request) -> web.Response:
     limits, quota = await _limits(request, user, replacing=old.size or 0)
     if request.content_length is not None:
         limits.announce(request.content_length)
-    limits.start_file()
-    async with BodyReader(request, None, streamed=True) as body, blobs.writer() as writer:
-        async for chunk in body:
-            if limits.add(len(chunk)):
-                await writer.write(chunk)
-            else:
-                await writer.abort()  # over the quota: read on only to know whether it is too large as well
-        limits.end_file()
-        await writer.commit()
-    kind, mime_type = kind_of(writer.head, old.name)
-    content = NewContent(writer.path, writer.size, writer.sha256, mime_type, kind)
+    async with BodyReader(request, None, streamed=True) as body:
+        stored = await store_file(old.name, body, limits, blobs)
+    content = NewContent(stored.local_path, stored.size, stored.sha256, stored.mime_type, stored.kind)
     try:
         record, old_path = await storage.replace_content(user.id, old.id, content, quota, now=time.time())
     except BaseException:
-        await _remove_all(blobs, [writer.path])
+        await _remove_all(blobs, [stored.local_path])
         raise
     try:
-        if kind == "image":
+        if stored.kind == "image":
             await enqueue(request.app[REDIS], thumbnails_job(record.id, user.id))
     except BaseException:
         with contextlib.suppress(Exception):
             await _put_back(storage, old)
-        await _remove_all(blobs, [writer.path])
+        await _remove_all(blobs, [stored.local_path])
         raise
     if old_path:
         await _remove_all(blobs, [old_path])  # with its thumbnails
