@@ -155,9 +155,9 @@ async def test_retention_zero_keeps_the_trash(files, storage, redis, settings):
     alice = await files.user()
     record, _ = await files.file(alice)
     await storage.trash_file(alice, record.id, now=1.0)
-    assert await purger(settings, storage, redis, trash={"retention_days": 0}).purge() == {"trash": 0}
+    assert await purger(settings, storage, redis, trash={"retention_days": 0}).purge() == {"trash": 0, "uploads": 0}
     assert await storage.file_with_trashed(alice, record.id) is not None
-    assert await purger(settings, storage, redis).purge() == {"trash": 1}
+    assert await purger(settings, storage, redis).purge() == {"trash": 1, "uploads": 0}
     assert await storage.file_with_trashed(alice, record.id) is None
 
 
@@ -169,7 +169,7 @@ async def test_one_purge_at_a_time(files, storage, redis, settings):
     assert await purger(settings, storage, redis).purge() is None
     assert await storage.file_with_trashed(alice, record.id) is not None
     await redis.delete(LOCK_KEY)
-    assert await purger(settings, storage, redis).purge() == {"trash": 1}
+    assert await purger(settings, storage, redis).purge() == {"trash": 1, "uploads": 0}
     assert await redis.get(LOCK_KEY) is None  # released
 
 
@@ -198,7 +198,7 @@ async def test_an_item_restored_meanwhile_is_not_purged(files, storage, redis, s
     await storage.trash_file(alice, record.id, now=1.0)
     racing = RestoredAfterTheLookUp(storage, alice, record.id)
     purge = Purger(racing, redis, settings, Control(get_logger("test"), 1.0))  # type: ignore[arg-type]
-    assert await purge.purge() == {"trash": 0}
+    assert await purge.purge() == {"trash": 0, "uploads": 0}
     assert await storage.file_of_user(alice, record.id) is not None
     assert files.all_there(blob)
 
