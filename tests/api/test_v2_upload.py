@@ -10,6 +10,7 @@ import re
 import pytest
 
 from shared.storage import ROOT, NewFile
+from tests.conftest import until
 
 from .uploads import (
     big,
@@ -26,7 +27,6 @@ from .uploads import (
     server_port,
     sha256,
     thumbnail_jobs,
-    until,
 )
 
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
