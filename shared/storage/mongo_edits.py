@@ -107,7 +107,7 @@ class MongoEdits(MongoBase):
         return file_record(updated)
 
     async def replace_content(
-        self, user_id: str, file_id: str, content: NewContent, quota_bytes: int | None, now: float
+        self, user_id: str, file_id: str, content: NewContent, quota: int | None, now: float
     ) -> tuple[FileRecord, str | None]:
         """Growth is charged before the document points at the new content,
         a shrink given back after; the document is changed only if it still
@@ -125,7 +125,7 @@ class MongoEdits(MongoBase):
             old_size = doc.get("size")
             grown = content.size - (old_size if isinstance(old_size, int) else 0)
             if grown > 0:
-                await charge(self._users, user_id, used=grown, quota_bytes=quota_bytes)
+                await charge(self._users, user_id, used=grown, quota=quota)
             updated = await self._files.find_one_and_update(
                 {**match, "localPath": doc.get("localPath"), "size": old_size},
                 {"$set": keyed(doc, {

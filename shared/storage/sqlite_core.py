@@ -107,11 +107,11 @@ def live_folder_key(conn: sqlite3.Connection, user_id: str, parent_id: ParentId)
     return key
 
 
-def check_quota(conn: sqlite3.Connection, user_id: str, more: int, quota_bytes: int | None) -> None:
+def check_quota(conn: sqlite3.Connection, user_id: str, more: int, quota: int | None) -> None:
     """QuotaExceeded if `more` bytes would take the user's used + reserved
-    bytes past `quota_bytes` (None: unlimited). Adding nothing is never
+    bytes past `quota` (None: unlimited). Adding nothing is never
     refused, so a user over a lowered quota can still make folders and shrink files."""
-    if quota_bytes is None or more <= 0:
+    if quota is None or more <= 0:
         return
     row = conn.execute(
         "SELECT used_bytes, (SELECT coalesce(sum(length), 0) FROM uploads"
@@ -119,7 +119,7 @@ def check_quota(conn: sqlite3.Connection, user_id: str, more: int, quota_bytes: 
         (user_id,),
     ).fetchone()
     used, reserved = row if row is not None else (0, 0)
-    if used + reserved + more > quota_bytes:
+    if used + reserved + more > quota:
         raise QuotaExceeded()
 
 

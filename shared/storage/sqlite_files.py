@@ -104,11 +104,11 @@ def _moves_into_itself(conn: sqlite3.Connection, user_id: str, folder_id: str, t
 
 @domain_errors(domain_error)
 class FilesPart(SQLiteCore):
-    async def create_file(self, new: NewFile, quota_bytes: int | None = None) -> FileRecord:
+    async def create_file(self, new: NewFile, quota: int | None = None) -> FileRecord:
         def insert(conn: sqlite3.Connection) -> FileRecord:
             key = live_folder_key(conn, new.user_id, new.parent_id)
             record = new_record(new, new.user_id, ROOT if key == "0" else key, time.time())
-            check_quota(conn, new.user_id, record.size or 0, quota_bytes)
+            check_quota(conn, new.user_id, record.size or 0, quota)
             insert_file(conn, record)
             return record
 
@@ -275,14 +275,14 @@ class FilesPart(SQLiteCore):
         return await self._transaction(update)
 
     async def replace_content(
-        self, user_id: str, file_id: str, content: NewContent, quota_bytes: int | None, now: float
+        self, user_id: str, file_id: str, content: NewContent, quota: int | None, now: float
     ) -> tuple[FileRecord, str | None]:
         def replace(conn: sqlite3.Connection) -> tuple[FileRecord, str | None]:
             record, _ = _live_row(conn, user_id, file_id)
             if record.type == "folder":
                 raise Invalid("A folder has no content")
             more = content.size - (record.size or 0)
-            check_quota(conn, record.user_id, more, quota_bytes)
+            check_quota(conn, record.user_id, more, quota)
             row = conn.execute(
                 "UPDATE files SET local_path = ?, size = ?, sha256 = ?, mime_type = ?, type = ?,"
                 f" has_thumbnails = 0, updated_at = ? WHERE id = ? RETURNING {FILE_COLUMNS}",
