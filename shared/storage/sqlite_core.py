@@ -45,6 +45,7 @@ from .sqlite_writes import WriteQueue
 T = TypeVar("T")
 
 CONNECT_TIMEOUT = 10.0  # opening (and migrating) waits this long for another process's lock
+MAX_DEPTH = 10_000  # a parent chain longer than this is a cycle left by other tools
 
 FILE_COLUMNS = ("id, user_id, name, type, is_public, parent_id, local_path, size, sha256, mime_type,"
                 " created_at, updated_at, trashed_at, trash_id, has_thumbnails")

@@ -1,12 +1,9 @@
-"""SQLite: files and folders, v1 reads and v2 lists, search and changes.
+"""SQLite: files and folders, v1 reads and pages, and changes (v2 lists,
+search and ancestors are sqlite_lists.py's).
 
 v1 pages come from each file's dense position in its folder (`seq`: 0, 1,
 2... in the order of arrival), so page n is an index seek to seq 20n
-instead of an OFFSET that walks 20n index entries. v2 lists are keyset
-seeks in a partial index of live rows per sort key (sqlite_migrations v3):
-folders, then files, each one ordered range read forwards or backwards, so
-page 5,000 costs what page 1 costs. The query names its index (INDEXED BY)
-so statistics gathered later cannot turn the seek into a sort.
+instead of an OFFSET that walks 20n index entries.
 """
 
 from __future__ import annotations
@@ -21,17 +18,15 @@ from .base import (
     FileRecord,
     NewContent,
     NewFile,
-    Order,
     ParentId,
-    Position,
     is_id,
-    is_storable_text,
     name_key,
     new_id,
 )
 from .guard import domain_errors
 from .sqlite_core import (
     FILE_COLUMNS,
+    MAX_DEPTH,
     SQLiteCore,
     add_used_bytes,
     append_seq,
@@ -42,11 +37,6 @@ from .sqlite_core import (
     live_folder_key,
     parent_key,
 )
-
-# The column each sort compares, and the index that holds it for a folder's live rows.
-_SORT_COLUMN = {"name": "name_key", "updated_at": "updated_at", "size": "size_key"}
-_LIST_INDEX = {"name": "live_by_name", "updated_at": "live_by_updated", "size": "live_by_size"}
-_MAX_DEPTH = 10_000  # a parent chain longer than this is a cycle left by other tools
 
 
 def insert_file(conn: sqlite3.Connection, record: FileRecord) -> None:
@@ -91,7 +81,7 @@ def _moves_into_itself(conn: sqlite3.Connection, user_id: str, folder_id: str, t
     one primary-key look-up at a time (a recursive CTE may be planned as a
     scan of every file once statistics exist)."""
     current, seen = target, set[str]()
-    while current != "0" and current not in seen and len(seen) < _MAX_DEPTH:
+    while current != "0" and current not in seen and len(seen) < MAX_DEPTH:
         if current == folder_id:
             return True
         seen.add(current)
@@ -177,63 +167,6 @@ class FilesPart(SQLiteCore):
 
     async def count_files(self) -> int:
         return self._read("SELECT count(*) FROM files").fetchone()[0]
-
-    async def list_files(
-        self, user_id: str, parent_id: ParentId, order: Order, limit: int, after: Position | None
-    ) -> list[FileRecord]:
-        key = parent_key(parent_id)
-        if not is_id(user_id) or key is None:
-            return []
-        return self._keyset(_LIST_INDEX[order.field], "user_id = ? AND parent_id = ?",
-                            (user_id.lower(), key), order, limit, after)
-
-    async def search_files(
-        self, user_id: str, text: str, order: Order, limit: int, after: Position | None
-    ) -> list[FileRecord]:
-        if not is_id(user_id) or not is_storable_text(text):
-            return []
-        # The user's names are read from search_by_name (no row visited but
-        # the matches); sorted by name that is also the order, else the
-        # matches are sorted.
-        return self._keyset("search_by_name", "user_id = ? AND instr(name_key, ?) > 0",
-                            (user_id.lower(), name_key(text)), order, limit, after)
-
-    def _keyset(self, index: str, where: str, params: tuple, order: Order, limit: int,
-                after: Position | None) -> list[FileRecord]:
-        """Up to `limit` live rows matching `where`, folders then files, each
-        in `order` after `after` (see the module doc)."""
-        column = _SORT_COLUMN[order.field]
-        direction, beyond = ("DESC", "<") if order.descending else ("ASC", ">")
-        found: list[FileRecord] = []
-        for is_file in (0, 1):
-            if limit - len(found) <= 0:
-                break
-            if after is not None and not after.is_folder and is_file == 0:
-                continue  # the last page ended among the files
-            seek, values = "", (*params, is_file)
-            if after is not None and after.is_folder == (is_file == 0):
-                seek, values = f" AND ({column}, id) {beyond} (?, ?)", (*values, after.value, after.id)
-            rows = self._read(
-                f"SELECT {FILE_COLUMNS} FROM files INDEXED BY {index} WHERE {where} AND is_file = ?"
-                f" AND trashed_at IS NULL{seek} ORDER BY {column} {direction}, id {direction} LIMIT ?",
-                (*values, limit - len(found)),
-            ).fetchall()
-            found += [file_record(row) for row in rows]
-        return found
-
-    async def ancestors(self, user_id: str, file_id: str) -> list[FileRecord]:
-        record = await self.file_with_trashed(user_id, file_id)
-        chain: list[FileRecord] = []
-        seen = set()
-        while record is not None and record.parent_id != ROOT and len(chain) < _MAX_DEPTH:
-            parent = self._file_by_id(str(record.parent_id))
-            if parent is None or parent.user_id != user_id or parent.id in seen:
-                break
-            seen.add(parent.id)
-            chain.append(parent)
-            record = parent
-        chain.reverse()
-        return chain
 
     async def update_file(
         self,
