@@ -8,7 +8,7 @@ parent again, atomically, when the file is stored.
 from __future__ import annotations
 
 from shared.errors import Invalid
-from shared.storage import ROOT, ParentId, Storage, is_id, is_root
+from shared.storage import NOT_A_FOLDER, PARENT_NOT_FOUND, ROOT, ParentId, Storage, is_id, is_root
 
 
 async def parent_of(storage: Storage, user_id: str, value: object) -> ParentId:
@@ -19,7 +19,7 @@ async def parent_of(storage: Storage, user_id: str, value: object) -> ParentId:
         return ROOT
     parent = await storage.file_of_user(user_id, value) if isinstance(value, str) and is_id(value) else None
     if parent is None:
-        raise Invalid("Parent not found")
+        raise Invalid(PARENT_NOT_FOUND)
     if parent.type != "folder":
-        raise Invalid("Parent is not a folder")
+        raise Invalid(NOT_A_FOLDER)
     return parent.id

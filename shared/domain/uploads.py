@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import Invalid, TooLarge
-from shared.storage import ParentId, Upload, is_root, new_id
+from shared.storage import PARENT_NOT_FOUND, ParentId, Upload, is_root, new_id
 
 from .names import valid_name
 
@@ -57,7 +57,7 @@ def upload_meta(pairs: Mapping[str, bytes]) -> UploadMeta:
     if raw_name is None:
         raise Invalid("Missing filename in Upload-Metadata")
     name = valid_name(_text(raw_name, "Invalid name"))
-    parent = _text(pairs.get(PARENT_ID, b""), "Parent not found")
+    parent = _text(pairs.get(PARENT_ID, b""), PARENT_NOT_FOUND)
     raw_public = _text(pairs.get(IS_PUBLIC, b"false"), "Invalid isPublic: expected true or false")
     if raw_public not in ("true", "false"):
         raise Invalid("Invalid isPublic: expected true or false")

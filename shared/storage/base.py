@@ -25,6 +25,12 @@ ParentId = int | str
 
 PAGE_SIZE = 20
 
+# Why an item cannot go into a folder (create_file, update_file): the same
+# words from every backend, and from the API's early checks.
+PARENT_NOT_FOUND = "Parent not found"
+NOT_A_FOLDER = "Parent is not a folder"
+INTO_ITSELF = "Cannot move a folder into itself"
+
 # Seconds a SQLite write may wait (queued, then for the lock) before StorageBusy;
 # the default of storage.write_timeout (config.toml).
 DEFAULT_WRITE_TIMEOUT = 10.0

@@ -42,6 +42,7 @@ from ..errors import EmailTaken, Invalid, StorageUnavailable
 from ..logging import get_logger
 from .base import (
     PAGE_SIZE,
+    PARENT_NOT_FOUND,
     FileRecord,
     NewFile,
     ParentId,
@@ -68,7 +69,7 @@ from .mongo_lists import MongoLists
 from .mongo_setup import EmailIndexes, legacy_match, prepare
 from .mongo_shares import MongoShares
 from .mongo_trash import MongoTrash
-from .mongo_tree import PARENT_NOT_FOUND, parent_problem
+from .mongo_tree import parent_problem
 from .mongo_uploads import MongoUploads
 from .mongo_usage import MongoUsage, charge
 

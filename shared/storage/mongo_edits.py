@@ -12,7 +12,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from ..errors import Invalid, NotFound
-from .base import FileRecord, NewContent, ParentId, is_id, is_root
+from .base import INTO_ITSELF, FileRecord, NewContent, ParentId, is_id, is_root
 from .guard import domain_errors
 from .mongo_docs import (
     LIVE,
@@ -26,8 +26,6 @@ from .mongo_docs import (
 )
 from .mongo_tree import chain_up, parent_problem
 from .mongo_usage import charge, next_seq
-
-INTO_ITSELF = "Cannot move a folder into itself"
 
 
 def _same_parent(stored: Any, wanted: ParentId) -> bool:

@@ -37,7 +37,7 @@ from typing import TypeVar
 
 from ..config import PROJECT_ROOT
 from ..errors import Invalid, QuotaExceeded, StorageBusy, StorageFull, StorageUnavailable
-from .base import DEFAULT_WRITE_TIMEOUT, ROOT, FileRecord, ParentId, is_id, is_root
+from .base import DEFAULT_WRITE_TIMEOUT, NOT_A_FOLDER, PARENT_NOT_FOUND, ROOT, FileRecord, ParentId, is_id, is_root
 from .guard import unstorable_text
 from .sqlite_migrations import id_time
 from .sqlite_writes import WriteQueue
@@ -102,9 +102,9 @@ def live_folder_key(conn: sqlite3.Connection, user_id: str, parent_id: ParentId)
         "SELECT type, trashed_at FROM files WHERE id = ? AND user_id = ?", (key, user_id)
     ).fetchone()
     if key is None or row is None or row[1] is not None:
-        raise Invalid("Parent not found")
+        raise Invalid(PARENT_NOT_FOUND)
     if row[0] != "folder":
-        raise Invalid("Parent is not a folder")
+        raise Invalid(NOT_A_FOLDER)
     return key
 
 

@@ -13,6 +13,7 @@ import time
 
 from ..errors import Invalid, NotFound
 from .base import (
+    INTO_ITSELF,
     PAGE_SIZE,
     ROOT,
     FileRecord,
@@ -192,7 +193,7 @@ class FilesPart(SQLiteCore):
                 target = live_folder_key(conn, record.user_id, parent_id)
                 if record.type == "folder" and target != "0" and _moves_into_itself(
                         conn, record.user_id, record.id, target):
-                    raise Invalid("Cannot move a folder into itself")
+                    raise Invalid(INTO_ITSELF)
                 old = "0" if record.parent_id == ROOT else str(record.parent_id)
                 if target != old:
                     conn.execute("UPDATE files SET seq = NULL WHERE id = ?", (record.id,))
