@@ -201,6 +201,13 @@ def measure(pids: list[int], rss_pid: int, content_bytes: int, send: Callable[[]
             "rss_before_mib": round(before / 1024, 1), "gib_per_s": round(gib / wall, 3), "wall_s": round(wall, 2)}
 
 
+def remove_blobs(folder: Path) -> None:
+    """The uploaded blobs, between uploads; not the tus parts' folder (empty once an upload is done)."""
+    for blob in folder.iterdir():
+        if blob.is_file():
+            blob.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gib", type=float, default=2.0)
@@ -233,14 +240,12 @@ def main() -> None:
                 assert status == 201, body[:300]
                 (doc,) = json.loads(body)["items"]
                 assert (doc["size"], doc["sha256"]) == (size, digest), doc
-                for blob in blobs.iterdir():
-                    blob.unlink()
+                remove_blobs(blobs)
 
             def ours_tus() -> None:
                 doc = tus_upload(url, token, source, TUS_CHUNK)
                 assert (doc["size"], doc["sha256"]) == (size, digest), doc
-                for blob in blobs.iterdir():
-                    blob.unlink()
+                remove_blobs(blobs)
 
             def bare() -> None:
                 status, body = post_form(peer + "/stream", source)
@@ -262,8 +267,7 @@ def main() -> None:
                     status, body = curl(["-X", "POST", "-T", str(v1_body), "-H", "Content-Type: application/json",
                                          "-H", f"X-Token: {token}", url + "/files"])
                     assert status == 201, body
-                for blob in blobs.iterdir():
-                    blob.unlink()
+                remove_blobs(blobs)
 
             cases: list[tuple[str, list[int], int, int, Callable[[], None]]] = []
             if "multipart" in modes:

@@ -39,6 +39,18 @@ def sh_blocks() -> list[str]:
     return [code for lang, code in _BLOCK.findall(README.read_text()) if lang == "sh"]
 
 
+def python_blocks() -> list[str]:
+    return [code for lang, code in _BLOCK.findall(README.read_text()) if lang == "python"]
+
+
+V2_MARK = "# API v2\n"
+
+
+def v2_walkthrough() -> str:
+    (block,) = [b for b in sh_blocks() if b.startswith(V2_MARK)]
+    return block
+
+
 def starts_the_service(block: str) -> bool:
     return "scripts/run" in block
 
@@ -58,7 +70,7 @@ def walkthrough() -> str:
 
 def operator_blocks() -> list[str]:
     return [b for b in sh_blocks()
-            if not (b.startswith("API=") or starts_the_service(b) or starts_a_worker(b)
+            if not (b.startswith(("API=", V2_MARK)) or starts_the_service(b) or starts_a_worker(b)
                     or is_the_test_suite(b))]
 
 
@@ -97,7 +109,7 @@ def run_bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
 
 
 def test_every_sh_block_is_run_by_this_module():
-    kinds = [walkthrough(), *operator_blocks()]
+    kinds = [walkthrough(), v2_walkthrough(), *operator_blocks()]
     starting = [b for b in sh_blocks() if starts_the_service(b)]
     workers = [b for b in sh_blocks() if starts_a_worker(b)]
     suite = [b for b in sh_blocks() if is_the_test_suite(b)]
@@ -128,6 +140,58 @@ def test_the_api_walkthrough_works_as_written(service, tmp_path):
     assert (work / "photo-copy.jpg").read_bytes() == (work / "photo.jpg").read_bytes()
     with Image.open(work / "thumb.jpg") as thumb:
         assert thumb.format == "JPEG" and thumb.width == 250
+
+
+def test_the_v2_walkthrough_works_as_written(service, tmp_path):
+    url, env = service
+    work = tmp_path / "v2"
+    work.mkdir()
+    shutil.copy(IMAGES / "flower.jpg", work / "photo.jpg")
+    (work / ".curlrc").write_text('write-out = "\\n"\n')
+    done = run_bash(v2_walkthrough(), work, {**env, "API": url, "CURL_HOME": str(work)})
+    out = done.stdout
+    assert done.returncode == 0, f"{out}\n{done.stderr}"
+
+    lines = out.splitlines()
+    assert '"email":"ann@example.com"' in lines[0] and '"quotaBytes":null' in lines[1]
+    assert "Hello, v2!" in lines
+    assert '"name":"photo.jpg"' in lines[3] and '"next":"' in lines[3]  # biggest first, one a page
+    assert '"name":"hello.txt"' in lines[4] and '"next":null' in lines[4]  # found in its folder
+    assert '"name":"greeting.txt","type":"file","parentId":0' in lines[5]  # renamed, moved
+    assert lines.count("first half, second half") == 2  # resumed tus upload, then behind a password
+    assert "Upload-Offset: 12" in out
+    assert (work / "shared.jpg").read_bytes() == (work / "photo.jpg").read_bytes()
+    assert '"code":"password_required"' in out and '"code":"link_expired"' in out
+    assert lines[-1].startswith('{"error":"Unauthorized"')  # logged out
+    errors = [line for line in lines if '"error"' in line]
+    assert len(errors) == 3, errors  # the password asked, the revoked link, the token after logout
+
+
+def test_the_tus_client_example_works_as_written(service, tmp_path):
+    import json
+    import urllib.request
+
+    url, env = service
+    (block,) = python_blocks()
+    shutil.copy(IMAGES / "flower.jpg", tmp_path / "photo.jpg")
+
+    def call(path: str, body: dict) -> dict:
+        request = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as answer:
+            return json.load(answer)
+
+    call("/v2/users", {"email": "tus@example.com", "password": "long enough"})
+    token = call("/v2/sessions", {"email": "tus@example.com", "password": "long enough"})["token"]
+    done = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", block], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env={**env, "API": url, "TOKEN": token})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(url + "/v2/uploads/")
+    request = urllib.request.Request(url + "/v2/files?q=photo", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request) as answer:
+        (item,) = json.load(answer)["items"]
+    assert item["type"] == "image" and item["isPublic"] is True
+    assert item["size"] == (tmp_path / "photo.jpg").stat().st_size
 
 
 def test_the_operator_commands_work_as_written(service):

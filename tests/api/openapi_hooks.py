@@ -22,25 +22,38 @@ the account in the environment).
   up) is made one that can succeed: the account's own credentials (the
   password "changed" to itself) from the hook's address, a sign-up from an
   address not seen before.
-- Answers only a known file gives (a range of its content, 304, a restore)
-  are asked for by explicit examples on files the test prepared (a text
-  file, a file in the trash), not left to the chance of a generated id.
+- Answers only a known file gives (its content, a range of it, 304, 412,
+  416, a folder's 400, new content, a restore, a link revoked) are asked for
+  by explicit examples on what the test prepared (a text file, a file in the
+  trash, a folder, a link), not left to the chance of a generated id; so is
+  POST /v2/files's 415 (a body neither JSON nor a form).
 - Share links (/s/): schemathesis cannot make a token (a token is only ever
   seen inside a link's url), so the hook makes links of each kind once, under
   an account of its own that the run never touches: each answer of each /s/
   operation is an explicit example on them, and generated /s/ requests are
   sent to them too (chosen by the case, some keeping the generated token: 404),
   now and then with a conditional header.
+- tus uploads (/v2/uploads): each answer of each operation is an explicit
+  example on uploads of the test's account made for it (at 0 of 10 bytes,
+  complete, or held by another writer: the hooks take the part's flock, as a
+  PATCH in another process does, for the rest of the run). Generated requests
+  to an upload URL go, chosen by the case, to a fresh upload (sometimes at its
+  right offset), the others keep the generated id (404); some generated
+  creations get a valid filename. Chunks are raw bytes (hypothesis's), sent
+  as application/offset+octet-stream.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
+import hashlib
 import os
 import zlib
 
 import requests
 import schemathesis
+from hypothesis import strategies as st
 
 URL = os.environ["FM_OPENAPI_URL"]
 EMAIL = os.environ["FM_OPENAPI_EMAIL"]
@@ -49,12 +62,25 @@ HOOK_ADDRESS = os.environ["FM_OPENAPI_HOOK_ADDRESS"]
 BASIC = "Basic " + base64.b64encode(f"{EMAIL}:{PASSWORD}".encode()).decode()
 TEXT_FILE = os.environ["FM_OPENAPI_TEXT_FILE"]
 TRASHED_FILE = os.environ["FM_OPENAPI_TRASHED_FILE"]
+FOLDER = os.environ["FM_OPENAPI_FOLDER"]
+LINK = os.environ["FM_OPENAPI_LINK"]  # a link to TEXT_FILE
+UPLOAD_PARTS = os.environ["FM_OPENAPI_UPLOAD_PARTS"]  # the service's folder of tus part files
 
-# Per operation, the explicit examples on the prepared files: (path parameters, headers).
+# Per operation, the explicit examples on the prepared files: (path parameters, headers[, (media type, body)]).
+_CONTENT_EXAMPLES = [({"id": TEXT_FILE}, {}),  # 200
+                     ({"id": TEXT_FILE}, {"Range": "bytes=0-0"}),  # 206
+                     ({"id": TEXT_FILE}, {"If-None-Match": "*"}),  # 304
+                     ({"id": FOLDER}, {}),  # 400
+                     ({"id": TEXT_FILE}, {"If-Match": '"other"'}),  # 412
+                     ({"id": TEXT_FILE}, {"Range": "bytes=999-"})]  # 416
 PREPARED_EXAMPLES = {
-    "GET /files/{id}/data": [({"id": TEXT_FILE}, {"Range": "bytes=0-0"}),  # 206
-                             ({"id": TEXT_FILE}, {"If-None-Match": "*"})],  # 304
+    "GET /files/{id}/data": _CONTENT_EXAMPLES,
+    "GET /v2/files/{id}/content": _CONTENT_EXAMPLES,
+    "PUT /v2/files/{id}/content": [({"id": TEXT_FILE}, {}, ("application/octet-stream", b"hello")),  # 200
+                                   ({"id": FOLDER}, {}, ("application/octet-stream", b"hello"))],  # 400
+    "POST /v2/files": [({}, {}, ("text/plain", "hello"))],  # 415
     "POST /v2/files/{id}/restore": [({"id": TRASHED_FILE}, {})],  # 200
+    "DELETE /v2/links/{id}": [({"id": LINK}, {})],  # 204
 }
 
 # Answers a request valid by the document can get because of what the server
@@ -75,6 +101,19 @@ STATE_DEPENDENT_400 = {
                        "Invalid multipart body: parentId and isPublic come before the files"},
     "GET /v2/files/{id}/content": {"A folder doesn't have content"},
     "PUT /v2/files/{id}/content": {"A folder doesn't have content"},
+    # Upload-Metadata values are base64: what they hold (a valid name, a parent, a boolean) is out of the
+    # pattern's sight, and so are keys given twice (STATE_DEPENDENT_400_PREFIXES).
+    "POST /v2/uploads": {"Invalid name", "Parent not found", "Parent is not a folder",
+                         "Invalid isPublic: expected true or false"},
+    # X-HTTP-Method-Override: PATCH reads Upload-Offset and Upload-Checksum (needs the first), DELETE
+    # neither, so the document holds them to no format (STATE_DEPENDENT_400_PREFIXES).
+    "POST /v2/uploads/{upload_id}": {"Missing Upload-Offset header"},
+}
+# Upload-Checksum is read only with a chunk (a PATCH's, a creation's body): its format is in the description.
+_CHECKSUM_400 = ("Invalid Upload-Checksum header: ", "Unsupported checksum algorithm: ")
+STATE_DEPENDENT_400_PREFIXES = {
+    "POST /v2/uploads": ("Invalid Upload-Metadata header: key ", *_CHECKSUM_400),
+    "POST /v2/uploads/{upload_id}": ("Invalid Upload-Offset header: ", *_CHECKSUM_400),
 }
 
 
@@ -86,6 +125,10 @@ _valid_seen: dict[str, int] = {}
 @schemathesis.hook
 def before_call(ctx, case, **kwargs) -> None:
     label = case.operation.label
+    if label.startswith(("POST /v2/uploads", "PATCH /v2/uploads", "DELETE /v2/uploads", "HEAD /v2/uploads",
+                         "OPTIONS /v2/uploads")):
+        _to_an_upload(case)
+        return
     if label not in _LOGINS_V2 and label != "POST /v2/users":
         return
     case.headers = dict(case.headers or {})
@@ -133,11 +176,20 @@ def before_add_examples(ctx, examples: list) -> None:
     """Explicit cases are sent as built (the auth hook does not see them): each gets a fresh token,
     marked as the run's own credentials, so the auth checks still probe the case without them."""
     operation = ctx.operation
-    for path_parameters, headers in PREPARED_EXAMPLES.get(operation.label, []):
+    for path_parameters, headers, *body in PREPARED_EXAMPLES.get(operation.label, []):
         token = LoginWhenNeeded().get(None, None)
-        case = operation.Case(path_parameters=path_parameters, headers={**headers, "X-Token": token})
+        media = {"media_type": body[0][0], "body": body[0][1]} if body else {}
+        case = operation.Case(path_parameters=path_parameters, headers={**headers, "X-Token": token}, **media)
         case._has_explicit_auth = True
         examples.append(case)
+    if operation.label in TUS_LABELS:
+        for path_parameters, headers, body in _tus_examples(operation.label):
+            if "Authorization" not in headers:  # the 401 examples carry a wrong bearer instead
+                headers = {**headers, "X-Token": LoginWhenNeeded().get(None, None)}
+            case = operation.Case(path_parameters=path_parameters, headers=headers,
+                                  **({} if body is None else {"body": body, "media_type": CHUNK_TYPE}))
+            case._has_explicit_auth = True
+            examples.append(case)
     if operation.label in SHARE_EXAMPLES:
         shares = _shares_made()
         for params, headers, body in SHARE_EXAMPLES[operation.label]:
@@ -157,7 +209,8 @@ def only_state_dependent_400_for_valid_input(ctx, response, case) -> None:
         return
     message = response.json().get("error")
     allowed = STATE_DEPENDENT_400.get(case.operation.label, set())
-    if message not in allowed:
+    if message not in allowed and not message.startswith(STATE_DEPENDENT_400_PREFIXES.get(case.operation.label,
+                                                                                         ())):
         raise AssertionError(f"A request valid by the document got 400 {message!r}; "
                              f"only {sorted(allowed)} may depend on the server's state")
 
@@ -303,3 +356,130 @@ def map_case(context, case):
             others = {k: v for k, v in (case.headers or {}).items() if k.lower() not in _CONDITIONAL}
             case.headers = {**others, **condition}
     return case
+
+
+# ---- tus uploads ---------------------------------------------------------------
+CHUNK_TYPE = "application/offset+octet-stream"
+# A chunk is raw bytes, empty or not, in valid and invalid cases alike: any bytes are a chunk, so a
+# non-bytes "invalid" body (sent as its JSON text) would be one too.
+schemathesis.openapi.media_type(CHUNK_TYPE, st.one_of(st.just(b""), st.binary(max_size=4096)))
+
+_TUS = {"Tus-Resumable": "1.0.0"}
+_WRONG_TOKEN = {"Authorization": "Bearer not-a-token"}
+_UNKNOWN_UPLOAD = "0" * 24
+_UPLOAD_URL_LABELS = {"OPTIONS /v2/uploads/{upload_id}", "HEAD /v2/uploads/{upload_id}",
+                      "PATCH /v2/uploads/{upload_id}", "DELETE /v2/uploads/{upload_id}",
+                      "POST /v2/uploads/{upload_id}"}
+TUS_LABELS = {"OPTIONS /v2/uploads", "POST /v2/uploads", *_UPLOAD_URL_LABELS}
+_held_parts: list[int] = []  # descriptors whose flock stands for another writer, until the run ends
+_token: list[str] = []
+
+
+def _metadata(**pairs: str) -> str:
+    return ",".join(f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in pairs.items())
+
+
+def _checksum(data: bytes) -> str:
+    return "sha1 " + base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+def _new_upload(length: int = 10, body: bytes = b"") -> str:
+    """A new upload of the test's account (its first bytes sent with it): its id."""
+    headers = {**_TUS, "Upload-Length": str(length), "Upload-Metadata": _metadata(filename="hooks.bin")}
+    if body:
+        headers["Content-Type"] = CHUNK_TYPE
+    for _ in range(2):  # once more with a new token when the run revoked this one
+        if not _token:
+            _token.append(LoginWhenNeeded().get(None, None))
+        resp = requests.post(f"{URL}/v2/uploads", headers={**headers, "X-Token": _token[0]}, data=body, timeout=30)
+        if resp.status_code != 401:
+            break
+        _token.clear()
+    assert resp.status_code == 201, resp.text
+    return resp.headers["Location"].rsplit("/", 1)[1]
+
+
+def _busy_upload() -> str:
+    """An upload another writer holds: its part's flock taken, as a PATCH in any process takes it,
+    for the rest of the run (PATCH and DELETE: 409)."""
+    upload_id = _new_upload()
+    os.makedirs(UPLOAD_PARTS, exist_ok=True)
+    fd = os.open(os.path.join(UPLOAD_PARTS, f"{upload_id}.part"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _held_parts.append(fd)
+    return upload_id
+
+
+def _tus_examples(label: str) -> list[tuple[dict[str, str], dict[str, str], bytes | None]]:
+    """Each answer of the tus operation `label`, as (path parameters, headers, chunk or None), on uploads
+    made now (the test's account; an example without X-Token carries a wrong bearer)."""
+    length = {"Upload-Length": "10", "Upload-Metadata": _metadata(filename="example.txt")}
+    if label == "OPTIONS /v2/uploads":
+        return [({}, {}, None), ({}, _WRONG_TOKEN, None)]
+    if label == "OPTIONS /v2/uploads/{upload_id}":
+        return [({"upload_id": _new_upload()}, {}, None), ({"upload_id": _UNKNOWN_UPLOAD}, _WRONG_TOKEN, None)]
+    if label == "POST /v2/uploads":
+        whole = {"Upload-Length": "5", "Upload-Checksum": _checksum(b"hello"),
+                 "Upload-Metadata": _metadata(filename="hello.txt", parentId="0", isPublic="true")}
+        return [({}, {**_TUS, **length}, None),  # 201
+                ({}, {**_TUS, **whole}, b"hello"),  # 201, File-Id
+                ({}, {**_TUS, **length}, b"01234"),  # 201, at 5
+                ({}, {**_TUS, **length, "Upload-Length": "ten"}, None),  # 400
+                ({}, {**_TUS, **length, "Upload-Defer-Length": "1"}, None),  # 400
+                ({}, {**_TUS, **length, "Upload-Metadata": _metadata(filename="x", parentId=TEXT_FILE)}, None),
+                ({}, length, None),  # 412
+                ({}, {**_TUS, **length, "Upload-Length": str(2**63 - 1)}, None),  # 413 File too large
+                ({}, {**_TUS, **length}, b"0123456789+"),  # 413 past the length
+                ({}, {**_TUS, **length, "Content-Type": "text/plain"}, b"01234"),  # 415
+                ({}, {**_TUS, **length, "Upload-Checksum": _checksum(b"other")}, b"01234"),  # 460
+                ({}, {**_TUS, **length, **_WRONG_TOKEN}, None)]  # 401
+    if label == "HEAD /v2/uploads/{upload_id}":
+        return [({"upload_id": _new_upload()}, _TUS, None),  # 200
+                ({"upload_id": _new_upload(5, b"hello")}, _TUS, None),  # 200, File-Id
+                ({"upload_id": _UNKNOWN_UPLOAD}, _TUS, None),  # 404
+                ({"upload_id": _new_upload()}, {}, None),  # 412
+                ({"upload_id": _new_upload()}, {**_TUS, **_WRONG_TOKEN}, None)]  # 401
+    if label == "DELETE /v2/uploads/{upload_id}":
+        return [({"upload_id": _new_upload()}, _TUS, None),  # 204
+                ({"upload_id": _UNKNOWN_UPLOAD}, _TUS, None),  # 404
+                ({"upload_id": _busy_upload()}, _TUS, None),  # 409
+                ({"upload_id": _new_upload()}, {}, None),  # 412
+                ({"upload_id": _new_upload()}, {**_TUS, **_WRONG_TOKEN}, None)]  # 401
+    override = {"X-HTTP-Method-Override": "PATCH"} if label.startswith("POST") else {}
+    at = {**_TUS, **override, "Upload-Offset": "0"}
+    examples = [({"upload_id": _new_upload()}, at, b"01234"),  # 204, at 5
+                ({"upload_id": _new_upload(5)}, {**at, "Upload-Checksum": _checksum(b"hello")}, b"hello"),  # File-Id
+                ({"upload_id": _new_upload()}, {**at, "Upload-Offset": "x"}, b"01234"),  # 400
+                ({"upload_id": _UNKNOWN_UPLOAD}, at, b"01234"),  # 404
+                ({"upload_id": _new_upload()}, {**at, "Upload-Offset": "3"}, b"01234"),  # 409
+                ({"upload_id": _busy_upload()}, at, b"01234"),  # 409, another writer
+                ({"upload_id": _new_upload()}, {**override, "Upload-Offset": "0"}, b"01234"),  # 412
+                ({"upload_id": _new_upload()}, at, b"0123456789+"),  # 413
+                ({"upload_id": _new_upload()}, {**at, "Content-Type": "text/plain"}, b"01234"),  # 415
+                ({"upload_id": _new_upload()}, {**at, "Upload-Checksum": _checksum(b"other")}, b"01234"),  # 460
+                ({"upload_id": _new_upload()}, {**at, **_WRONG_TOKEN}, b"01234")]  # 401
+    if override:
+        examples += [({"upload_id": _new_upload()}, {**_TUS, "X-HTTP-Method-Override": "delete"}, b""),  # 204
+                     ({"upload_id": _new_upload()}, {**at, "X-HTTP-Method-Override": "GET"}, b"01234")]  # 405
+    return examples
+
+
+def _to_an_upload(case) -> None:
+    """A generated (valid) request to an upload URL goes to a fresh upload when the case says so, now
+    and then at its right offset; a generated creation gets a valid filename now and then."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive or meta.phase.name in ("examples", "stateful"):
+        return
+    label = case.operation.label
+    headers = case.headers = dict(case.headers or {})
+    if label == "POST /v2/uploads":
+        metadata = headers.get("Upload-Metadata")
+        if isinstance(metadata, str) and _pick(case, "filename", [True, False]):
+            _, comma, rest = metadata.partition(",")
+            headers["Upload-Metadata"] = _metadata(filename="fuzzed.bin") + comma + rest
+        return
+    if label in _UPLOAD_URL_LABELS and _pick(case, "upload", [False, True, True]):
+        at_offset = label.startswith(("PATCH", "POST")) and _pick(case, "offset", [True, False])
+        case.path_parameters = {**(case.path_parameters or {}), "upload_id": _new_upload(1000)}
+        if at_offset:
+            headers["Upload-Offset"] = "0"

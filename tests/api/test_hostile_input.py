@@ -1,8 +1,10 @@
 """Hostile input gets a 4xx, never a 500: every route is sent lone surrogates,
 percent-encoded invalid UTF-8, NUL bytes and over-long values in its path id,
 its query parameters, its headers (X-Token, Authorization, Range, ...) and its
-JSON body (deep nesting, lone surrogates, huge numbers), over raw sockets so
-the bytes arrive exactly as written."""
+JSON body (deep nesting, lone surrogates, huge numbers), and the tus routes
+their protocol's headers (numbers out of range or spelt oddly, metadata and
+checksums that are not what they claim, headers sent twice) and chunk bodies,
+over raw sockets so the bytes arrive exactly as written."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pytest
 from services.api.app import create_app
 
 from .conftest import b64, upload
+from .tus_support import metadata, new_upload
 
 ROUTES = [
     ("GET", "/status"), ("GET", "/stats"), ("POST", "/users"), ("GET", "/connect"),
@@ -34,6 +37,9 @@ ROUTES = [
     ("GET", "/s/{token}"), ("POST", "/s/{token}"), ("GET", "/s/{token}/{file_id}"),
     ("POST", "/s/{token}/{file_id}"),
     ("POST", "/v2/files"), ("PUT", "/v2/files/{id}/content"), ("GET", "/v2/files/{id}/content"),
+    # tus (HEAD /v2/uploads/{upload_id} too: test_hostile_tus_headers)
+    ("OPTIONS", "/v2/uploads"), ("POST", "/v2/uploads"), ("OPTIONS", "/v2/uploads/{upload_id}"),
+    ("PATCH", "/v2/uploads/{upload_id}"), ("DELETE", "/v2/uploads/{upload_id}"), ("POST", "/v2/uploads/{upload_id}"),
 ]
 HOSTILE_TEXT = [b"%ED%A0%80", b"%FF%FE", b"%00", b"%C0%AF", b"..%2F..%2Fetc%2Fpasswd", b"%25", b"x" * 6000]
 HOSTILE_HEADER_VALUES = [b"\xed\xa0\x80", b"\xff\xfe", b"abc\xc0\xaf", b"x" * 7000, b"\xe2\x82", b"%ED%A0%80"]
@@ -77,8 +83,9 @@ async def target(request, client, alice, backend_settings):
     for terms in ({}, {"password": "pw"}):
         resp = await client.post(f"/v2/files/{folder['id']}/links", json=terms, headers=alice.headers)
         tokens.append((await resp.json())["url"].removeprefix("/s/").encode())
+    upload_url = await new_upload(client, alice, 10)
     return Target(host, port, alice.token.encode(), file["id"].encode(), folder["id"].encode(),
-                  *tokens, inside["id"].encode())
+                  *tokens, inside["id"].encode(), upload_url.rsplit("/", 1)[1].encode())
 
 
 @dataclass
@@ -91,6 +98,7 @@ class Target:
     share_token: bytes  # a link to the folder
     locked_token: bytes  # another, with a password (its POST reads the body)
     inside_id: bytes  # a file in the folder
+    upload_id: bytes  # a tus upload of the user's, 10 bytes long, none sent
 
     def __iter__(self):
         return iter((self.host, self.port, self.token, self.file_id, self.folder_id))
@@ -101,7 +109,7 @@ class Target:
         path = template.encode()
         share = self.locked_token if locked or method == "POST" else self.share_token
         for name, real in ((b"{id}", self.file_id), (b"{token}", share),
-                           (b"{file_id}", self.inside_id)):
+                           (b"{file_id}", self.inside_id), (b"{upload_id}", self.upload_id)):
             path = path.replace(name, real if value is None else value)
         return path
 
@@ -120,6 +128,8 @@ async def status_of(host: str, port: int, raw: bytes) -> int:
 def build(method: str, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> bytes:
     if path.startswith((b"/disconnect", b"/v2/sessions/current")):  # keep the user's token for the other requests
         headers = [(name, b"someone-elses" if name == b"X-Token" else value) for name, value in headers]
+    if path.startswith(b"/v2/uploads") and all(name != b"Tus-Resumable" for name, _ in headers):
+        headers = [(b"Tus-Resumable", b"1.0.0"), *headers]  # past the version check (412)
     lines = [method.encode() + b" " + path + b" HTTP/1.1", b"Host: x", b"Connection: close",
              *(name + b": " + value for name, value in headers)]
     if body or method in ("POST", "PUT", "PATCH"):
@@ -220,6 +230,106 @@ async def test_an_upload_with_a_lone_surrogate_in_its_name_is_a_400(client, alic
     resp = await client.post("/files", data=body, headers={**alice.headers, "Content-Type": "application/json"})
     assert resp.status == 400
     assert (await resp.json())["error"].startswith("Invalid JSON body: a string holds a lone surrogate")
+
+
+# --- tus -----------------------------------------------------------------------
+_NUMBERS = [b"9" * 19, b"9" * 20, b"9" * 5000, b"9223372036854775807", b"9223372036854775808", b"18446744073709551616",
+            b"-0", b"-1", b"+1", b"1 1", b"1,1", b"0x10", b"1e3", b"1.0", b"1_0", b"0" * 30 + b"1",
+            "\u0661".encode(), "\uff11".encode(), "\u00b9".encode(), b"\x00", b"", b"\xff"]
+_NAME = base64.b64encode
+TUS_HOSTILE = {
+    b"Upload-Offset": _NUMBERS,
+    b"Upload-Length": _NUMBERS,
+    b"Upload-Metadata": [
+        b"filename", b"filename ", b",", b",,,", b" , ", b"filename eA==,filename eA==", b"filename " + b"A" * 5000,
+        b"filename ====", b"filename e===", b"filename eA==" + b",k" * 100, b"filename \xff\xfe",
+        b"filename eA==,\xed\xa0\x80 eA==", b"filename " + _NAME("\ud800".encode("utf-8", "surrogatepass")),
+        b"filename " + _NAME(b"a\x00b"), b"filename " + _NAME(b"\xc0\xaf"),
+        b"filename " + _NAME("\u00e9".encode() * 200),
+        b"filename " + _NAME(b".."), b"filename " + _NAME(b"a/b"), b"filename " + _NAME("\u202e".encode()),
+        metadata(filename="x", parentId="\x00" * 24).encode(), metadata(filename="x", parentId="f" * 24).encode(),
+        metadata(filename="x", parentId="0" * 1000).encode(), metadata(filename="x", parentId="-1").encode(),
+        metadata(filename="x", isPublic="\ufefftrue").encode(), metadata(filename="x", isPublic=b"\xff").encode(),
+        metadata(filename="x", **{"$where": "1"}).encode(), b"filename\teA==", b"filename  eA==", b"\x00 eA==",
+    ],
+    b"Upload-Checksum": [
+        b"sha1", b"sha1 ", b"sha1 x", b" sha1  " + _NAME(b"\x00" * 20), b"sha256 " + b"A" * 10_000, b"md5 ====",
+        b"SHA1 " + _NAME(b"\x00" * 20), b"sha1 \xff", b"crc32 AAAAAA==", b"sha1 " + _NAME(b"\x00" * 20) + b" extra",
+        b"md5 " + _NAME(b"\x00" * 15), b"md5 " + _NAME(b"\x00" * 17), b"md5,sha1 AAAA", b"\x00 AAAA",
+    ],
+    b"Upload-Defer-Length": [b"1", b"0", b"-1", b"\xff"],
+    b"X-HTTP-Method-Override": [b"PATCH", b"patch", b"DELETE", b"GET", b"HEAD", b"OPTIONS", b"POST", b"PATCH, DELETE",
+                                b"\xff", b"x" * 5000, b""],
+    b"Tus-Resumable": [b"1.0.0 ", b"1.0.0,1.0.0", b"1.0.0\x00", b"\xff", b"9" * 5000],
+    b"Content-Type": [b"application/offset+octet-stream; charset=\xff", b"application/offset+octet-stream;;;=",
+                      b"application/offset+octet-stream; a=\"", b"APPLICATION/OFFSET+OCTET-STREAM", b"*/*"],
+}
+# (name, first value, second value): the same header twice.
+TUS_TWICE = [(b"Upload-Offset", b"0", b"0"), (b"Upload-Offset", b"0", b"5"), (b"Upload-Length", b"10", b"10"),
+             (b"Upload-Metadata", b"filename eA==", b"filename eQ=="), (b"Tus-Resumable", b"1.0.0", b"1.0.0"),
+             (b"Upload-Checksum", b"sha1 " + _NAME(b"\x00" * 20), b"md5 " + _NAME(b"\x00" * 16)),
+             (b"X-HTTP-Method-Override", b"PATCH", b"DELETE"), (b"Content-Type", b"application/offset+octet-stream",
+                                                                 b"text/plain")]
+TUS_ROUTES = [("OPTIONS", "/v2/uploads"), ("POST", "/v2/uploads"), ("OPTIONS", "/v2/uploads/{upload_id}"),
+              ("HEAD", "/v2/uploads/{upload_id}"), ("PATCH", "/v2/uploads/{upload_id}"),
+              ("DELETE", "/v2/uploads/{upload_id}"), ("POST", "/v2/uploads/{upload_id}")]
+_TUS_BASE = {b"Upload-Length": b"10", b"Upload-Metadata": b"filename eA==", b"Upload-Offset": b"0",
+             b"Content-Type": b"application/offset+octet-stream", b"X-HTTP-Method-Override": b"PATCH"}
+
+
+async def _tus_requests(client, alice, target: Target,
+                        headers_of: list[tuple[str, list[tuple[bytes, bytes]]]]) -> list[tuple[str, bytes]]:
+    """Each (label, headers) on every tus route, with a body of 10 bytes where one is read, and the
+    headers the route needs otherwise well-formed; an upload URL is a fresh upload's (at 0 of 10)."""
+    requests = []
+    for (method, template), (label, hostile) in itertools.product(TUS_ROUTES, headers_of):
+        path = template.encode()
+        if b"{upload_id}" in path:
+            path = (await new_upload(client, alice, 10)).encode()
+        names = {name for name, _ in hostile}
+        headers = [(b"X-Token", target.token), *((k, v) for k, v in _TUS_BASE.items() if k not in names), *hostile]
+        body = b"0123456789" if method in ("POST", "PATCH") else b""
+        requests.append((f"{method} {template} {label}", build(method, path, headers, body)))
+    return requests
+
+
+async def test_hostile_tus_headers(target, client, alice):
+    """Every header tus reads, spelt every wrong way (and sent twice), on every tus route."""
+    cases = [(f"{name!r}: {value[:24]!r}", [(name, value)]) for name, values in TUS_HOSTILE.items()
+             for value in values]
+    cases += [(f"{name!r} twice: {first!r}, {second!r}", [(name, first), (name, second)])
+              for name, first, second in TUS_TWICE]
+    await no_server_errors(target.host, target.port, await _tus_requests(client, alice, target, cases))
+
+
+async def test_hostile_tus_bodies(target, client, alice):
+    """Chunk bodies framed every odd way: past the length, empty, chunked (well and badly), a
+    Content-Length that no one could send."""
+    requests = []
+    chunked = [(b"Transfer-Encoding", b"chunked")]
+    bodies = [
+        ("past the length", [], b"x" * 11), ("empty", [], b""), ("a megabyte", [], b"x" * 1_000_000),
+        ("chunked", chunked, b"5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n"),
+        ("chunked past the length", chunked, b"6\r\n012345\r\n6\r\n678901\r\n0\r\n\r\n"),
+        ("chunked, a bad size", chunked, b"zz\r\n01234\r\n0\r\n\r\n"),
+        ("chunked, a huge size", chunked, b"ffffffffffffffffffff\r\n0\r\n\r\n"),
+        ("chunked, a size with a sign", chunked, b"-5\r\n01234\r\n0\r\n\r\n"),
+    ]
+    for (method, template), (label, extra, body) in itertools.product(TUS_ROUTES, bodies):
+        if method not in ("POST", "PATCH"):
+            continue
+        path = (await new_upload(client, alice, 10)).encode() if "{" in template else template.encode()
+        headers = [(b"X-Token", target.token), *_TUS_BASE.items(), *extra]
+        raw = build(method, path, headers)  # its Content-Length: 0 replaced by the framing below
+        head = raw.removesuffix(b"\r\n\r\n").replace(b"\r\nContent-Length: 0", b"")
+        framing = b"" if extra else b"\r\nContent-Length: " + str(len(body)).encode()
+        requests.append((f"{method} {template} {label}", head + framing + b"\r\n\r\n" + body))
+    for length in (b"99999999999999999999", b"-1", b"1e3", b"10, 10", b"0x0a"):
+        path = (await new_upload(client, alice, 10)).encode()
+        head = build("PATCH", path, [(b"X-Token", target.token), *_TUS_BASE.items()]).removesuffix(b"\r\n\r\n")
+        requests.append((f"PATCH Content-Length: {length!r}",
+                         head.replace(b"Content-Length: 0", b"Content-Length: " + length) + b"\r\n\r\n"))
+    await no_server_errors(target.host, target.port, requests)
 
 
 def test_every_route_is_covered(settings):

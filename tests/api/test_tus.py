@@ -459,10 +459,39 @@ async def test_every_request_needs_the_token_and_only_the_owner_sees_an_upload(c
     resp = await client.post("/v2/uploads", headers={**TUS, "Upload-Length": "1",
                                                      "Upload-Metadata": metadata(filename="x")})
     assert resp.status == 401
+    bearer = {**TUS, "Authorization": f"Bearer {alice.token}"}
+    assert (await client.head(url, headers=bearer)).status == 200
     for unknown in ("/v2/uploads/5f0c2b7e9a1d3c4b5a6f7e8d", "/v2/uploads/nope", "/v2/uploads/%00"):
         resp = await client.head(unknown, headers=tus(alice))
         assert resp.status == 404 and resp.headers["Tus-Resumable"] == "1.0.0"
     assert await offset_of(client, alice, url) == 0
+
+
+async def test_the_token_as_a_bearer_authorization(client, alice: Account):
+    """tus clients send the token as `Authorization: Bearer` (api-v2.md, "Auth"): a whole upload
+    works that way; a wrong or empty bearer is 401 on every request, and changes nothing."""
+    bearer = {**TUS, "Authorization": f"Bearer {alice.token}"}
+    resp = await client.options("/v2/uploads", headers={"Authorization": f"Bearer {alice.token}"})
+    assert resp.status == 204
+    resp = await client.post("/v2/uploads", headers={**bearer, **CHUNK, "Upload-Length": "10",
+                                                     "Upload-Metadata": metadata(filename="bearer.txt")},
+                             data=b"01234")
+    assert resp.status == 201, await resp.text()
+    url = resp.headers["Location"]
+    for wrong in (f"Bearer {alice.token}x", "Bearer ", "Bearer someone-elses", alice.token):
+        headers = {**TUS, **CHUNK, "Authorization": wrong, "Upload-Offset": "5", "Upload-Length": "1",
+                   "Upload-Metadata": metadata(filename="x")}
+        for method, where in (("OPTIONS", "/v2/uploads"), ("POST", "/v2/uploads"), ("HEAD", url), ("PATCH", url),
+                              ("DELETE", url)):
+            resp = await client.request(method, where, headers=headers, data=b"56789" if method != "HEAD" else None)
+            assert resp.status == 401, (method, wrong)
+            assert resp.headers["Tus-Resumable"] == "1.0.0"
+    assert (await client.head(url, headers=bearer)).headers["Upload-Offset"] == "5"
+    resp = await client.patch(url, headers={**bearer, **CHUNK, "Upload-Offset": "5"}, data=b"56789")
+    assert resp.status == 204, await resp.text()
+    await assert_file(client, alice, resp.headers["File-Id"], b"0123456789", "bearer.txt")
+    resp = await client.delete(url, headers=bearer)
+    assert resp.status == 204
 
 
 async def test_a_method_tus_does_not_have_is_405_with_tus_headers(client, alice: Account):

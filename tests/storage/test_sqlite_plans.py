@@ -157,16 +157,39 @@ async def test_every_order_is_a_seek_and_page_5000_costs_what_page_1_costs(big: 
         assert max(costs) <= 2 * costs[0] + 200, (order, costs)
 
 
-async def test_search_reads_one_users_names_from_the_index(big: SQLiteStorage) -> None:
-    with Watch(big._reader) as watch:
-        found = await big.search_files(USER, "file-0000", Order("name"), PAGE, None)
-    assert [f.name for f in found][:2] == ["File-000000", "File-000001"]
-    assert_seeks(watch.plans(), "search_by_name")
-    for order in (ORDERS[2], ORDERS[5]):  # other orders sort the matches, after the same index read
+def assert_search_plans(plans: list[str], *, sorted_in_index: bool) -> None:
+    """Folders, then files: each name tested in the covering index of its
+    kind (no row visited per name), the matches read by primary key; in name
+    order the index gives the order (a sort of one page only)."""
+    assert len(plans) == 2, plans
+    for plan, index in zip(plans, ("search_folders", "search_names"), strict=True):
+        steps = plan.split(" | ")
+        assert steps[0] == "SEARCH files USING PRIMARY KEY (id=?)", plan
+        inner = [step for step in steps if "INDEX" in step]
+        assert len(inner) == 1 and inner[0].startswith(f"SEARCH files USING COVERING INDEX {index} (user_id=?"), steps
+        assert "SCAN" not in plan, plan
+        if sorted_in_index:
+            assert steps.count("USE TEMP B-TREE FOR ORDER BY") == 1, steps
+            assert steps[-1] == "USE TEMP B-TREE FOR ORDER BY", steps
+
+
+async def test_search_tests_names_in_a_covering_index(big: SQLiteStorage) -> None:
+    for order in (ORDERS[0], ORDERS[1]):
+        with Watch(big._reader) as watch:
+            found = await big.search_files(USER, "file-0000", order, PAGE, None)
+        names = [f.name for f in found]
+        assert names[:2] == (["File-000000", "File-000001"] if not order.descending else
+                             ["File-000099", "File-000098"]), names
+        assert_search_plans(watch.plans(), sorted_in_index=True)
+        with Watch(big._reader) as watch:  # the next page: a seek in the index
+            following = await big.search_files(USER, "file-0000", order, PAGE, position_of(found[-1], order))
+        assert following[0].name == ("File-000020" if not order.descending else "File-000079")
+        plans = watch.plans()
+        assert len(plans) == 1 and "COVERING INDEX search_names (user_id=? AND (name_key,id)" in plans[0], plans
+    for order in ORDERS[2:]:  # other orders sort the matches, after the same index read
         with Watch(big._reader) as watch:
             assert len(await big.search_files(USER, "-0000", order, PAGE, None)) == PAGE
-        for plan in watch.plans():
-            assert plan.startswith("SEARCH files USING INDEX search_by_name (user_id=? AND is_file=?)"), plan
+        assert_search_plans(watch.plans(), sorted_in_index=False)
 
 
 async def test_v1_reads_stay_one_seek(big: SQLiteStorage) -> None:
