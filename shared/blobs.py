@@ -153,7 +153,7 @@ class BlobWriter:
         self._done = True
         self._pending.clear()
         if self._touched:
-            await _finish_in_thread(self._abort_sync)
+            await finish_in_thread(self._abort_sync)
 
     async def __aenter__(self) -> BlobWriter:
         return self
@@ -177,7 +177,7 @@ class BlobWriter:
                     self._fd = self._open_part()
                 for data in batch:
                     self._hash.update(data)  # releases the GIL: the loop runs on meanwhile
-                _write_all(self._fd, batch)
+                write_all(self._fd, batch)
             except OSError as exc:
                 self._abort_locked()
                 if is_disk_full(exc):
@@ -227,7 +227,8 @@ class BlobWriter:
 _IOV_MAX = 512  # buffers per writev call (Linux allows 1024)
 
 
-def _write_all(fd: int, batch: list[bytes]) -> None:
+def write_all(fd: int, batch: list[bytes]) -> None:
+    """Blocking: `batch` written in order with writev (which may write part of it)."""
     views = [memoryview(b) for b in batch]
     while views:
         written = os.writev(fd, views[:_IOV_MAX])
@@ -240,7 +241,7 @@ def _write_all(fd: int, batch: list[bytes]) -> None:
                 written = 0
 
 
-async def _finish_in_thread(fn: Callable[[], object]) -> None:
+async def finish_in_thread(fn: Callable[[], object]) -> None:
     """Run `fn` in a thread and wait for it; if the wait is cancelled, the
     thread still finishes the job (a part file is never left behind)."""
     task = asyncio.ensure_future(asyncio.to_thread(fn))
@@ -262,7 +263,7 @@ class BlobStore:
 
     async def remove(self, path: str) -> None:
         """Remove a blob (and any thumbnails of it); missing files are fine."""
-        await _finish_in_thread(lambda: _remove_blob(path))
+        await finish_in_thread(lambda: _remove_blob(path))
 
 
 def _remove_blob(path: str) -> None:

@@ -26,14 +26,12 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
-from shared.blobs import WRITE_BATCH, fsync_folder, is_disk_full
+from shared.blobs import WRITE_BATCH, finish_in_thread, fsync_folder, is_disk_full, write_all
 from shared.errors import Conflict, StorageFull
 
 READ_SIZE = 1 << 20
-_IOV_MAX = 512
 
 
 class PartLost(Exception):
@@ -85,18 +83,18 @@ class PartFile:
     async def sync(self) -> None:
         """Everything written so far is on disk (fsync)."""
         await self._flush()
-        await _in_thread(self._fsync)
+        await finish_in_thread(self._fsync)
 
     async def rollback(self) -> None:
         """Drop this request's bytes: the file ends at `offset` again."""
         self._pending.clear()
         self._pending_size = 0
         self.written = 0
-        await _in_thread(self._truncate)
+        await finish_in_thread(self._truncate)
 
     async def close(self) -> None:
         """Release the lock and the file (idempotent; finishes even if cancelled)."""
-        await _in_thread(self._close)
+        await finish_in_thread(self._close)
 
     async def _flush(self) -> None:
         if not self._pending:
@@ -109,7 +107,7 @@ class PartFile:
             if self._fd is None:
                 return
             try:
-                _write_all(self._fd, batch)
+                write_all(self._fd, batch)
             except OSError as exc:
                 if is_disk_full(exc):
                     raise StorageFull("no space left for the upload") from exc
@@ -161,24 +159,6 @@ def _open_locked(path: str, offset: int) -> int:
     except BaseException:
         os.close(fd)
         raise
-
-
-def _write_all(fd: int, batch: list[bytes]) -> None:
-    views = [memoryview(b) for b in batch]
-    while views:
-        written = os.writev(fd, views[:_IOV_MAX])
-        while written and views:
-            if written >= len(views[0]):
-                written -= len(views[0])
-                views.pop(0)
-            else:
-                views[0] = views[0][written:]
-                written = 0
-
-
-async def _in_thread(fn: Callable[[], object]) -> None:
-    """Run `fn` in a thread; a cancelled wait does not stop it from finishing."""
-    await asyncio.shield(asyncio.ensure_future(asyncio.to_thread(fn)))
 
 
 def probe_lock(path: str) -> bool:

@@ -3,6 +3,7 @@ folders, a temp SQLite file and Settings pointing at them. Nothing of ours is mo
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -13,7 +14,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -116,6 +117,21 @@ def _started_by(pid: int) -> str:
         except OSError:
             break
     return "an unknown test"
+
+
+async def until(condition: Callable[[], Awaitable[object] | object], what: str = "condition",
+                timeout: float = 20.0) -> None:
+    """Poll `condition` (sync or async) every few ms until it holds; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 def free_port() -> int:

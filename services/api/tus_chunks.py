@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from shared.blobs import WRITE_BATCH
 from shared.domain.sniff import HEAD_SIZE, kind_of
 from shared.domain.uploads import CHECKSUM_ALGORITHMS, blob_path
 from shared.errors import ChecksumMismatch, Conflict, Invalid, NotFound
@@ -98,7 +97,7 @@ async def _take_body(request: web.Request, part: PartFile, remaining: int) -> Ba
     did not send it all (gone, stalled, cancelled), else None. Anything of
     ours (disk full) or of the client's making (past the length) drops the chunk."""
     try:
-        async with BodyReader(request, remaining, held=2 * WRITE_BATCH) as body:
+        async with BodyReader(request, remaining, streamed=True) as body:
             chunks = aiter(body)
             while True:
                 try:

@@ -2,11 +2,12 @@
 
 The fields `parentId` and `isPublic` come first (both optional), then one or
 more parts named `file`, each with its filename. Each file goes straight to
-its own blob through a BlobWriter (hashed on the way, never held whole in
-memory) and is held to `UploadLimits` as its bytes arrive. The parent is
+its own blob (`store_file`, which also takes a PUT's body: hashed on the way,
+never held whole in memory) and is held to `UploadLimits` as its bytes
+arrive. The parent is
 checked before the first file's first byte is written, the name before its
 own. A part with another name is refused, and everything outside the
-files' bytes may take only so much (StreamedBody's FRAMING_LIMIT).
+files' bytes may take only so much (FRAMING_LIMIT).
 
 A form that fails anywhere (bad input, a limit, a client gone, a cancelled
 request) leaves no blob: the file in progress is aborted and those already
@@ -16,23 +17,23 @@ committed are removed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from aiohttp import BodyPartReader, MultipartReader
+from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 
-from shared.blobs import BlobStore, BlobWriter
+from shared.blobs import BlobStore
 from shared.domain.names import valid_name
 from shared.domain.quotas import UploadLimits
 from shared.domain.sniff import Kind, kind_of
 from shared.errors import Invalid
 from shared.storage import ParentId
 
+from .bodies import BodyReader
 from .form_parts import FormReader
-from .streamed_body import READ_CHUNK, StreamedBody
 
 T = TypeVar("T")
 
@@ -42,6 +43,14 @@ FIELD_LIMIT = 1024  # bytes of a field's value (parentId, isPublic)
 PUBLIC_VALUES = {"true": True, "1": True, "false": False, "0": False}
 # Content-Transfer-Encodings that leave the bytes as they are (RFC 7578 drops the header altogether).
 _IDENTITY_ENCODINGS = frozenset({"", "binary", "8bit", "7bit"})
+# Bytes a multipart body may spend outside its files' contents: boundaries,
+# part headers, the fields (parentId, isPublic) and any ignored part.
+FRAMING_LIMIT = 64 * 1024
+# What a file part is read by. aiohttp's part reader keeps one chunk back to
+# find the next boundary and may read two more before giving one back, so
+# framing is checked with that slack.
+READ_CHUNK = 256 * 1024
+FRAMING_SLACK = FRAMING_LIMIT + 4 * READ_CHUNK
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +76,23 @@ def invalid_form(reason: str) -> Invalid:
     return Invalid(f"Invalid multipart body: {reason}")
 
 
+class FormBody(BodyReader):
+    """A form's body, streamed: the reader of the parts adds the files' bytes
+    to `content_bytes`; more than FRAMING_LIMIT other bytes is a 400."""
+
+    def __init__(self, request: web.Request) -> None:
+        super().__init__(request, None, streamed=True)
+        self.content_bytes = 0
+
+    def _count(self, data: bytes) -> bytes:
+        data = super()._count(data)
+        if self.received - self.content_bytes > FRAMING_SLACK:  # with up to 2 chunks of read-ahead
+            raise invalid_form(f"more than {FRAMING_LIMIT} bytes outside the files")
+        return data
+
+
 class _FormReader:
-    def __init__(self, body: StreamedBody, limits: UploadLimits, blobs: BlobStore,
+    def __init__(self, body: FormBody, limits: UploadLimits, blobs: BlobStore,
                  check_parent: Callable[[str | None], Awaitable[ParentId]]) -> None:
         self.body = body
         self.limits = limits
@@ -125,19 +149,13 @@ class _FormReader:
         encoding = part.headers.get("Content-Transfer-Encoding", "").strip().lower()
         if encoding not in _IDENTITY_ENCODINGS or part.headers.get("Content-Encoding", "identity") != "identity":
             raise invalid_form("a file part must be sent as is (no Content-Transfer-Encoding or Content-Encoding)")
-        limits = self.limits
-        limits.start_file()
-        async with self.blobs.writer() as writer:
-            while not part.at_eof():
-                chunk = await _parsing(part.read_chunk(READ_CHUNK))
-                self.body.content_bytes += len(chunk)
-                if limits.add(len(chunk)):
-                    await writer.write(chunk)
-                else:
-                    await writer.abort()  # over the quota: read on only to know whether it is too large as well
-            limits.end_file()
-            await writer.commit()
-            self.files.append(_stored(name, writer))
+        self.files.append(await store_file(name, self._content(part), self.limits, self.blobs))
+
+    async def _content(self, part: BodyPartReader) -> AsyncIterator[bytes]:
+        while not part.at_eof():
+            chunk = await _parsing(part.read_chunk(READ_CHUNK))
+            self.body.content_bytes += len(chunk)
+            yield chunk
 
     async def remove_stored(self) -> None:
         for stored in self.files:
@@ -146,7 +164,19 @@ class _FormReader:
         self.files = []
 
 
-def _stored(name: str, writer: BlobWriter) -> StoredFile:
+async def store_file(name: str, content: AsyncIterable[bytes], limits: UploadLimits, blobs: BlobStore) -> StoredFile:
+    """A file's bytes (a form's part, a PUT's body) to a new blob, held to
+    `limits` as they arrive; its type from its first bytes. The blob is
+    durable on return, and gone if anything failed."""
+    limits.start_file()
+    async with blobs.writer() as writer:
+        async for chunk in content:
+            if limits.add(len(chunk)):
+                await writer.write(chunk)
+            else:
+                await writer.abort()  # over the quota: read on only to know whether it is too large as well
+        limits.end_file()
+        await writer.commit()
     kind, mime_type = kind_of(writer.head, name)
     return StoredFile(name, writer.path, writer.size, writer.sha256, kind, mime_type)
 
@@ -162,12 +192,12 @@ async def _parsing(step: Awaitable[T]) -> T:
         raise invalid_form(str(exc) or type(exc).__name__) from None
 
 
-async def read_form(headers: Any, body: StreamedBody, limits: UploadLimits, blobs: BlobStore,
+async def read_form(headers: Any, body: FormBody, limits: UploadLimits, blobs: BlobStore,
                     check_parent: Callable[[str | None], Awaitable[ParentId]]) -> UploadForm:
     """The form's fields and its files, stored as blobs (see the module's docstring).
     `check_parent(value)` turns the parentId field (None when absent) into a parent, or raises."""
     try:
-        # StreamedBody has the four methods of StreamReader the reader uses.
+        # BodyReader has the four methods of StreamReader the reader uses.
         reader = FormReader(headers, cast(StreamReader, body))
     except (ValueError, AssertionError) as exc:
         raise invalid_form(str(exc)) from None

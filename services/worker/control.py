@@ -81,6 +81,18 @@ class Control:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopped.wait(), seconds)
 
+    async def repeat(self, every: float, work: Callable[[], Awaitable[object]], what: str) -> None:
+        """`work` now, then every `every` seconds (0: never), until stop. A
+        failure is logged (`<what>.failed`) and tried again at the next turn."""
+        if not every:
+            return
+        while not self.stopping:
+            try:
+                await work()
+            except Exception as exc:  # noqa: BLE001 - never fatal: the next turn tries again
+                self.log.error(f"{what}.failed", error=f"{type(exc).__name__}: {exc}")
+            await self.nap(every)
+
     async def redis_trouble(self, what: str, exc: BaseException) -> None:
         """Redis is unreachable: log and wait a little (never a busy loop; a
         stop cuts the wait short, but not to nothing)."""

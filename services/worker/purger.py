@@ -50,14 +50,7 @@ class Purger:
 
     async def run(self) -> None:
         """Purge now, then every `purge_every` seconds, until stop."""
-        if not self._every:
-            return
-        while not self._control.stopping:
-            try:
-                await self.purge()
-            except Exception as exc:  # noqa: BLE001 - never fatal: the next turn tries again
-                self._control.log.error("purge.failed", error=f"{type(exc).__name__}: {exc}")
-            await self._control.nap(self._every)
+        await self._control.repeat(self._every, self.purge, "purge")
 
     async def purge(self) -> dict[str, int] | None:
         """One purge under the lock: how many items each step deleted (None:

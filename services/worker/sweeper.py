@@ -99,14 +99,7 @@ class OrphanSweeper:
     async def run(self) -> None:
         """Sweep now, then every `orphan_sweep_every` seconds, until stop.
         A failed sweep is logged and tried again at the next turn."""
-        if not self._every:
-            return
-        while not self._control.stopping:
-            try:
-                await self.sweep()
-            except Exception as exc:  # noqa: BLE001 - never fatal: the next turn tries again
-                self._control.log.error("sweep.failed", error=f"{type(exc).__name__}: {exc}")
-            await self._control.nap(self._every)
+        await self._control.repeat(self._every, self.sweep, "sweep")
 
     async def sweep(self) -> int | None:
         """One sweep under the lock; how many files were removed (None: another

@@ -1,4 +1,4 @@
-"""Accounts: sign-up, login, password change and the quota a user has, the
+"""Accounts: sign-up, login and password change, the
 rules v1 (`POST /users`, `/connect`) and v2 (`/v2/users`, `/v2/sessions`)
 share. v2's stricter input rules (what an email looks like, password
 lengths) are here too; v1 keeps the original's."""
@@ -91,14 +91,6 @@ def given_text(value: object, name: str, max_length: int) -> str:
     if len(value) > max_length:
         raise Invalid(f"Invalid {name}: longer than {max_length} characters")
     return value
-
-
-def effective_quota(own: int | None, default: int) -> int | None:
-    """The bytes a user may hold: their own quota (set by the operator), else
-    `storage.default_quota` when it is > 0; None is unlimited."""
-    if own is not None:
-        return own
-    return default if default > 0 else None
 
 
 class Accounts:

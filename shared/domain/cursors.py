@@ -30,12 +30,16 @@ import json
 import re
 import secrets
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from redis.asyncio import Redis
 
 from shared.errors import Invalid
 from shared.storage import Order, Position
+
+T = TypeVar("T")
 
 INVALID_CURSOR = "Invalid cursor"
 KEY_NAME = "files_manager:cursor_key"
@@ -231,19 +235,17 @@ class CursorKey:
         return (await self._current()).encode_trash(scope, position)
 
     async def decode(self, scope: ListScope, cursor: str) -> Position:
-        try:
-            return (await self._current()).decode(scope, cursor)
-        except Invalid:
-            newer = await self._refreshed()
-            if newer is None:
-                raise
-            return newer.decode(scope, cursor)
+        return await self._checked(lambda cursors: cursors.decode(scope, cursor))
 
     async def decode_trash(self, scope: ListScope, cursor: str) -> TrashPosition:
+        return await self._checked(lambda cursors: cursors.decode_trash(scope, cursor))
+
+    async def _checked(self, decode: Callable[[Cursors], T]) -> T:
+        """`decode` under our key, else (Invalid) once more under the shared key if it changed."""
         try:
-            return (await self._current()).decode_trash(scope, cursor)
+            return decode(await self._current())
         except Invalid:
             newer = await self._refreshed()
             if newer is None:
                 raise
-            return newer.decode_trash(scope, cursor)
+            return decode(newer)

@@ -9,19 +9,26 @@ storage enforces the same limit atomically when the file is stored.
 from __future__ import annotations
 
 from shared.errors import QuotaExceeded, TooLarge
-from shared.storage import Usage
+from shared.storage import Storage, Usage
 
 
-def quota_of(own_quota: int | None, default_quota: int) -> int | None:
-    """The quota that applies: the user's own, else storage.default_quota; None: unlimited (default 0)."""
+def effective_quota(own_quota: int | None, default_quota: int) -> int | None:
+    """The quota that applies: the user's own (set by the operator), else
+    storage.default_quota when it is > 0; None: unlimited."""
     if own_quota is not None:
         return own_quota
     return default_quota if default_quota > 0 else None
 
 
+async def current_quota(storage: Storage, user_id: str, default_quota: int) -> int | None:
+    """The quota a new file or upload is checked against, read fresh (the
+    operator may have just set it; the API's user cache may be seconds old)."""
+    return effective_quota((await storage.usage(user_id)).quota_bytes, default_quota)
+
+
 def room_left(usage: Usage, default_quota: int) -> int | None:
     """Bytes the user may still add (0 when over already); None: unlimited."""
-    quota = quota_of(usage.quota_bytes, default_quota)
+    quota = effective_quota(usage.quota_bytes, default_quota)
     if quota is None:
         return None
     return max(0, quota - usage.used_bytes - usage.reserved_bytes)

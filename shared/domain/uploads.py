@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import Invalid, TooLarge
-from shared.storage import ROOT, ParentId, Storage, Upload, is_id, is_root, new_id
+from shared.storage import PARENT_NOT_FOUND, ParentId, Upload, is_root, new_id
 
 from .names import valid_name
-from .quotas import quota_of
 
 # Upload-Checksum algorithms (tus checksum extension), in the order announced.
 CHECKSUM_ALGORITHMS: dict[str, Callable[[], Any]] = {
@@ -43,7 +42,7 @@ IS_PUBLIC = "isPublic"
 @dataclass(frozen=True, slots=True)
 class UploadMeta:
     name: str
-    parent_value: str  # as sent: "" or "0" for the root, else a folder id (checked by parent_of)
+    parent_value: str | None  # as sent, None when absent or "": "0" for the root too, else a folder id
     is_public: bool
 
 
@@ -58,29 +57,11 @@ def upload_meta(pairs: Mapping[str, bytes]) -> UploadMeta:
     if raw_name is None:
         raise Invalid("Missing filename in Upload-Metadata")
     name = valid_name(_text(raw_name, "Invalid name"))
-    parent = _text(pairs.get(PARENT_ID, b""), "Parent not found")
+    parent = _text(pairs.get(PARENT_ID, b""), PARENT_NOT_FOUND)
     raw_public = _text(pairs.get(IS_PUBLIC, b"false"), "Invalid isPublic: expected true or false")
     if raw_public not in ("true", "false"):
         raise Invalid("Invalid isPublic: expected true or false")
-    return UploadMeta(name, parent, raw_public == "true")
-
-
-async def parent_of(storage: Storage, user_id: str, value: str) -> ParentId:
-    """ROOT, or the id of a live folder of the user."""
-    if value == "" or is_root(value):
-        return ROOT
-    parent = await storage.file_of_user(user_id, value) if is_id(value) else None
-    if parent is None:
-        raise Invalid("Parent not found")
-    if parent.type != "folder":
-        raise Invalid("Parent is not a folder")
-    return parent.id
-
-
-async def upload_quota(storage: Storage, user_id: str, default_quota: int) -> int | None:
-    """The quota a new upload is checked against, read fresh (the operator
-    may have just set it; the API's user cache may be seconds old)."""
-    return quota_of((await storage.usage(user_id)).quota_bytes, default_quota)
+    return UploadMeta(name, parent or None, raw_public == "true")
 
 
 def parts_folder(folder: Path) -> Path:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from .base import (
     DEFAULT_WRITE_TIMEOUT,
     FILE_TYPES,
+    INTO_ITSELF,
+    NOT_A_FOLDER,
     PAGE_SIZE,
+    PARENT_NOT_FOUND,
     ROOT,
     FileRecord,
     NewContent,
@@ -29,10 +32,10 @@ from .base import (
 )
 
 __all__ = [
-    "DEFAULT_WRITE_TIMEOUT", "FILE_TYPES", "PAGE_SIZE", "ROOT", "FileRecord", "NewContent",
-    "NewFile", "Order", "ParentId", "Position", "ShareLink", "SortField", "Storage", "Upload",
-    "Usage", "User", "email_key", "is_id", "is_root", "name_key", "new_id", "new_object_id",
-    "open_storage", "position_of",
+    "DEFAULT_WRITE_TIMEOUT", "FILE_TYPES", "INTO_ITSELF", "NOT_A_FOLDER", "PAGE_SIZE", "PARENT_NOT_FOUND",
+    "ROOT", "FileRecord", "NewContent", "NewFile", "Order", "ParentId", "Position", "ShareLink", "SortField",
+    "Storage", "Upload", "Usage", "User", "email_key", "is_id", "is_root", "name_key", "new_id",
+    "new_object_id", "open_storage", "position_of",
 ]
 
 

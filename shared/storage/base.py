@@ -25,6 +25,12 @@ ParentId = int | str
 
 PAGE_SIZE = 20
 
+# Why an item cannot go into a folder (create_file, update_file): the same
+# words from every backend, and from the API's early checks.
+PARENT_NOT_FOUND = "Parent not found"
+NOT_A_FOLDER = "Parent is not a folder"
+INTO_ITSELF = "Cannot move a folder into itself"
+
 # Seconds a SQLite write may wait (queued, then for the lock) before StorageBusy;
 # the default of storage.write_timeout (config.toml).
 DEFAULT_WRITE_TIMEOUT = 10.0
@@ -256,11 +262,12 @@ class Storage(Protocol):
     async def count_users(self) -> int: ...
 
     # files, always scoped to a user
-    async def create_file(self, new: NewFile, quota_bytes: int | None = None) -> FileRecord:
+    async def create_file(self, new: NewFile, quota: int | None = None) -> FileRecord:
         """Store a new file (created_at = updated_at = now) and add new.size to
         the user's used bytes in the same transaction, refusing with
         QuotaExceeded when used + reserved (unfinished uploads) + size would
-        pass `quota_bytes` (None: unlimited). A parent other than ROOT must be
+        pass `quota` (the quota that applies, domain.quotas.effective_quota;
+        None: unlimited). A parent other than ROOT must be
         a live folder of the user, checked in the same transaction (a folder
         trashed meanwhile): else Invalid("Parent not found") /
         Invalid("Parent is not a folder")."""
@@ -328,7 +335,7 @@ class Storage(Protocol):
         new folder's v1 order."""
 
     async def replace_content(
-        self, user_id: str, file_id: str, content: NewContent, quota_bytes: int | None, now: float
+        self, user_id: str, file_id: str, content: NewContent, quota: int | None, now: float
     ) -> tuple[FileRecord, str | None]:
         """Point a live file at new content (size, hash, type, mime type;
         has_thumbnails False; updated_at = now), moving the user's used bytes
@@ -383,9 +390,9 @@ class Storage(Protocol):
         """downloads += 1 unless that would pass max_downloads (atomic); False then."""
 
     # tus uploads
-    async def create_upload(self, upload: Upload, quota_bytes: int | None) -> Upload:
+    async def create_upload(self, upload: Upload, quota: int | None) -> Upload:
         """Store a new upload, refused with QuotaExceeded when used + reserved
-        + upload.length would pass `quota_bytes` (None: unlimited)."""
+        + upload.length would pass `quota` (None: unlimited)."""
 
     async def upload_of_user(self, user_id: str, upload_id: str) -> Upload | None: ...
 

@@ -42,6 +42,7 @@ from ..errors import EmailTaken, Invalid, StorageUnavailable
 from ..logging import get_logger
 from .base import (
     PAGE_SIZE,
+    PARENT_NOT_FOUND,
     FileRecord,
     NewFile,
     ParentId,
@@ -68,7 +69,7 @@ from .mongo_lists import MongoLists
 from .mongo_setup import EmailIndexes, legacy_match, prepare
 from .mongo_shares import MongoShares
 from .mongo_trash import MongoTrash
-from .mongo_tree import PARENT_NOT_FOUND, parent_problem
+from .mongo_tree import parent_problem
 from .mongo_uploads import MongoUploads
 from .mongo_usage import MongoUsage, charge
 
@@ -198,7 +199,7 @@ class MongoStorage(MongoUsage, MongoLists, MongoEdits, MongoTrash, MongoShares, 
 
     # files
 
-    async def create_file(self, new: NewFile, quota_bytes: int | None = None) -> FileRecord:
+    async def create_file(self, new: NewFile, quota: int | None = None) -> FileRecord:
         """Charged first, then inserted, then the parent checked again: an
         insert racing the parent's trashing or purging is undone, as the
         trash walk (mongo_trash.py) may have passed that folder already. A
@@ -207,7 +208,7 @@ class MongoStorage(MongoUsage, MongoLists, MongoEdits, MongoTrash, MongoShares, 
         if (problem := await parent_problem(self._files, new.user_id, new.parent_id)) is not None:
             raise Invalid(problem)
         size = 0 if new.type == "folder" else new.size or 0
-        seq = await charge(self._users, new.user_id, used=size, quota_bytes=quota_bytes, seq=True)
+        seq = await charge(self._users, new.user_id, used=size, quota=quota, seq=True)
         oid = new_object_id()
         doc = new_file_document(new, oid, seq, time.time())
         try:

@@ -12,7 +12,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from ..errors import Invalid, NotFound
-from .base import FileRecord, NewContent, ParentId, is_id, is_root
+from .base import INTO_ITSELF, FileRecord, NewContent, ParentId, is_id, is_root
 from .guard import domain_errors
 from .mongo_docs import (
     LIVE,
@@ -26,8 +26,6 @@ from .mongo_docs import (
 )
 from .mongo_tree import chain_up, parent_problem
 from .mongo_usage import charge, next_seq
-
-INTO_ITSELF = "Cannot move a folder into itself"
 
 
 def _same_parent(stored: Any, wanted: ParentId) -> bool:
@@ -107,7 +105,7 @@ class MongoEdits(MongoBase):
         return file_record(updated)
 
     async def replace_content(
-        self, user_id: str, file_id: str, content: NewContent, quota_bytes: int | None, now: float
+        self, user_id: str, file_id: str, content: NewContent, quota: int | None, now: float
     ) -> tuple[FileRecord, str | None]:
         """Growth is charged before the document points at the new content,
         a shrink given back after; the document is changed only if it still
@@ -125,7 +123,7 @@ class MongoEdits(MongoBase):
             old_size = doc.get("size")
             grown = content.size - (old_size if isinstance(old_size, int) else 0)
             if grown > 0:
-                await charge(self._users, user_id, used=grown, quota_bytes=quota_bytes)
+                await charge(self._users, user_id, used=grown, quota=quota)
             updated = await self._files.find_one_and_update(
                 {**match, "localPath": doc.get("localPath"), "size": old_size},
                 {"$set": keyed(doc, {

@@ -10,14 +10,11 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
-from .base import ParentId, is_id, is_root
+from .base import NOT_A_FOLDER, PARENT_NOT_FOUND, ParentId, is_id, is_root
 from .mongo_docs import LIVE, id_variants, ids_variants
 
 # Parent ids per query of a walk (each matched as an ObjectId and as text).
 _LEVEL_CHUNK = 500
-
-PARENT_NOT_FOUND = "Parent not found"
-NOT_A_FOLDER = "Parent is not a folder"
 
 
 async def parent_problem(files: AsyncCollection, user_id: str, parent_id: ParentId) -> str | None:

@@ -86,9 +86,9 @@ def upload_record(doc: dict[str, Any]) -> Upload:
 
 @domain_errors(domain_error)
 class MongoUploads(MongoBase):
-    async def create_upload(self, upload: Upload, quota_bytes: int | None) -> Upload:
+    async def create_upload(self, upload: Upload, quota: int | None) -> Upload:
         """Reserved first, then inserted (undone if the insert fails)."""
-        await charge(self._users, upload.user_id, reserved=upload.length, quota_bytes=quota_bytes)
+        await charge(self._users, upload.user_id, reserved=upload.length, quota=quota)
         try:
             await self._uploads.insert_one(upload_document(upload))
         except BaseException:

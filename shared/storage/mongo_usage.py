@@ -30,9 +30,9 @@ from .guard import domain_errors
 from .mongo_docs import MongoBase, domain_error
 
 
-def _fits(quota_bytes: int, extra: int) -> dict[str, Any]:
+def _fits(quota: int, extra: int) -> dict[str, Any]:
     total = {"$add": [{"$ifNull": ["$usedBytes", 0]}, {"$ifNull": ["$reservedBytes", 0]}, extra]}
-    return {"$expr": {"$lte": [total, quota_bytes]}}
+    return {"$expr": {"$lte": [total, quota]}}
 
 
 async def charge(
@@ -41,12 +41,12 @@ async def charge(
     *,
     used: int = 0,
     reserved: int = 0,
-    quota_bytes: int | None = None,
+    quota: int | None = None,
     seq: bool = False,
 ) -> int | None:
     """Add `used` and `reserved` bytes (either may be negative) to the user's
     counters in one atomic update, refused with QuotaExceeded when
-    `quota_bytes` is set and used + reserved + the additions would pass it.
+    `quota` is set and used + reserved + the additions would pass it.
     Adding nothing is never refused, so a user over a lowered quota can
     still make folders and shrink files. With `seq`, also take the next v1
     position and return it.
@@ -56,10 +56,10 @@ async def charge(
     if not is_id(user_id):
         return None
     if used + reserved <= 0:
-        quota_bytes = None
+        quota = None
     query: dict[str, Any] = {"_id": ObjectId(user_id)}
-    if quota_bytes is not None:
-        query.update(_fits(quota_bytes, used + reserved))
+    if quota is not None:
+        query.update(_fits(quota, used + reserved))
     inc: dict[str, int] = {}
     if used:
         inc["usedBytes"] = used
@@ -68,13 +68,13 @@ async def charge(
     if seq:
         inc["lastSeq"] = 1
     if not inc:
-        doc = await users.find_one(query, {"_id": 1}) if quota_bytes is not None else {}
+        doc = await users.find_one(query, {"_id": 1}) if quota is not None else {}
     else:
         doc = await users.find_one_and_update(
             query, {"$inc": inc}, projection={"lastSeq": 1}, return_document=ReturnDocument.AFTER
         )
     if doc is None:
-        if quota_bytes is not None and await users.find_one({"_id": ObjectId(user_id)}, {"_id": 1}):
+        if quota is not None and await users.find_one({"_id": ObjectId(user_id)}, {"_id": 1}):
             raise QuotaExceeded()
         return None
     return doc.get("lastSeq") if seq else None

@@ -23,6 +23,7 @@ from .guard import domain_errors
 from .sqlite_core import connect, domain_error, sqlite_path
 from .sqlite_files import FilesPart
 from .sqlite_links import LinksPart
+from .sqlite_lists import ListsPart
 from .sqlite_migrations import fill_email_keys, fill_file_keys, id_time, migrate
 from .sqlite_trash import TrashPart
 from .sqlite_uploads import UploadsPart
@@ -39,7 +40,7 @@ def _user(row: tuple | None) -> User | None:
 
 
 @domain_errors(domain_error)
-class SQLiteStorage(FilesPart, TrashPart, LinksPart, UploadsPart):
+class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart):
     @classmethod
     async def open(cls, url: str, write_timeout: float = DEFAULT_WRITE_TIMEOUT) -> SQLiteStorage:
         """Open (creating it if need be) and migrate the database (sqlite_migrations.py)."""

@@ -37,7 +37,7 @@ from typing import TypeVar
 
 from ..config import PROJECT_ROOT
 from ..errors import Invalid, QuotaExceeded, StorageBusy, StorageFull, StorageUnavailable
-from .base import DEFAULT_WRITE_TIMEOUT, ROOT, FileRecord, ParentId, is_id, is_root
+from .base import DEFAULT_WRITE_TIMEOUT, NOT_A_FOLDER, PARENT_NOT_FOUND, ROOT, FileRecord, ParentId, is_id, is_root
 from .guard import unstorable_text
 from .sqlite_migrations import id_time
 from .sqlite_writes import WriteQueue
@@ -45,6 +45,7 @@ from .sqlite_writes import WriteQueue
 T = TypeVar("T")
 
 CONNECT_TIMEOUT = 10.0  # opening (and migrating) waits this long for another process's lock
+MAX_DEPTH = 10_000  # a parent chain longer than this is a cycle left by other tools
 
 FILE_COLUMNS = ("id, user_id, name, type, is_public, parent_id, local_path, size, sha256, mime_type,"
                 " created_at, updated_at, trashed_at, trash_id, has_thumbnails")
@@ -101,17 +102,17 @@ def live_folder_key(conn: sqlite3.Connection, user_id: str, parent_id: ParentId)
         "SELECT type, trashed_at FROM files WHERE id = ? AND user_id = ?", (key, user_id)
     ).fetchone()
     if key is None or row is None or row[1] is not None:
-        raise Invalid("Parent not found")
+        raise Invalid(PARENT_NOT_FOUND)
     if row[0] != "folder":
-        raise Invalid("Parent is not a folder")
+        raise Invalid(NOT_A_FOLDER)
     return key
 
 
-def check_quota(conn: sqlite3.Connection, user_id: str, more: int, quota_bytes: int | None) -> None:
+def check_quota(conn: sqlite3.Connection, user_id: str, more: int, quota: int | None) -> None:
     """QuotaExceeded if `more` bytes would take the user's used + reserved
-    bytes past `quota_bytes` (None: unlimited). Adding nothing is never
+    bytes past `quota` (None: unlimited). Adding nothing is never
     refused, so a user over a lowered quota can still make folders and shrink files."""
-    if quota_bytes is None or more <= 0:
+    if quota is None or more <= 0:
         return
     row = conn.execute(
         "SELECT used_bytes, (SELECT coalesce(sum(length), 0) FROM uploads"
@@ -119,7 +120,7 @@ def check_quota(conn: sqlite3.Connection, user_id: str, more: int, quota_bytes: 
         (user_id,),
     ).fetchone()
     used, reserved = row if row is not None else (0, 0)
-    if used + reserved + more > quota_bytes:
+    if used + reserved + more > quota:
         raise QuotaExceeded()
 
 

@@ -1,41 +1,33 @@
-"""SQLite: files and folders, v1 reads and v2 lists, search and changes.
+"""SQLite: files and folders, v1 reads and pages, and changes (v2 lists,
+search and ancestors are sqlite_lists.py's).
 
 v1 pages come from each file's dense position in its folder (`seq`: 0, 1,
 2... in the order of arrival), so page n is an index seek to seq 20n
-instead of an OFFSET that walks 20n index entries. v2 lists are keyset
-seeks in a partial index of live rows per sort key (sqlite_migrations v3):
-folders, then files, each one ordered range read forwards or backwards, so
-page 5,000 costs what page 1 costs. A search cannot seek (any part of a
-name may match): it tests each of the user's names inside an index
-(search_names, sqlite_migrations v4) and reads only the matches' rows. The
-queries name their index (INDEXED BY) so statistics gathered later cannot
-turn a seek into a sort.
+instead of an OFFSET that walks 20n index entries.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
 
 from ..errors import Invalid, NotFound
 from .base import (
+    INTO_ITSELF,
     PAGE_SIZE,
     ROOT,
     FileRecord,
     NewContent,
     NewFile,
-    Order,
     ParentId,
-    Position,
     is_id,
-    is_storable_text,
     name_key,
     new_id,
 )
 from .guard import domain_errors
 from .sqlite_core import (
     FILE_COLUMNS,
+    MAX_DEPTH,
     SQLiteCore,
     add_used_bytes,
     append_seq,
@@ -46,11 +38,6 @@ from .sqlite_core import (
     live_folder_key,
     parent_key,
 )
-
-# The column each sort compares, and the index that holds it for a folder's live rows.
-_SORT_COLUMN = {"name": "name_key", "updated_at": "updated_at", "size": "size_key"}
-_LIST_INDEX = {"name": "live_by_name", "updated_at": "live_by_updated", "size": "live_by_size"}
-_MAX_DEPTH = 10_000  # a parent chain longer than this is a cycle left by other tools
 
 
 def insert_file(conn: sqlite3.Connection, record: FileRecord) -> None:
@@ -95,7 +82,7 @@ def _moves_into_itself(conn: sqlite3.Connection, user_id: str, folder_id: str, t
     one primary-key look-up at a time (a recursive CTE may be planned as a
     scan of every file once statistics exist)."""
     current, seen = target, set[str]()
-    while current != "0" and current not in seen and len(seen) < _MAX_DEPTH:
+    while current != "0" and current not in seen and len(seen) < MAX_DEPTH:
         if current == folder_id:
             return True
         seen.add(current)
@@ -108,11 +95,11 @@ def _moves_into_itself(conn: sqlite3.Connection, user_id: str, folder_id: str, t
 
 @domain_errors(domain_error)
 class FilesPart(SQLiteCore):
-    async def create_file(self, new: NewFile, quota_bytes: int | None = None) -> FileRecord:
+    async def create_file(self, new: NewFile, quota: int | None = None) -> FileRecord:
         def insert(conn: sqlite3.Connection) -> FileRecord:
             key = live_folder_key(conn, new.user_id, new.parent_id)
             record = new_record(new, new.user_id, ROOT if key == "0" else key, time.time())
-            check_quota(conn, new.user_id, record.size or 0, quota_bytes)
+            check_quota(conn, new.user_id, record.size or 0, quota)
             insert_file(conn, record)
             return record
 
@@ -182,77 +169,6 @@ class FilesPart(SQLiteCore):
     async def count_files(self) -> int:
         return self._read("SELECT count(*) FROM files").fetchone()[0]
 
-    async def list_files(
-        self, user_id: str, parent_id: ParentId, order: Order, limit: int, after: Position | None
-    ) -> list[FileRecord]:
-        key = parent_key(parent_id)
-        if not is_id(user_id) or key is None:
-            return []
-        index = _LIST_INDEX[order.field]
-
-        def statement(is_file: int, seek: str, ordering: str) -> str:
-            return (f"SELECT {FILE_COLUMNS} FROM files INDEXED BY {index} WHERE user_id = ? AND parent_id = ?"
-                    f" AND is_file = {is_file} AND trashed_at IS NULL{seek} ORDER BY {ordering} LIMIT ?")
-
-        return self._keyset(statement, (user_id.lower(), key), order, limit, after)
-
-    async def search_files(
-        self, user_id: str, text: str, order: Order, limit: int, after: Position | None
-    ) -> list[FileRecord]:
-        if not is_id(user_id) or not is_storable_text(text):
-            return []
-        by_name = order.field == "name"
-
-        def statement(is_file: int, seek: str, ordering: str) -> str:
-            # Each name tested in the index of its kind (sqlite_migrations._v4_search_names),
-            # only the matches' rows read. In name order the index is the order: a seek, stopped
-            # once the page is full; in another, the matches are sorted.
-            index, kind = ("search_names", "<>") if is_file else ("search_folders", "=")
-            names = (f"SELECT id FROM files INDEXED BY {index} WHERE user_id = ? AND instr(name_key, ?) > 0"
-                     f" AND type {kind} 'folder' AND trashed_at IS NULL")
-            if by_name:
-                return (f"SELECT {FILE_COLUMNS} FROM files WHERE id IN ({names}{seek} ORDER BY {ordering} LIMIT ?)"
-                        f" ORDER BY {ordering}")
-            return f"SELECT {FILE_COLUMNS} FROM files WHERE id IN ({names}){seek} ORDER BY {ordering} LIMIT ?"
-
-        return self._keyset(statement, (user_id.lower(), name_key(text)), order, limit, after)
-
-    def _keyset(self, statement: Callable[[int, str, str], str], params: tuple, order: Order, limit: int,
-                after: Position | None) -> list[FileRecord]:
-        """Up to `limit` live rows, folders then files, each in `order` after
-        `after` (see the module doc): `statement(is_file, seek, ordering)` is
-        the SQL of one kind, taking `params`, the seek's two values if any,
-        and the number of rows."""
-        column = _SORT_COLUMN[order.field]
-        direction, beyond = ("DESC", "<") if order.descending else ("ASC", ">")
-        ordering = f"{column} {direction}, id {direction}"
-        found: list[FileRecord] = []
-        for is_file in (0, 1):
-            if limit - len(found) <= 0:
-                break
-            if after is not None and not after.is_folder and is_file == 0:
-                continue  # the last page ended among the files
-            seek, values = "", params
-            if after is not None and after.is_folder == (is_file == 0):
-                seek, values = f" AND ({column}, id) {beyond} (?, ?)", (*params, after.value, after.id)
-            rows = self._read(statement(is_file, seek, ordering), (*values, limit - len(found))).fetchall()
-            found += [file_record(row) for row in rows]
-        return found
-
-    async def ancestors(self, user_id: str, file_id: str) -> list[FileRecord]:
-        record = await self.file_with_trashed(user_id, file_id)
-        chain: list[FileRecord] = []
-        seen = set()
-        while record is not None and record.parent_id != ROOT and len(chain) < _MAX_DEPTH:
-            parent = self._file_by_id(str(record.parent_id))
-            if parent is None or parent.user_id != user_id or parent.id in seen:
-                break
-            seen.add(parent.id)
-            chain.append(parent)
-            record = parent
-        chain.reverse()
-        return chain
-
     async def update_file(
         self,
         user_id: str,
@@ -277,7 +193,7 @@ class FilesPart(SQLiteCore):
                 target = live_folder_key(conn, record.user_id, parent_id)
                 if record.type == "folder" and target != "0" and _moves_into_itself(
                         conn, record.user_id, record.id, target):
-                    raise Invalid("Cannot move a folder into itself")
+                    raise Invalid(INTO_ITSELF)
                 old = "0" if record.parent_id == ROOT else str(record.parent_id)
                 if target != old:
                     conn.execute("UPDATE files SET seq = NULL WHERE id = ?", (record.id,))
@@ -293,14 +209,14 @@ class FilesPart(SQLiteCore):
         return await self._transaction(update)
 
     async def replace_content(
-        self, user_id: str, file_id: str, content: NewContent, quota_bytes: int | None, now: float
+        self, user_id: str, file_id: str, content: NewContent, quota: int | None, now: float
     ) -> tuple[FileRecord, str | None]:
         def replace(conn: sqlite3.Connection) -> tuple[FileRecord, str | None]:
             record, _ = _live_row(conn, user_id, file_id)
             if record.type == "folder":
                 raise Invalid("A folder has no content")
             more = content.size - (record.size or 0)
-            check_quota(conn, record.user_id, more, quota_bytes)
+            check_quota(conn, record.user_id, more, quota)
             row = conn.execute(
                 "UPDATE files SET local_path = ?, size = ?, sha256 = ?, mime_type = ?, type = ?,"
                 f" has_thumbnails = 0, updated_at = ? WHERE id = ? RETURNING {FILE_COLUMNS}",

@@ -26,11 +26,11 @@ def _upload(row: tuple | None) -> Upload | None:
 
 @domain_errors(domain_error)
 class UploadsPart(SQLiteCore):
-    async def create_upload(self, upload: Upload, quota_bytes: int | None) -> Upload:
+    async def create_upload(self, upload: Upload, quota: int | None) -> Upload:
         parent = parent_key(upload.parent_id) or "0"  # checked again when it finishes
 
         def insert(conn: sqlite3.Connection) -> None:
-            check_quota(conn, upload.user_id, upload.length, quota_bytes)
+            check_quota(conn, upload.user_id, upload.length, quota)
             conn.execute(
                 f"INSERT INTO uploads ({_UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (upload.id, upload.user_id, upload.length, upload.offset, upload.name, parent,

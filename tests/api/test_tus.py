@@ -19,6 +19,7 @@ from shared.config import Settings
 from shared.jobs import stream_of
 from shared.storage import Storage, Upload, open_storage
 from shared.upload_parts import probe_lock
+from tests.conftest import until
 
 from .conftest import Account, sign_up, upload
 from .tus_support import (
@@ -50,13 +51,6 @@ async def storage(backend_settings: Settings):
 
 def part_of(settings: Settings, url: str) -> Path:
     return settings.storage.folder_path / ".uploads" / f"{url.rsplit('/', 1)[1]}.part"
-
-
-async def until(condition, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 def assert_error(resp, body: dict, status: int, code: str | None = None) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import base64
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,10 @@ import pytest
 from services.api.app import create_app
 from services.api.inflight import BODY_BUDGET
 from shared.blobs import PART_SUFFIX
+from tests.conftest import until
 
 from .conftest import sign_up
+from .uploads import raw_response
 
 BUDGET = 1024 * 1024
 
@@ -46,23 +47,6 @@ async def open_upload(client, body_length: int | None) -> tuple[asyncio.StreamRe
     return reader, writer
 
 
-async def response(reader: asyncio.StreamReader) -> tuple[int, dict, bytes]:
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-    lines = head.decode().split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:] if line)
-    body = await reader.readexactly(int(headers["Content-Length"]))
-    return int(lines[0].split()[1]), headers, body
-
-
-async def until(condition, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-    return value
-
-
 def parts(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.name.endswith(PART_SUFFIX)] if folder.exists() else []
 
@@ -76,7 +60,7 @@ async def test_content_reaches_the_disk_while_the_body_arrives(app_client, setti
     # half the body is in: more than a write batch of it is already on disk
     await until(lambda: any(p.stat().st_size >= 1024 * 1024 for p in parts(folder)), "a growing part file")
     writer.write(body[len(body) // 2:])
-    status, _, answer = await response(reader)
+    status, _, answer = await raw_response(reader)
     writer.close()
     assert status == 201, answer
     (blob,) = [p for p in folder.iterdir()]
@@ -109,7 +93,7 @@ async def test_bodies_over_the_budget_get_503_and_retry_after(app_client):
     second = await app_client.post("/files", data=body, headers={**app_client.account.headers,
                                                                  "Content-Type": "application/json"})
     assert second.status == 503
-    assert second.headers["Retry-After"] == "1"
+    assert second.headers["retry-after"] == "1"
     assert await second.json() == {"error": "Service unavailable"}
 
     # a chunked body is counted as it arrives: refused once it would go over
@@ -118,12 +102,12 @@ async def test_bodies_over_the_budget_get_503_and_retry_after(app_client):
         piece = body[i:i + 64 * 1024]
         chunked.write(b"%x\r\n%s\r\n" % (len(piece), piece))
     chunked.write(b"0\r\n\r\n")
-    status, headers, _ = await response(chunked_reader)
-    assert status == 503 and headers["Retry-After"] == "1"
+    status, headers, _ = await raw_response(chunked_reader)
+    assert status == 503 and headers["retry-after"] == "1"
     chunked.close()
 
     first.write(body[1000:])
-    status, _, answer = await response(first_reader)
+    status, _, answer = await raw_response(first_reader)
     first.close()
     assert status == 201, answer
     assert budget.in_flight == 0

@@ -13,6 +13,7 @@ import pytest
 
 from services.worker.handlers import JobRejected, JobSkipped, ThumbnailsHandler
 from shared.jobs import thumbnails_job
+from tests.conftest import until
 
 from .test_safe_serving import CSP, parse_disposition
 from .uploads import (
@@ -27,7 +28,6 @@ from .uploads import (
     server_port,
     sha256,
     thumbnail_jobs,
-    until,
 )
 
 MAX_PIXELS = 50_000_000

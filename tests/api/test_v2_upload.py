@@ -9,7 +9,9 @@ import re
 
 import pytest
 
+from services.api.upload_form import FRAMING_LIMIT
 from shared.storage import ROOT, NewFile
+from tests.conftest import until
 
 from .uploads import (
     big,
@@ -26,7 +28,6 @@ from .uploads import (
     server_port,
     sha256,
     thumbnail_jobs,
-    until,
 )
 
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -273,6 +274,16 @@ async def test_hostile_forms_are_400s_and_leave_nothing(client, alice, body, sto
     resp = await client.post("/v2/files", data=body + b"--b0undary--\r\n", headers=multipart_headers(alice.token))
     assert resp.status == 400, await resp.text()
     assert (await resp.json())["code"] == "invalid"
+    await nothing_left(storage, backend_settings, alice.id)
+
+
+async def test_bytes_outside_the_files_are_limited(client, alice, storage, backend_settings):
+    """Past FRAMING_LIMIT bytes besides the files' (here a preamble), a form is refused as it arrives."""
+    resp = await client.post("/v2/files", data=HOSTILE_FORMS["junk before"] + b"--b0undary--\r\n",
+                             headers=multipart_headers(alice.token))
+    assert resp.status == 400
+    assert await resp.json() == {"error": f"Invalid multipart body: more than {FRAMING_LIMIT} bytes outside the files",
+                                 "code": "invalid"}
     await nothing_left(storage, backend_settings, alice.id)
 
 

@@ -248,7 +248,7 @@ async def test_v1_uploads_count_their_bytes_and_meet_the_quota(limited):
 
 async def test_a_streamed_body_holds_its_footprint_in_the_budget_not_its_length(aiohttp_client, settings):
     """A v1 body reserves its length; a v2 upload streamed to disk only what it holds in memory
-    (streamed_body.STREAM_FOOTPRINT): both fit in the process's budget at once."""
+    (bodies.STREAM_FOOTPRINT): both fit in the process's budget at once."""
     from services.api.inflight import BODY_BUDGET
 
     client = await aiohttp_client(create_app(settings.replace(server={"max_inflight_body_bytes": 7 * MIB})))

@@ -8,12 +8,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import time
 import uuid
 from pathlib import Path
 
 import aiohttp
-import pytest
 import redis.asyncio as aioredis
 
 from shared.config import Settings
@@ -86,15 +84,6 @@ def folder_entries(settings: Settings) -> list[str]:
     """Everything in FOLDER_PATH: blobs, thumbnails, part files."""
     folder = settings.storage.folder_path
     return sorted(os.listdir(folder)) if folder.exists() else []
-
-
-async def until(condition, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-    return value
 
 
 async def thumbnail_jobs(settings: Settings) -> list[dict]:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from services.worker.thumbnails import _OPEN_FORMATS
 from shared.blobs import BlobStore
-from shared.domain.quotas import UploadLimits, quota_of, room_left
+from shared.domain.quotas import UploadLimits, effective_quota, room_left
 from shared.domain.sniff import image_type, kind_of
 from shared.errors import QuotaExceeded, TooLarge
 from shared.storage import Usage
@@ -66,11 +66,11 @@ def test_lookalikes_are_files_typed_by_their_name(head):
     assert kind_of(head, "noext") == ("file", "application/octet-stream")
 
 
-def test_quota_of_and_room_left():
-    assert quota_of(None, 0) is None
-    assert quota_of(None, 100) == 100
-    assert quota_of(50, 100) == 50
-    assert quota_of(0, 100) == 0  # the operator's own 0: nothing more
+def test_effective_quota_and_room_left():
+    assert effective_quota(None, 0) is None
+    assert effective_quota(None, 100) == 100
+    assert effective_quota(50, 100) == 50
+    assert effective_quota(0, 100) == 0  # the operator's own 0: nothing more
     assert room_left(Usage(30, 20, 100), 0) == 50
     assert room_left(Usage(30, 20, None), 0) is None
     assert room_left(Usage(90, 20, None), 100) == 0

@@ -27,21 +27,6 @@ PROJECT = Path(__file__).resolve().parents[2]
 IMAGES = PROJECT / "tests" / "images"
 
 
-async def until(condition: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0,
-                what: str = "condition") -> None:
-    """Poll `condition` every few ms until it holds; fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
     client = open_redis(settings.redis.url)

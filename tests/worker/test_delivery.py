@@ -10,8 +10,9 @@ import time
 
 from services.worker.settle import delayed_key
 from shared.jobs import DEAD_LETTERS, GROUP, Job, stream_of, thumbnails_job, welcome_job
+from tests.conftest import until
 
-from .conftest import CollectSender, dead_letters, log_events, pending_count, queue_empty, until
+from .conftest import CollectSender, dead_letters, log_events, pending_count, queue_empty
 
 
 async def test_transient_failures_are_retried_with_backoff_then_dead_lettered(

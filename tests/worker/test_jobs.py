@@ -11,8 +11,9 @@ from PIL import Image
 from shared.jobs import GROUP, Job, stream_of, thumbnails_job, welcome_job
 from shared.logging import flush_logs
 from shared.storage import ROOT, NewFile
+from tests.conftest import until
 
-from .conftest import CollectSender, dead_letters, log_events, pending_count, queue_empty, until
+from .conftest import CollectSender, dead_letters, log_events, pending_count, queue_empty
 
 
 @pytest.mark.parametrize(("payload", "message"), [

@@ -14,9 +14,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shared.errors import StorageBusy, StorageFull, StorageUnavailable
 from shared.jobs import Job, stream_of, thumbnails_job
-from tests.conftest import fill_disk
+from tests.conftest import fill_disk, until
 
-from .conftest import Data, dead_letters, log_events, queue_empty, until
+from .conftest import Data, dead_letters, log_events, queue_empty
 
 
 @pytest.fixture

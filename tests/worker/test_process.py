@@ -15,9 +15,9 @@ from services.worker.consumer import JobWorker
 from shared.blobs import THUMBNAIL_WIDTHS
 from shared.jobs import DEAD_LETTERS, GROUP, Job, enqueue, stream_of, thumbnails_job, welcome_job
 from shared.redis_client import open_redis
-from tests.conftest import free_port
+from tests.conftest import free_port, until
 
-from .conftest import cli, dead_letters, pending_count, queue_empty, start_redis, until
+from .conftest import cli, dead_letters, pending_count, queue_empty, start_redis
 
 
 def thumbnails_done(path: str) -> bool:

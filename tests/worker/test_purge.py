@@ -20,8 +20,9 @@ from shared.config import Settings
 from shared.jobs import PURGE, Job, enqueue
 from shared.logging import get_logger
 from shared.storage import ROOT, FileRecord, NewFile, Storage
+from tests.conftest import until
 
-from .conftest import IMAGES, dead_letters, queue_empty, until
+from .conftest import IMAGES, dead_letters, queue_empty
 
 WIDTHS = (500, 250, 100)
 DAY = 86400

@@ -18,8 +18,9 @@ from services.worker.sweeper import LOCK_KEY, OrphanSweeper
 from shared.config import Settings
 from shared.logging import get_logger
 from shared.storage import ROOT, NewFile, Storage
+from tests.conftest import until
 
-from .conftest import IMAGES, log_events, until
+from .conftest import IMAGES, log_events
 
 OLD = time.time() - 2 * 3600  # past the default orphan_age of 1 h
 WIDTHS = (500, 250, 100)

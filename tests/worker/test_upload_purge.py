@@ -12,8 +12,7 @@ from pathlib import Path
 from shared.config import Settings
 from shared.domain.uploads import parts_folder
 from shared.storage import ROOT, NewFile, Storage, Upload, new_id
-
-from .conftest import until
+from tests.conftest import until
 
 
 def _upload(settings: Settings, user_id: str, expires_at: float, length: int = 5) -> Upload:

@@ -21,8 +21,9 @@ from shared.blobs import THUMBNAIL_WIDTHS
 from shared.jobs import GROUP, stream_of
 from shared.redis_client import open_redis
 from shared.storage import ROOT
+from tests.conftest import until
 
-from .conftest import IMAGES, dead_letters, log_events, queue_empty, until
+from .conftest import IMAGES, dead_letters, log_events, queue_empty
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 STALL = 1.5  # seconds Redis sleeps; the API gives up on a reply after 0.3 s

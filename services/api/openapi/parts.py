@@ -8,9 +8,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shared.domain.names import MAX_NAME_BYTES
+
 from ..bodies import JSON_BODY_LIMIT
 from ..content_headers import CONTENT_SECURITY_POLICY
 from ..json_upload import MEMBERS_LIMIT
+from ..list_params import DEFAULT_LIMIT, MAX_LIMIT
 
 Json = dict[str, Any]
 
@@ -28,7 +31,8 @@ def header(description: str, schema: Json, *, required: bool = True) -> Json:
 _REQUEST_ID = ref("headers", "RequestId")
 
 
-def _with_request_id(headers: Json | None = None) -> Json:
+def with_request_id(headers: Json | None = None) -> Json:
+    """`headers` and X-Request-Id, which every answer carries."""
     return {"X-Request-Id": _REQUEST_ID, **(headers or {})}
 
 
@@ -41,21 +45,21 @@ def error(description: str, *messages: str, headers: Json | None = None) -> Json
     content: Json = {"schema": ref("schemas", "Error")}
     if messages:
         content["examples"] = {_slug(m): {"summary": m, "value": {"error": m}} for m in messages}
-    return {"description": description, "headers": _with_request_id(headers),
+    return {"description": description, "headers": with_request_id(headers),
             "content": {"application/json": content}}
 
 
 def coded_error(description: str, *answers: tuple[str, str], headers: Json | None = None) -> Json:
-    """A v2 error answer: `{"error": <message>, "code": <code>}`, its (message, code) pairs as examples."""
+    """A v2 (and /s/) error answer: `{"error": <message>, "code": <code>}`, its (message, code) pairs as examples."""
     content: Json = {"schema": ref("schemas", "CodedError")}
     if answers:
         content["examples"] = {_slug(m): {"summary": m, "value": {"error": m, "code": c}} for m, c in answers}
-    return {"description": description, "headers": _with_request_id(headers),
+    return {"description": description, "headers": with_request_id(headers),
             "content": {"application/json": content}}
 
 
 def json_answer(description: str, schema: Json, *, links: Json | None = None) -> Json:
-    answer: Json = {"description": description, "headers": _with_request_id(),
+    answer: Json = {"description": description, "headers": with_request_id(),
                     "content": {"application/json": {"schema": schema}}}
     if links:
         answer["links"] = links
@@ -63,7 +67,7 @@ def json_answer(description: str, schema: Json, *, links: Json | None = None) ->
 
 
 def empty_answer(description: str, headers: Json | None = None) -> Json:
-    return {"description": description, "headers": _with_request_id(headers)}
+    return {"description": description, "headers": with_request_id(headers)}
 
 
 def operation(operation_id: str, summary: str, *, responses: Json, tag: str, description: str | None = None,
@@ -181,3 +185,59 @@ SAFE_CONTENT_HEADERS: Json = {
     "Cache-Control": header("Revalidate every time; private unless the file is public",
                             {"enum": ["public, max-age=0", "private, max-age=0"]}),
 }
+
+# --- Content as served (serving.py): v1 /data, v2 /content -------------------
+CONTENT_HEADERS: Json = {
+    **SAFE_CONTENT_HEADERS,
+    "ETag": header("The content's version (aiohttp's: mtime and size)", {"type": "string"}),
+    "Last-Modified": header("When the content was written", {"type": "string"}),
+}
+CONDITIONAL_HEADERS = [
+    {"name": name, "in": "header", "required": False, "schema": {"type": "string"}, "description": text}
+    for name, text in (
+        ("Range", "One range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`: 206; a malformed "
+                  "or unsatisfiable range: 416"),
+        ("If-Range", "An HTTP date: the Range applies only if the content has not changed since"),
+        ("If-None-Match", "An ETag list or `*`: 304 when one matches"),
+        ("If-Modified-Since", "An HTTP date: 304 when the content has not changed since"),
+        ("If-Match", "An ETag list or `*`: 412 when none matches"),
+        ("If-Unmodified-Since", "An HTTP date: 412 when the content changed since"),
+    )
+]
+# The answers of a content GET but its errors (400, 404, 503).
+CONTENT_ANSWERS: Json = {
+    "200": {"description": "The bytes", "headers": {
+        **CONTENT_HEADERS, "Accept-Ranges": header("Ranges are served", {"const": "bytes"}),
+        "X-Request-Id": _REQUEST_ID},
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+    "206": {"description": "The requested range of the bytes", "headers": {
+        **CONTENT_HEADERS, "X-Request-Id": _REQUEST_ID,
+        "Content-Range": header("The range sent", {"type": "string", "pattern": "^bytes [0-9]+-[0-9]+/[0-9]+$"})},
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+    "304": empty_answer("Not modified (If-None-Match, If-Modified-Since)", {**CONTENT_HEADERS}),
+    "412": empty_answer("A precondition failed (If-Match, If-Unmodified-Since)", {**SAFE_CONTENT_HEADERS}),
+    "416": empty_answer("A malformed Range, or one outside the content", {
+        **SAFE_CONTENT_HEADERS,
+        "Content-Range": header("The content's length", {"type": "string", "pattern": "^bytes \\*/[0-9]+$"})}),
+}
+
+# --- What the v2 operations share ---------------------------------------------
+TIME = {"type": "string", "format": "date-time",
+        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$",
+        "description": "RFC 3339, UTC, to the millisecond"}
+NULLABLE_TIME = {**TIME, "type": ["string", "null"]}
+# A name as v2 takes it (shared/domain/names.py); the 255-byte limit is checked on the UTF-8 bytes.
+NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_BYTES,
+        "pattern": "^[^/\\\\\\u0000-\\u001f\\u007f-\\u009f]+$", "not": {"enum": [".", ".."]},
+        "description": f"NFC-normalised; 1-{MAX_NAME_BYTES} bytes of UTF-8; not . or ..; no /, \\, NUL or "
+                       "other control characters"}
+UNKNOWN_ID = {"unknown": {"summary": "Well-formed, no such file: 404", "value": "0" * 24}}
+ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
+            "description": "A file id (24 hex digits); anything else is simply not found", "examples": UNKNOWN_ID}
+LIMIT_PARAM = {"name": "limit", "in": "query", "required": False,
+               "schema": {"type": "string", "pattern": "^(?:0{0,3}[1-9]|0{0,2}[1-9][0-9]|0?[1-9][0-9]{2}|1000)?$",
+                          "default": str(DEFAULT_LIMIT)},
+               "description": f"Items per page, 1-{MAX_LIMIT} (ASCII digits); empty: {DEFAULT_LIMIT}"}
+CURSOR_PARAM = {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+                "description": "The `next` of the same list's previous page (opaque); anything else, or a cursor "
+                               "of another list: 400 Invalid cursor"}

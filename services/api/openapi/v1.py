@@ -15,9 +15,11 @@ from ..serving import DOWNLOAD_VALUES
 from .parts import (
     BASIC,
     BODY_TIMEOUT,
+    CONDITIONAL_HEADERS,
+    CONTENT_ANSWERS,
+    ID_PARAM,
     INSUFFICIENT_STORAGE,
     NOT_FOUND,
-    SAFE_CONTENT_HEADERS,
     TOKEN,
     TOKEN_OPTIONAL,
     TOO_LARGE,
@@ -27,7 +29,6 @@ from .parts import (
     Json,
     empty_answer,
     error,
-    header,
     json_answer,
     json_body,
     operation,
@@ -65,9 +66,6 @@ SCHEMAS: Json = {
 }
 
 _FILE = ref("schemas", "File")
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
-       "description": "A file id (24 hex digits); anything else is simply not found",
-       "examples": {"unknown": {"summary": "Well-formed, no such file: 404", "value": "0" * 24}}}
 # An answer's file, for the operations on it (OpenAPI links: what a client, or
 # schemathesis's stateful phase, calls next with the id it got).
 _ON_THE_FILE = {
@@ -110,24 +108,6 @@ _UPLOAD = {
                                                 "streamed to disk as it arrives"}}},
     ],
 }
-
-_CONTENT_HEADERS: Json = {
-    **SAFE_CONTENT_HEADERS,
-    "ETag": header("The content's version (aiohttp's: mtime and size)", {"type": "string"}),
-    "Last-Modified": header("When the content was written", {"type": "string"}),
-}
-_CONDITIONAL = [
-    {"name": name, "in": "header", "required": False, "schema": {"type": "string"}, "description": text}
-    for name, text in (
-        ("Range", "One range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`: 206; a malformed "
-                  "or unsatisfiable range: 416"),
-        ("If-Range", "An HTTP date: the Range applies only if the content has not changed since"),
-        ("If-None-Match", "An ETag list or `*`: 304 when one matches"),
-        ("If-Modified-Since", "An HTTP date: 304 when the content has not changed since"),
-        ("If-Match", "An ETag list or `*`: 412 when none matches"),
-        ("If-Unmodified-Since", "An HTTP date: 412 when the content changed since"),
-    )
-]
 
 PATHS: Json = {
     "/status": {"get": operation(
@@ -225,17 +205,17 @@ PATHS: Json = {
         ),
     },
     "/files/{id}": {"get": operation(
-        "getFile", "One of the caller's files", tag=TAG, security=TOKEN, parameters=[_ID],
+        "getFile", "One of the caller's files", tag=TAG, security=TOKEN, parameters=[ID_PARAM],
         responses={"200": json_answer("The file", _FILE, links=_ON_THE_FILE), "401": UNAUTHORIZED,
                    "404": NOT_FOUND, "503": UNAVAILABLE},
     )},
     "/files/{id}/publish": {"put": operation(
-        "publishFile", "Make a file public", tag=TAG, security=TOKEN, parameters=[_ID],
+        "publishFile", "Make a file public", tag=TAG, security=TOKEN, parameters=[ID_PARAM],
         responses={"200": json_answer("The updated file (also when it was public already)", _FILE),
                    "401": UNAUTHORIZED, "404": NOT_FOUND, "503": UNAVAILABLE, "507": INSUFFICIENT_STORAGE},
     )},
     "/files/{id}/unpublish": {"put": operation(
-        "unpublishFile", "Make a file private", tag=TAG, security=TOKEN, parameters=[_ID],
+        "unpublishFile", "Make a file private", tag=TAG, security=TOKEN, parameters=[ID_PARAM],
         responses={"200": json_answer("The updated file (also when it was private already)", _FILE),
                    "401": UNAUTHORIZED, "404": NOT_FOUND, "503": UNAVAILABLE, "507": INSUFFICIENT_STORAGE},
     )},
@@ -246,34 +226,20 @@ PATHS: Json = {
                     "download, then the content on disk (404). Content-Type is guessed from the name "
                     "(application/octet-stream when unknown), a thumbnail's too.",
         parameters=[
-            _ID,
+            ID_PARAM,
             {"name": "size", "in": "query", "required": False,
              "schema": {"enum": [str(w) for w in THUMBNAIL_WIDTHS]},
              "description": "An image's thumbnail of this width (404 until the worker made it)"},
             {"name": "download", "in": "query", "required": False,
              "schema": {"enum": list(DOWNLOAD_VALUES)},
              "description": "1 or true: Content-Disposition attachment; 0, false or empty: the default"},
-            *_CONDITIONAL,
+            *CONDITIONAL_HEADERS,
         ],
         responses={
-            "200": {"description": "The bytes", "headers": {
-                **_CONTENT_HEADERS, "Accept-Ranges": header("Ranges are served", {"const": "bytes"}),
-                "X-Request-Id": ref("headers", "RequestId")},
-                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
-            "206": {"description": "The requested range of the bytes", "headers": {
-                **_CONTENT_HEADERS, "X-Request-Id": ref("headers", "RequestId"),
-                "Content-Range": header("The range sent", {"type": "string",
-                                                           "pattern": "^bytes [0-9]+-[0-9]+/[0-9]+$"})},
-                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
-            "304": empty_answer("Not modified (If-None-Match, If-Modified-Since)",
-                                {**_CONTENT_HEADERS}),
+            **CONTENT_ANSWERS,
             "400": error("A folder, or an invalid size or download", "A folder doesn't have content",
                          "Invalid size: use 500, 250 or 100", "Invalid download: use 1 or 0"),
             "404": NOT_FOUND,
-            "412": empty_answer("A precondition failed (If-Match, If-Unmodified-Since)", {**SAFE_CONTENT_HEADERS}),
-            "416": empty_answer("A malformed Range, or one outside the content", {
-                **SAFE_CONTENT_HEADERS,
-                "Content-Range": header("The content's length", {"type": "string", "pattern": "^bytes \\*/[0-9]+$"})}),
             "503": UNAVAILABLE,
         },
     )},

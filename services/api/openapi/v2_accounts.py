@@ -15,6 +15,7 @@ from shared.domain.accounts import (
 
 from ..routes.accounts import ACCOUNT_BODY_LIMIT
 from .parts import (
+    TIME,
     V2_BODY_TIMEOUT,
     V2_INSUFFICIENT_STORAGE,
     V2_TOKEN,
@@ -32,9 +33,6 @@ from .parts import (
 
 TAG = "v2 accounts"
 
-_TIME = {"type": "string", "format": "date-time", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
-         "\\.[0-9]{3}Z$", "description": "RFC 3339, UTC, to the millisecond"}
-
 SCHEMAS: Json = {
     "Account": {
         "type": "object", "additionalProperties": False,
@@ -42,7 +40,7 @@ SCHEMAS: Json = {
         "properties": {
             "id": ref("schemas", "Id"),
             "email": {"type": "string", "minLength": 1},
-            "createdAt": _TIME,
+            "createdAt": TIME,
             "quotaBytes": {"type": ["integer", "null"], "minimum": 0,
                            "description": "The bytes the user's live and trashed files may take: their own "
                                           "quota, else storage.default_quota; null is unlimited"},
@@ -53,7 +51,7 @@ SCHEMAS: Json = {
         "type": "object", "additionalProperties": False, "required": ["token", "expiresAt"],
         "properties": {"token": {"type": "string", "minLength": 1,
                                  "description": "Send it as X-Token or Authorization: Bearer, never in a URL"},
-                       "expiresAt": _TIME},
+                       "expiresAt": TIME},
     },
 }
 

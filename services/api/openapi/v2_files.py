@@ -7,20 +7,28 @@ hooks know these)."""
 
 from __future__ import annotations
 
-from shared.domain.names import MAX_NAME_BYTES
 from shared.storage import FILE_TYPES
 
 from ..bodies import JSON_BODY_LIMIT
-from ..list_params import DEFAULT_LIMIT, LIMIT_MESSAGE, MAX_LIMIT, SORT_MESSAGE, SORTS
+from ..list_params import LIMIT_MESSAGE, MAX_LIMIT, SORT_MESSAGE, SORTS
 from ..routes.v2_files import PATCH_FIELDS, PERMANENT_VALUES
 from .parts import (
     BODY_TIMEOUT,
+    CURSOR_PARAM,
+    ID_PARAM,
+    ID_PATTERN,
     INSUFFICIENT_STORAGE,
+    LIMIT_PARAM,
+    NAME,
+    NULLABLE_TIME,
+    TIME,
     TOKEN,
     TOO_LARGE,
     UNAUTHORIZED,
     UNAVAILABLE,
+    UNKNOWN_ID,
     Json,
+    coded_error,
     empty_answer,
     json_answer,
     json_body,
@@ -29,14 +37,6 @@ from .parts import (
 )
 
 TAG = "v2 files"
-_ID_PATTERN = "^[0-9a-f]{24}$"
-_TIME = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC, to the millisecond"}
-_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
-# A name as v2 takes it (shared/domain/names.py); the 255-byte limit is checked on the UTF-8 bytes.
-_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_BYTES,
-         "pattern": "^[^/\\\\\\u0000-\\u001f\\u007f-\\u009f]+$", "not": {"enum": [".", ".."]},
-         "description": f"NFC-normalised; 1-{MAX_NAME_BYTES} bytes of UTF-8; not . or ..; no /, \\, NUL or "
-                        "other control characters"}
 
 SCHEMAS: Json = {
     "FileV2": {
@@ -56,9 +56,9 @@ SCHEMAS: Json = {
             "mimeType": {"type": ["string", "null"], "description": "From the content; null for a folder"},
             "sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$",
                        "description": "Of the content; null for a folder and a document written by the original"},
-            "createdAt": _TIME,
-            "updatedAt": _TIME,
-            "trashedAt": {**_NULLABLE_TIME, "description": "Set when the item is in the trash (itself or a "
+            "createdAt": TIME,
+            "updatedAt": TIME,
+            "trashedAt": {**NULLABLE_TIME, "description": "Set when the item is in the trash (itself or a "
                                                             "folder above it)"},
             "hasThumbnails": {"type": "boolean"},
         },
@@ -84,33 +84,9 @@ _WITH_PATH = {
 }
 
 
-def v2_error(description: str, *messages: str, code: str = "invalid") -> Json:
-    """An error answer of v2: `{"error": <message>, "code": <code>}`."""
-    return {
-        "description": description,
-        "headers": {"X-Request-Id": ref("headers", "RequestId")},
-        "content": {"application/json": {
-            "schema": {"type": "object", "required": ["error", "code"],
-                       "properties": {"error": {"type": "string", "minLength": 1},
-                                      "code": {"type": "string", "pattern": "^[a-z_]+$"}}},
-            "examples": {f"e{n}": {"summary": m, "value": {"error": m, "code": code}}
-                         for n, m in enumerate(messages)}}},
-    }
-
-
-_NOT_FOUND = v2_error("No such file for this caller (another user's looks the same; a malformed id is simply "
-                      "not found)", "Not found", code="not_found")
-_UNKNOWN = {"unknown": {"summary": "Well-formed, no such file: 404", "value": "0" * 24}}
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
-       "description": "A file id (24 hex digits); anything else is simply not found", "examples": _UNKNOWN}
-_LIMIT = {"name": "limit", "in": "query", "required": False,
-          "schema": {"type": "string", "pattern": "^(?:0{0,3}[1-9]|0{0,2}[1-9][0-9]|0?[1-9][0-9]{2}|1000)?$",
-                     "default": str(DEFAULT_LIMIT)},
-          "description": f"Items per page, 1-{MAX_LIMIT} (ASCII digits); empty: {DEFAULT_LIMIT}"}
-_CURSOR = {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-           "description": "The `next` of the same list's previous page (opaque); anything else, or a cursor "
-                          "of another list: 400 Invalid cursor"}
-_LIST_ERRORS = ("Invalid cursor", LIMIT_MESSAGE)
+_NOT_FOUND = coded_error("No such file for this caller (another user's looks the same; a malformed id is simply "
+                         "not found)", ("Not found", "not_found"))
+_LIST_ERRORS = (("Invalid cursor", "invalid"), (LIMIT_MESSAGE, "invalid"))
 # What a client calls next with a file's id (OpenAPI links; schemathesis's stateful phase follows them).
 ON_A_FILE = {
     name: {"operationId": op, "parameters": {"id": "$response.body#/id"}}
@@ -122,8 +98,8 @@ _AFTER_DELETE = {"RestoreFileV2": {"operationId": "restoreFileV2", "parameters":
 PATCH_BODY: Json = {
     "type": "object", "minProperties": 1, "additionalProperties": False,
     "properties": {
-        "name": _NAME,
-        "parentId": {"anyOf": [{"const": 0}, {"const": "0"}, {"type": "string", "pattern": _ID_PATTERN}],
+        "name": NAME,
+        "parentId": {"anyOf": [{"const": 0}, {"const": "0"}, {"type": "string", "pattern": ID_PATTERN}],
                      "description": "0 or \"0\": the root; else one of the caller's live folders, not the "
                                     "item itself nor below it"},
         "isPublic": {"type": "boolean"},
@@ -142,77 +118,78 @@ PATHS: Json = {
             {"name": "parentId", "in": "query", "required": False,
              "schema": {"type": "string", "pattern": "^(0|[0-9a-f]{24})?$", "default": "0"},
              "description": "0 (the default): the root; else one of the caller's live folders (404 otherwise)",
-             "examples": {"root": {"value": "0"}, **_UNKNOWN}},
+             "examples": {"root": {"value": "0"}, **UNKNOWN_ID}},
             {"name": "q", "in": "query", "required": False, "schema": {"type": "string"},
              "description": "Search: the caller's live items whose name contains it, case-insensitive"},
             {"name": "sort", "in": "query", "required": False,
              "schema": {"enum": ["", *SORTS], "default": "name"},
              "description": "name, updatedAt or size; a leading - for descending"},
-            _LIMIT, _CURSOR,
+            LIMIT_PARAM, CURSOR_PARAM,
         ],
         responses={"200": json_answer("A page", _PAGE),
-                   "400": v2_error("A bad parameter, a cursor not from this list's previous page, parentId "
-                                   "with q, or a parent that is a file", *_LIST_ERRORS, SORT_MESSAGE,
-                                   "Invalid parentId: expected 0 or a folder id",
-                                   "Invalid query: give parentId or q, not both", "Parent is not a folder"),
+                   "400": coded_error("A bad parameter, a cursor not from this list's previous page, parentId "
+                                      "with q, or a parent that is a file", *_LIST_ERRORS, (SORT_MESSAGE, "invalid"),
+                                      ("Invalid parentId: expected 0 or a folder id", "invalid"),
+                                      ("Invalid query: give parentId or q, not both", "invalid"),
+                                      ("Parent is not a folder", "invalid")),
                    "401": UNAUTHORIZED,
-                   "404": v2_error("The folder is unknown, another user's or trashed", "Not found",
-                                   code="not_found"),
+                   "404": coded_error("The folder is unknown, another user's or trashed", ("Not found", "not_found")),
                    "503": UNAVAILABLE},
     )},
     "/v2/files/{id}": {
         "get": operation(
             "getFileV2", "One of the caller's items, with its path; a trashed one too (trashedAt set)",
-            tag=TAG, security=TOKEN, parameters=[_ID],
+            tag=TAG, security=TOKEN, parameters=[ID_PARAM],
             responses={"200": json_answer("The document and its path", _WITH_PATH, links=ON_A_FILE),
                        "401": UNAUTHORIZED, "404": _NOT_FOUND, "503": UNAVAILABLE},
         ),
         "patch": operation(
-            "updateFileV2", "Rename, move, publish", tag=TAG, security=TOKEN, parameters=[_ID],
+            "updateFileV2", "Rename, move, publish", tag=TAG, security=TOKEN, parameters=[ID_PARAM],
             description=f"Any of {', '.join(PATCH_FIELDS)}, in one change; other members are refused. "
                         f"The body is at most {JSON_BODY_LIMIT} bytes. A trashed item is not found.",
             body=json_body(PATCH_BODY, {"rename": {"name": "report.pdf"}, "move": {"parentId": 0},
                                         "publish": {"isPublic": True}}),
             responses={"200": json_answer("The updated document", _FILE, links=ON_A_FILE),
-                       "400": v2_error("Invalid input, or a target that is not one of the caller's live "
-                                       "folders", "Invalid name", "Cannot move a folder into itself",
-                                       "Parent not found", "Parent is not a folder",
-                                       "Invalid isPublic: expected true or false",
-                                       "Invalid parentId: expected 0 or a folder id",
-                                       "Nothing to update: give name, parentId, isPublic"),
+                       "400": coded_error("Invalid input, or a target that is not one of the caller's live "
+                                          "folders", ("Invalid name", "invalid"),
+                                          ("Cannot move a folder into itself", "invalid"),
+                                          ("Parent not found", "invalid"), ("Parent is not a folder", "invalid"),
+                                          ("Invalid isPublic: expected true or false", "invalid"),
+                                          ("Invalid parentId: expected 0 or a folder id", "invalid"),
+                                          ("Nothing to update: give name, parentId, isPublic", "invalid")),
                        "401": UNAUTHORIZED, "404": _NOT_FOUND, "408": BODY_TIMEOUT, "413": TOO_LARGE,
                        "503": UNAVAILABLE, "507": INSUFFICIENT_STORAGE},
         ),
         "delete": operation(
             "deleteFileV2", "To the trash (a folder with everything below it), or gone for good", tag=TAG,
             security=TOKEN,
-            parameters=[_ID, {"name": "permanent", "in": "query", "required": False,
+            parameters=[ID_PARAM, {"name": "permanent", "in": "query", "required": False,
                               "schema": {"enum": ["", *PERMANENT_VALUES], "default": "false"},
                               "description": "true or 1: delete for good, from the trash or not (the "
                                              "content is removed by a job)"}],
             responses={"204": empty_answer("Trashed, or deleted", None) | {"links": _AFTER_DELETE},
-                       "400": v2_error("A bad permanent", "Invalid permanent: use true or false"),
+                       "400": coded_error("A bad permanent", ("Invalid permanent: use true or false", "invalid")),
                        "401": UNAUTHORIZED,
-                       "404": v2_error("Not one of the caller's items; without permanent, also one in the "
-                                       "trash already", "Not found", code="not_found"),
+                       "404": coded_error("Not one of the caller's items; without permanent, also one in the "
+                                          "trash already", ("Not found", "not_found")),
                        "503": UNAVAILABLE, "507": INSUFFICIENT_STORAGE},
         ),
     },
     "/v2/files/{id}/restore": {"post": operation(
         "restoreFileV2", "Back from the trash where it was (to the root if that folder is gone or trashed)",
-        tag=TAG, security=TOKEN, parameters=[_ID],
+        tag=TAG, security=TOKEN, parameters=[ID_PARAM],
         responses={"200": json_answer("The restored document", _FILE, links=ON_A_FILE),
                    "401": UNAUTHORIZED,
-                   "404": v2_error("Not the top of one of the caller's deletions", "Not found", code="not_found"),
+                   "404": coded_error("Not the top of one of the caller's deletions", ("Not found", "not_found")),
                    "503": UNAVAILABLE, "507": INSUFFICIENT_STORAGE},
     )},
     "/v2/trash": {
         "get": operation(
             "listTrashV2", "The tops of the caller's deletions, newest first, a page at a time", tag=TAG,
-            security=TOKEN, parameters=[_LIMIT, _CURSOR],
+            security=TOKEN, parameters=[LIMIT_PARAM, CURSOR_PARAM],
             responses={"200": json_answer("A page", _PAGE),
-                       "400": v2_error("A bad parameter, or a cursor not from the trash's previous page",
-                                       *_LIST_ERRORS),
+                       "400": coded_error("A bad parameter, or a cursor not from the trash's previous page",
+                                          *_LIST_ERRORS),
                        "401": UNAUTHORIZED, "503": UNAVAILABLE},
         ),
         "delete": operation(

@@ -18,38 +18,42 @@ from ..share_access import UNLOCK_COOKIE
 from ..share_pages import PAGE_CSP, SHARE_HEADERS
 from .parts import (
     BODY_TIMEOUT,
+    CURSOR_PARAM,
+    ID_PARAM,
     INSUFFICIENT_STORAGE,
+    LIMIT_PARAM,
+    NULLABLE_TIME,
+    TIME,
     TOKEN,
     TOO_LARGE,
     UNAUTHORIZED,
     UNAVAILABLE,
     Json,
+    coded_error,
     empty_answer,
     header,
     json_answer,
     json_body,
     operation,
     ref,
+    with_request_id,
 )
-from .v2_files import _CURSOR, _ID, _LIMIT, _TIME, v2_error
 
 TAG = "v2 links"
 # links.max_expiry as config.toml ships it; an operator may lower or raise it.
 MAX_EXPIRY = 2_592_000
 MAX_DOWNLOADS = 2**53
 _TOKEN_URL = "^/s/[A-Za-z0-9_-]{22}$"
-_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
-_REQUEST_ID = {"X-Request-Id": ref("headers", "RequestId")}
 
 _LINK_PROPERTIES: Json = {
     "id": ref("schemas", "Id"),
     "fileId": ref("schemas", "Id"),
-    "expiresAt": _TIME,
+    "expiresAt": TIME,
     "maxDownloads": {"type": ["integer", "null"], "minimum": 1, "description": "null: no limit"},
     "downloads": {"type": "integer", "minimum": 0, "description": "Content downloads so far"},
     "hasPassword": {"type": "boolean"},
-    "createdAt": _TIME,
-    "revokedAt": {**_NULLABLE_TIME, "description": "Set once revoked"},
+    "createdAt": TIME,
+    "revokedAt": {**NULLABLE_TIME, "description": "Set once revoked"},
     "active": {"type": "boolean", "description": "Whether it opens right now: not revoked, expired or used up"},
 }
 SCHEMAS: Json = {
@@ -80,7 +84,7 @@ SCHEMAS: Json = {
                     "id": ref("schemas", "Id"), "name": {"type": "string"},
                     "type": {"enum": ["folder", "file", "image"]},
                     "size": {"type": ["integer", "null"], "minimum": 0},
-                    "mimeType": {"type": ["string", "null"]}, "updatedAt": _TIME,
+                    "mimeType": {"type": ["string", "null"]}, "updatedAt": TIME,
                     "hasThumbnails": {"type": "boolean"},
                     "url": {"type": "string", "pattern": "^/s/[A-Za-z0-9_-]{22}/[0-9a-f]{24}$",
                             "description": "The item: a file's content, a folder's listing"}}}},
@@ -110,8 +114,8 @@ _ON_A_LINK = {
 # ... and with a file's id (added to the answers that make or show a file).
 ON_A_FILE = {"CreateShareLink": {"operationId": "createShareLink", "parameters": {"id": "$response.body#/id"}}}
 
-_NOT_FOUND = v2_error("No such live item of the caller (another user's looks the same; a malformed id is "
-                      "simply not found)", "Not found", code="not_found")
+_NOT_FOUND = coded_error("No such live item of the caller (another user's looks the same; a malformed id is "
+                         "simply not found)", ("Not found", "not_found"))
 
 # ---- /s/
 _WHY = {"Referrer-Policy": "The token never leaves in a Referer", "X-Content-Type-Options": "No sniffing",
@@ -119,26 +123,21 @@ _WHY = {"Referrer-Policy": "The token never leaves in a Referer", "X-Content-Typ
 assert set(_WHY) == set(SHARE_HEADERS)
 _SHARE_HEADERS = {name: header(_WHY[name], {"const": value}) for name, value in SHARE_HEADERS.items()}
 _CONTENT = {
-    **_REQUEST_ID, **_SHARE_HEADERS,
+    **with_request_id(), **_SHARE_HEADERS,
     "Content-Security-Policy": header("Content never runs as a page of this origin",
                                       {"const": CONTENT_SECURITY_POLICY}),
     "Content-Disposition": header("inline only for raster images, text/plain, audio and video (never with "
                                   "?download=1)", {"type": "string", "pattern": "^(inline|attachment); "}),
 }
-_PAGE = {**_REQUEST_ID, **_SHARE_HEADERS, "Content-Security-Policy": header("No script, ever",
+_PAGE = {**with_request_id(), **_SHARE_HEADERS, "Content-Security-Policy": header("No script, ever",
                                                                             {"const": PAGE_CSP})}
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 
 
 def _share_error(description: str, *answers: tuple[str, str], headers: Json | None = None) -> Json:
     """A /s/ error: JSON with `code`, or a small page for a browser (Accept prefers text/html)."""
-    examples = {f"e{n}": {"summary": message, "value": {"error": message, "code": code}}
-                for n, (message, code) in enumerate(answers)}
-    schema = {"type": "object", "required": ["error", "code"],
-              "properties": {"error": {"type": "string", "minLength": 1},
-                             "code": {"type": "string", "pattern": "^[a-z_]+$"}}}
-    return {"description": description, "headers": {**_REQUEST_ID, **(headers or {})},
-            "content": {"application/json": {"schema": schema, "examples": examples}, **_HTML}}
+    answer = coded_error(description, *answers, headers=headers)
+    return {**answer, "content": {**answer["content"], **_HTML}}
 
 
 _GONE = _share_error("The link was revoked, has expired or is used up, or its file is in the trash",
@@ -160,7 +159,7 @@ _SHARE_QUERY = [
      "description": "A file: 1 or true for Content-Disposition attachment (and never the page)"},
     {"name": "sort", "in": "query", "required": False, "schema": {"enum": ["", *SORTS], "default": "name"},
      "description": "A folder: as GET /v2/files"},
-    _LIMIT, _CURSOR,
+    LIMIT_PARAM, CURSOR_PARAM,
     *({"name": name, "in": "header", "required": False, "schema": {"type": "string"}, "description": text}
       for name, text in (
           ("Range", "A file: one range: 206; a malformed or unsatisfiable one: 416"),
@@ -249,7 +248,7 @@ PATHS: Json = {
     "/v2/files/{id}/links": {
         "post": operation(
             "createShareLink", "A new share link to one of the caller's live items (a file or a folder)",
-            tag=TAG, security=TOKEN, parameters=[_ID],
+            tag=TAG, security=TOKEN, parameters=[ID_PARAM],
             description=f"Other members are refused. The body is at most {JSON_BODY_LIMIT} bytes; an empty "
                         "body takes every default.",
             # An empty body (none at all, or {}) takes every default.
@@ -257,16 +256,18 @@ PATHS: Json = {
                                                                    "maxDownloads": 3}}), "required": False},
             responses={"201": json_answer("The link, with its url (shown only now)", ref("schemas", "NewShareLink"),
                                           links=_ON_A_LINK),
-                       "400": v2_error("Invalid input", f"Invalid expiresIn: a whole number of seconds from 1 "
-                                       f"to {MAX_EXPIRY}", "Invalid password: a string of 1 to "
-                                       f"{MAX_PASSWORD_LENGTH} characters",
-                                       "Invalid maxDownloads: a whole number from 1, or null"),
+                       "400": coded_error("Invalid input",
+                                          (f"Invalid expiresIn: a whole number of seconds from 1 to {MAX_EXPIRY}",
+                                           "invalid"),
+                                          (f"Invalid password: a string of 1 to {MAX_PASSWORD_LENGTH} characters",
+                                           "invalid"),
+                                          ("Invalid maxDownloads: a whole number from 1, or null", "invalid")),
                        "401": UNAUTHORIZED, "404": _NOT_FOUND, "408": BODY_TIMEOUT, "413": TOO_LARGE,
                        "503": UNAVAILABLE, "507": INSUFFICIENT_STORAGE},
         ),
         "get": operation(
             "listShareLinks", "The item's links, newest first, revoked and expired ones too (never their tokens)",
-            tag=TAG, security=TOKEN, parameters=[_ID],
+            tag=TAG, security=TOKEN, parameters=[ID_PARAM],
             description="A trashed item's links are not found (as the item is for every change); they come back "
                         "with it.",
             responses={"200": json_answer("Every link of the item, in one page", {
@@ -274,15 +275,15 @@ PATHS: Json = {
                 "properties": {"items": {"type": "array", "items": ref("schemas", "ShareLink")},
                                "next": {"type": "null"}}}),
                 "401": UNAUTHORIZED,
-                "404": v2_error("Not one of the caller's live items", "Not found", code="not_found"),
+                "404": coded_error("Not one of the caller's live items", ("Not found", "not_found")),
                 "503": UNAVAILABLE},
         ),
     },
     "/v2/links/{id}": {"delete": operation(
         "revokeShareLink", "Revoke a link: it stops working at once (410), in every process", tag=TAG,
-        security=TOKEN, parameters=[{**_ID, "description": "A link id"}],
+        security=TOKEN, parameters=[{**ID_PARAM, "description": "A link id"}],
         responses={"204": empty_answer("Revoked (again, if it was)"), "401": UNAUTHORIZED,
-                   "404": v2_error("Not one of the caller's links", "Not found", code="not_found"),
+                   "404": coded_error("Not one of the caller's links", ("Not found", "not_found")),
                    "503": UNAVAILABLE, "507": INSUFFICIENT_STORAGE},
     )},
     **_share_paths(with_item=False),

@@ -12,25 +12,25 @@ from shared.domain.names import MAX_NAME_BYTES
 from ..bodies import JSON_BODY_LIMIT
 from ..routes.v2_upload import FOLDER_FIELDS
 from ..serving import DOWNLOAD_VALUES, THUMBNAIL_SIZES
-from ..streamed_body import FRAMING_LIMIT
-from ..upload_form import FORM_FIELDS, PUBLIC_VALUES
+from ..upload_form import FORM_FIELDS, FRAMING_LIMIT, PUBLIC_VALUES
 from .parts import (
     BODY_TIMEOUT,
-    SAFE_CONTENT_HEADERS,
+    CONDITIONAL_HEADERS,
+    CONTENT_ANSWERS,
+    ID_PARAM,
+    NAME,
     TOKEN,
     TOKEN_OPTIONAL,
     UNAUTHORIZED,
     UNAVAILABLE,
     Json,
-    empty_answer,
-    header,
+    coded_error,
     json_answer,
+    operation,
     ref,
 )
-from .v1 import _CONDITIONAL, _CONTENT_HEADERS
-from .v2_files import _ID, _NAME, ON_A_FILE, v2_error
+from .v2_files import ON_A_FILE, TAG
 
-TAG = "v2"
 _FILE = ref("schemas", "FileV2")
 _PARENT = {"anyOf": [{"const": 0}, {"const": "0"}, {"type": "null"},
                      {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}], "default": 0,
@@ -38,7 +38,7 @@ _PARENT = {"anyOf": [{"const": 0}, {"const": "0"}, {"type": "null"},
 
 _FOLDER: Json = {
     "type": "object", "required": ["name", "type"], "additionalProperties": False,
-    "properties": {"name": _NAME, "type": {"const": "folder"}, "parentId": _PARENT,
+    "properties": {"name": NAME, "type": {"const": "folder"}, "parentId": _PARENT,
                    "isPublic": {"type": "boolean", "default": False}},
 }
 assert set(_FOLDER["properties"]) == set(FOLDER_FIELDS)
@@ -64,111 +64,94 @@ ON_A_FILE_CONTENT = {
     "ReplaceContentV2": {"operationId": "replaceContentV2", "parameters": {"id": "$response.body#/id"}},
 }
 
-_TOO_LARGE = v2_error("A file over storage.max_file_size (10 GiB by default), found from the Content-Length "
-                      "or as its bytes arrive; a JSON body over its own limit", "File too large",
-                      code="file_too_large")
-_TOO_LARGE["content"]["application/json"]["examples"]["body"] = {
-    "summary": "A JSON body too large", "value": {
-        "error": f"Request body too large: Maximum request body size {JSON_BODY_LIMIT} exceeded, actual body "
-                 f"size {JSON_BODY_LIMIT + 1}", "code": "too_large"}}
-_STORAGE_FULL = v2_error("Over the user's quota (storage.default_quota or their own; over both limits is 413), "
-                         "or no room left on the disk", "Quota exceeded", code="quota_exceeded")
-_STORAGE_FULL["content"]["application/json"]["examples"]["disk"] = {
-    "summary": "Insufficient storage", "value": {"error": "Insufficient storage", "code": "insufficient_storage"}}
-_NOT_FOUND = v2_error("No such live file for this caller (another user's looks the same; a malformed id is "
-                      "simply not found)", "Not found", code="not_found")
+_TOO_LARGE = coded_error("A file over storage.max_file_size (10 GiB by default), found from the Content-Length "
+                         "or as its bytes arrive; a JSON body over its own limit", ("File too large", "file_too_large"),
+                         (f"Request body too large: Maximum request body size {JSON_BODY_LIMIT} exceeded, actual "
+                          f"body size {JSON_BODY_LIMIT + 1}", "too_large"))
+_STORAGE_FULL = coded_error("Over the user's quota (storage.default_quota or their own; over both limits is 413), "
+                            "or no room left on the disk", ("Quota exceeded", "quota_exceeded"),
+                            ("Insufficient storage", "insufficient_storage"))
+_NOT_FOUND = coded_error("No such live file for this caller (another user's looks the same; a malformed id is "
+                         "simply not found)", ("Not found", "not_found"))
 
 PATHS: Json = {
-    "/v2/files": {"post": {
-        "operationId": "createFileV2", "summary": "Make a folder (JSON), or upload files (a multipart form)",
-        "tags": [TAG], "security": TOKEN,
-        "description": f"A folder: a JSON body of at most {JSON_BODY_LIMIT} bytes. Files: `multipart/form-data`, "
-                       "the fields first, then one or more `file` parts, streamed to disk as they arrive and "
-                       "hashed on the way; all of them are stored or none. Each file is held to "
-                       "storage.max_file_size (413) and all of them to the user's quota (507), up front when "
-                       "the Content-Length tells, else while the bytes arrive. Parts with other names are "
-                       f"refused; everything but the files' bytes may take {FRAMING_LIMIT} bytes. `type` comes "
-                       "from the bytes: `image` for JPEG, PNG, GIF, WebP, BMP and TIFF (they get their "
-                       "thumbnails job), `file` otherwise. Not held to server.max_body_size (v1's). A failed "
-                       "request leaves nothing behind.",
-        "requestBody": {"required": True, "content": {
+    "/v2/files": {"post": operation(
+        "createFileV2", "Make a folder (JSON), or upload files (a multipart form)", tag=TAG, security=TOKEN,
+        description=f"A folder: a JSON body of at most {JSON_BODY_LIMIT} bytes. Files: `multipart/form-data`, "
+                    "the fields first, then one or more `file` parts, streamed to disk as they arrive and "
+                    "hashed on the way; all of them are stored or none. Each file is held to "
+                    "storage.max_file_size (413) and all of them to the user's quota (507), up front when "
+                    "the Content-Length tells, else while the bytes arrive. Parts with other names are "
+                    f"refused; everything but the files' bytes may take {FRAMING_LIMIT} bytes. `type` comes "
+                    "from the bytes: `image` for JPEG, PNG, GIF, WebP, BMP and TIFF (they get their "
+                    "thumbnails job), `file` otherwise. Not held to server.max_body_size (v1's). A failed "
+                    "request leaves nothing behind.",
+        body={"required": True, "content": {
             "multipart/form-data": {"schema": _FORM, "encoding": {"file": {"contentType": "application/octet-stream"}}},
             "application/json": {"schema": _FOLDER, "examples": {
                 "folder": {"value": {"name": "Photos", "type": "folder"}},
                 "inside": {"value": {"name": "2026", "type": "folder", "parentId": 0, "isPublic": True}}}},
         }},
-        "responses": {
-            "201": {"description": "Created: a folder's document, or the files' (in the form's order)",
-                    "headers": {"X-Request-Id": ref("headers", "RequestId")},
-                    "content": {"application/json": {"schema": {"oneOf": [_FILE, _ITEMS]}}}},
-            "400": v2_error("Invalid input: a name, a parent that is not one of the caller's live folders, a "
-                            "form without files, a file part without filename, a truncated or malformed body",
-                            "Invalid name", "Parent not found", "Parent is not a folder", "Missing file",
-                            "Missing filename", "Invalid isPublic: expected true or false",
-                            "Invalid type: only a folder is created from JSON; upload files as multipart/form-data",
-                            "Invalid multipart body: parentId and isPublic come before the files",
-                            "Incomplete request body: the connection broke mid-body",
-                            "Invalid JSON body: expected an object"),
+        responses={
+            "201": json_answer("Created: a folder's document, or the files' (in the form's order)",
+                               {"oneOf": [_FILE, _ITEMS]}),
+            "400": coded_error("Invalid input: a name, a parent that is not one of the caller's live folders, a "
+                               "form without files, a file part without filename, a truncated or malformed body",
+                               ("Invalid name", "invalid"), ("Parent not found", "invalid"),
+                               ("Parent is not a folder", "invalid"), ("Missing file", "invalid"),
+                               ("Missing filename", "invalid"), ("Invalid isPublic: expected true or false", "invalid"),
+                               ("Invalid type: only a folder is created from JSON; upload files as "
+                                "multipart/form-data", "invalid"),
+                               ("Invalid multipart body: parentId and isPublic come before the files", "invalid"),
+                               ("Incomplete request body: the connection broke mid-body", "invalid"),
+                               ("Invalid JSON body: expected an object", "invalid")),
             "401": UNAUTHORIZED, "408": BODY_TIMEOUT, "413": _TOO_LARGE,
-            "415": v2_error("Neither JSON nor a multipart form", "Unsupported Media Type",
-                            code="unsupported_media_type"),
+            "415": coded_error("Neither JSON nor a multipart form",
+                               ("Unsupported Media Type", "unsupported_media_type")),
             "503": UNAVAILABLE, "507": _STORAGE_FULL,
         },
-    }},
+    )},
     "/v2/files/{id}/content": {
-        "get": {
-            "operationId": "getContentV2", "summary": "The content, or a thumbnail; a public file needs no token",
-            "tags": [TAG], "security": TOKEN_OPTIONAL,
-            "description": "As GET /files/{id}/data (the same checks in the same order, Range, ETag, 304, the "
-                           "safe-serving headers); Content-Type is guessed from the name, text types with "
-                           "`charset=utf-8`. A trashed file is not found.",
-            "parameters": [
-                _ID,
+        "get": operation(
+            "getContentV2", "The content, or a thumbnail; a public file needs no token", tag=TAG,
+            security=TOKEN_OPTIONAL,
+            description="As GET /files/{id}/data (the same checks in the same order, Range, ETag, 304, the "
+                        "safe-serving headers); Content-Type is guessed from the name, text types with "
+                        "`charset=utf-8`. A trashed file is not found.",
+            parameters=[
+                ID_PARAM,
                 {"name": "size", "in": "query", "required": False, "schema": {"enum": list(THUMBNAIL_SIZES)},
                  "description": "An image's thumbnail of this width (404 until the worker made it)"},
                 {"name": "download", "in": "query", "required": False, "schema": {"enum": list(DOWNLOAD_VALUES)},
                  "description": "1 or true: Content-Disposition attachment"},
-                *_CONDITIONAL,
+                *CONDITIONAL_HEADERS,
             ],
-            "responses": {
-                "200": {"description": "The bytes", "headers": {
-                    **_CONTENT_HEADERS, "Accept-Ranges": header("Ranges are served", {"const": "bytes"}),
-                    "X-Request-Id": ref("headers", "RequestId")},
-                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
-                "206": {"description": "The requested range of the bytes", "headers": {
-                    **_CONTENT_HEADERS, "X-Request-Id": ref("headers", "RequestId"),
-                    "Content-Range": header("The range sent", {"type": "string",
-                                                               "pattern": "^bytes [0-9]+-[0-9]+/[0-9]+$"})},
-                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
-                "304": empty_answer("Not modified (If-None-Match, If-Modified-Since)", {**_CONTENT_HEADERS}),
-                "400": v2_error("A folder, or an invalid size or download", "A folder doesn't have content",
-                                "Invalid size: use 500, 250 or 100", "Invalid download: use 1 or 0"),
+            responses={
+                **CONTENT_ANSWERS,
+                "400": coded_error("A folder, or an invalid size or download",
+                                   ("A folder doesn't have content", "invalid"),
+                                   ("Invalid size: use 500, 250 or 100", "invalid"),
+                                   ("Invalid download: use 1 or 0", "invalid")),
                 "404": _NOT_FOUND,
-                "412": empty_answer("A precondition failed (If-Match, If-Unmodified-Since)",
-                                    {**SAFE_CONTENT_HEADERS}),
-                "416": empty_answer("A malformed Range, or one outside the content", {
-                    **SAFE_CONTENT_HEADERS, "Content-Range": header("The content's length", {
-                        "type": "string", "pattern": "^bytes \\*/[0-9]+$"})}),
                 "503": UNAVAILABLE,
             },
-        },
-        "put": {
-            "operationId": "replaceContentV2", "summary": "Replace a file's content with the body",
-            "tags": [TAG], "security": TOKEN,
-            "description": "The body, whatever its Content-Type, is the new content: streamed to disk, hashed, "
-                           "its type and media type found again, the thumbnails remade. Held to "
-                           "storage.max_file_size (413) and the quota (507, counting the difference), up front "
-                           "when the Content-Length tells. A failed request changes nothing.",
-            "parameters": [_ID],
-            "requestBody": {"required": False, "description": "No body: the file becomes empty", "content": {
+        ),
+        "put": operation(
+            "replaceContentV2", "Replace a file's content with the body", tag=TAG, security=TOKEN,
+            description="The body, whatever its Content-Type, is the new content: streamed to disk, hashed, "
+                        "its type and media type found again, the thumbnails remade. Held to "
+                        "storage.max_file_size (413) and the quota (507, counting the difference), up front "
+                        "when the Content-Length tells. A failed request changes nothing.",
+            parameters=[ID_PARAM],
+            body={"required": False, "description": "No body: the file becomes empty", "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-            "responses": {
+            responses={
                 "200": json_answer("The file's document with its new content", _FILE, links=ON_A_FILE),
-                "400": v2_error("A folder, or a body cut short", "A folder doesn't have content",
-                                "Incomplete request body: the connection broke mid-body"),
+                "400": coded_error("A folder, or a body cut short", ("A folder doesn't have content", "invalid"),
+                                   ("Incomplete request body: the connection broke mid-body", "invalid")),
                 "401": UNAUTHORIZED, "404": _NOT_FOUND, "408": BODY_TIMEOUT, "413": _TOO_LARGE,
                 "503": UNAVAILABLE, "507": _STORAGE_FULL,
             },
-        },
+        ),
     },
 }

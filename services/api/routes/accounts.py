@@ -12,11 +12,11 @@ from shared.domain.accounts import (
     MAX_GIVEN_EMAIL_LENGTH,
     MAX_GIVEN_PASSWORD_LENGTH,
     check_signup_open,
-    effective_quota,
     given_text,
     valid_email,
     valid_new_password,
 )
+from shared.domain.quotas import effective_quota
 
 from ..auth import current_user, request_token
 from ..bodies import json_object

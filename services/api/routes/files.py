@@ -8,11 +8,12 @@ from typing import Any
 from aiohttp import web
 
 from shared.blobs import BlobWriter
-from shared.domain.quotas import quota_of
+from shared.domain.folders import parent_of
+from shared.domain.quotas import current_quota
 from shared.domain.sniff import kind_of
 from shared.errors import Invalid, NotFound
 from shared.jobs import enqueue, thumbnails_job
-from shared.storage import FILE_TYPES, PAGE_SIZE, ROOT, NewFile, ParentId, is_id, is_root
+from shared.storage import FILE_TYPES, PAGE_SIZE, ROOT, NewFile, ParentId, is_root
 
 from ..auth import current_user
 from ..bodies import BodyReader
@@ -33,14 +34,7 @@ def _is_root_value(value: Any) -> bool:
 
 async def _parent(request: web.Request, user_id: str, value: Any) -> ParentId:
     """The validated parent: ROOT, or the id of one of the user's folders."""
-    if _is_root_value(value):
-        return ROOT
-    parent = await request.app[STORAGE].file_of_user(user_id, value) if is_id(value) else None
-    if parent is None:
-        raise Invalid("Parent not found")
-    if parent.type != "folder":
-        raise Invalid("Parent is not a folder")
-    return parent.id
+    return await parent_of(request.app[STORAGE], user_id, None if _is_root_value(value) else value)
 
 
 @routes.post("/files")
@@ -88,7 +82,7 @@ async def create_file(request: web.Request) -> web.Response:
 
     # The type stays the client's (v1's contract); the media type comes from the bytes for an image.
     _, mime_type = kind_of(content.head, name)
-    quota = quota_of((await storage.usage(user.id)).quota_bytes, request.app[SETTINGS].storage.default_quota)
+    quota = await current_quota(storage, user.id, request.app[SETTINGS].storage.default_quota)
     record = None
     try:
         record = await storage.create_file(

@@ -61,24 +61,16 @@ _SEE_OTHER, _NO_CONTENT = 303, 204
 
 
 @routes.get("/s/{token}")
-async def open_share(request: web.Request) -> web.StreamResponse:
-    return await _answer(request, _show, None)
-
-
 @routes.get("/s/{token}/{file_id}")
-async def open_shared_item(request: web.Request) -> web.StreamResponse:
-    return await _answer(request, _show, request.match_info["file_id"])
+async def open_share(request: web.Request) -> web.StreamResponse:
+    return await _answer(request, _show, request.match_info.get("file_id"))
 
 
 @routes.post("/s/{token}")
-async def unlock_share(request: web.Request) -> web.StreamResponse:
-    return await _answer(request, _unlock, None)
-
-
 @routes.post("/s/{token}/{file_id}")
-async def unlock_shared_item(request: web.Request) -> web.StreamResponse:
-    """The password form of an item's page posts here: back to that item."""
-    return await _answer(request, _unlock, request.match_info["file_id"])
+async def unlock_share(request: web.Request) -> web.StreamResponse:
+    """The password form of an item's page posts to the item's path: back to that item."""
+    return await _answer(request, _unlock, request.match_info.get("file_id"))
 
 
 Step = Callable[[web.Request, "str | None", bool], Awaitable[web.StreamResponse]]

@@ -18,14 +18,14 @@ import time
 
 from aiohttp import web
 
+from shared.domain.folders import parent_of
+from shared.domain.quotas import current_quota
 from shared.domain.uploads import (
     check_length,
     is_expired,
     metadata_of,
     new_upload,
-    parent_of,
     upload_meta,
-    upload_quota,
 )
 from shared.errors import Conflict, NotFound
 from shared.storage import Upload, User, is_id
@@ -33,7 +33,7 @@ from shared.upload_parts import PartFile, RunningHashes, probe_lock, remove_part
 
 from ..auth import current_user
 from ..keys import RUNNING_HASHES, SETTINGS, STORAGE
-from ..tus_chunks import complete, receive
+from ..tus_chunks import Received, complete, receive
 from ..tus_headers import (
     FILE_ID,
     TUS_RESUMABLE,
@@ -109,7 +109,7 @@ async def create(request: web.Request) -> web.Response:
     parent_id = await parent_of(storage, user.id, meta.parent_value)
     upload = new_upload(user.id, length, meta, parent_id, settings.storage.folder_path, time.time(),
                         settings.uploads.expiry)
-    upload = await storage.create_upload(upload, await upload_quota(storage, user.id, settings.storage.default_quota))
+    upload = await storage.create_upload(upload, await current_quota(storage, user.id, settings.storage.default_quota))
     try:
         offset, file_id = 0, None
         if with_chunk:
@@ -121,9 +121,7 @@ async def create(request: web.Request) -> web.Response:
     except BaseException:
         await asyncio.shield(asyncio.ensure_future(_forget(request, user, upload)))
         raise
-    headers = {"Location": upload_url(upload.id), UPLOAD_OFFSET: str(offset)}
-    _add_state(headers, upload, file_id)
-    return web.Response(status=201, headers=headers)
+    return _answer(201, upload, file_id, {"Location": upload_url(upload.id), UPLOAD_OFFSET: str(offset)})
 
 
 @routes.head(UPLOAD)
@@ -136,14 +134,12 @@ async def head(request: web.Request) -> web.Response:
         # Complete but unfinished: the request that completed it died before
         # the file was made. Finish it now, so a client resuming learns the file.
         file_id = await complete(request, upload, None)
-    headers = {
+    return _answer(200, upload, file_id, {
         UPLOAD_OFFSET: str(upload.offset),
         UPLOAD_LENGTH: str(upload.length),
         UPLOAD_METADATA: encode_metadata(metadata_of(upload)),
         "Cache-Control": "no-store",
-    }
-    _add_state(headers, upload, file_id)
-    return web.Response(status=200, headers=headers)
+    })
 
 
 @routes.patch(UPLOAD)
@@ -158,14 +154,10 @@ async def patch(request: web.Request) -> web.Response:
         raise Conflict(f"Upload-Offset {offset} is not the upload's offset {upload.offset}")
     if upload.offset == upload.length:
         # Nothing left to send: a retried last PATCH learns the same file again.
-        file_id = await complete(request, upload, None)
-        headers = {UPLOAD_OFFSET: str(upload.offset)}
-        _add_state(headers, upload, file_id)
-        return web.Response(status=204, headers=headers)
-    received = await receive(request, upload, checksum, keep_partial=True)
-    headers = {UPLOAD_OFFSET: str(received.offset)}
-    _add_state(headers, upload, received.file_id)
-    return web.Response(status=204, headers=headers)
+        received = Received(upload.offset, await complete(request, upload, None))
+    else:
+        received = await receive(request, upload, checksum, keep_partial=True)
+    return _answer(204, upload, received.file_id, {UPLOAD_OFFSET: str(received.offset)})
 
 
 @routes.delete(UPLOAD)
@@ -212,8 +204,10 @@ async def _forget(request: web.Request, user: User, upload: Upload) -> None:
         await asyncio.to_thread(remove_part, upload.part_path)
 
 
-def _add_state(headers: dict[str, str], upload: Upload, file_id: str | None) -> None:
+def _answer(status: int, upload: Upload, file_id: str | None, headers: dict[str, str]) -> web.Response:
+    """An answer about `upload`, with its file once there is one, else when it expires."""
     if file_id is not None:
         headers[FILE_ID] = file_id
     else:
         headers[UPLOAD_EXPIRES] = http_date(upload.expires_at)
+    return web.Response(status=status, headers=headers)

@@ -25,7 +25,7 @@ from shared.domain.names import MAX_NAME_BYTES, valid_name
 from shared.errors import Invalid, NotFound
 from shared.jobs import enqueue, purge_jobs
 from shared.logging import get_logger
-from shared.storage import ROOT, FileRecord, ParentId, User, is_id, position_of
+from shared.storage import NOT_A_FOLDER, PARENT_NOT_FOUND, ROOT, FileRecord, ParentId, User, is_id, position_of
 
 from ..auth import current_user
 from ..bodies import json_object
@@ -96,7 +96,7 @@ async def _listed_folder(request: web.Request, user: User, parent: str | None) -
     if folder is None:
         raise NotFound()
     if folder.type != "folder":
-        raise Invalid("Parent is not a folder")
+        raise Invalid(NOT_A_FOLDER)
     return folder.id
 
 
@@ -142,7 +142,7 @@ def _target_parent(value: object) -> ParentId:
     if not isinstance(value, str):
         raise Invalid("Invalid parentId: expected 0 or a folder id")
     if not is_id(value):
-        raise Invalid("Parent not found")
+        raise Invalid(PARENT_NOT_FOUND)
     return value
 
 

@@ -1,6 +1,6 @@
 """v2 content: POST /v2/files (a folder as JSON, files as multipart), PUT and GET /v2/files/:id/content.
 
-Uploads are streamed to disk (streamed_body.py, upload_form.py), hashed on
+Uploads are streamed to disk (bodies.py, upload_form.py), hashed on
 the way, held to storage.max_file_size and the user's quota as the bytes
 arrive; documents are written only once every blob is durable, and a
 request that fails leaves no blob, no document and no bytes counted.
@@ -13,25 +13,24 @@ import contextlib
 import hashlib
 import os
 import time
-from typing import Any
 
 from aiohttp import web
 
 from shared.blobs import BlobStore
+from shared.domain.folders import parent_of
 from shared.domain.names import valid_name
-from shared.domain.quotas import UploadLimits, quota_of, room_left
-from shared.domain.sniff import content_type_for, kind_of
+from shared.domain.quotas import UploadLimits, effective_quota, room_left
+from shared.domain.sniff import content_type_for
 from shared.errors import Invalid, NotFound
 from shared.jobs import enqueue, thumbnails_job
-from shared.storage import ROOT, FileRecord, NewContent, NewFile, ParentId, Storage, User, is_id, is_root
+from shared.storage import FileRecord, NewContent, NewFile, ParentId, Storage, User
 
 from ..auth import current_user, optional_user
-from ..bodies import json_object
+from ..bodies import BodyReader, json_object
 from ..content_headers import content_headers, content_type_v2
 from ..keys import BLOBS, REDIS, SETTINGS, STORAGE
 from ..serving import content_path, file_response, require_content, thumbnail_width, wants_download
-from ..streamed_body import FRAMING_SLACK, StreamedBody
-from ..upload_form import UploadForm, read_form
+from ..upload_form import FRAMING_SLACK, FormBody, UploadForm, read_form, store_file
 from ..views import file_view_v2, json_response
 
 routes = web.RouteTableDef()
@@ -60,22 +59,10 @@ async def _create_folder(request: web.Request, user: User) -> web.Response:
     is_public = body.get("isPublic", False)
     if not isinstance(is_public, bool):
         raise Invalid("Invalid isPublic: expected true or false")
-    parent_id = await _parent(request.app[STORAGE], user.id, body.get("parentId"))
+    parent_id = await parent_of(request.app[STORAGE], user.id, body.get("parentId"))
     new = NewFile(user.id, name, "folder", is_public, parent_id, local_path=None, size=0)
     record = await request.app[STORAGE].create_file(new)  # a folder takes no room: no quota
     return json_response(file_view_v2(record), status=201)
-
-
-async def _parent(storage: Storage, user_id: str, value: Any) -> ParentId:
-    """ROOT (absent, null, 0 or "0"), or one of the user's live folders by id."""
-    if value is None or is_root(value):
-        return ROOT
-    parent = await storage.file_of_user(user_id, value) if is_id(value) else None
-    if parent is None:
-        raise Invalid("Parent not found")
-    if parent.type != "folder":
-        raise Invalid("Parent is not a folder")
-    return parent.id
 
 
 async def _limits(request: web.Request, user: User, replacing: int = 0) -> tuple[UploadLimits, int | None]:
@@ -85,7 +72,7 @@ async def _limits(request: web.Request, user: User, replacing: int = 0) -> tuple
     usage = await request.app[STORAGE].usage(user.id)
     room = room_left(usage, storage_settings.default_quota)
     limits = UploadLimits(storage_settings.max_file_size, None if room is None else room + replacing)
-    return limits, quota_of(usage.quota_bytes, storage_settings.default_quota)
+    return limits, effective_quota(usage.quota_bytes, storage_settings.default_quota)
 
 
 async def _upload(request: web.Request, user: User) -> web.Response:
@@ -96,9 +83,9 @@ async def _upload(request: web.Request, user: User) -> web.Response:
         limits.announce_form(request.content_length, FRAMING_SLACK)
 
     async def check_parent(value: str | None) -> ParentId:
-        return await _parent(storage, user.id, "0" if value in (None, "") else value)
+        return await parent_of(storage, user.id, value or None)
 
-    async with StreamedBody(request, form=True) as body:
+    async with FormBody(request) as body:
         form = await read_form(request.headers, body, limits, blobs, check_parent)
     records = await _store_all(request, user, form, quota)
     return json_response({"items": [file_view_v2(record) for record in records]}, status=201)
@@ -145,29 +132,21 @@ async def replace_content(request: web.Request) -> web.Response:
     limits, quota = await _limits(request, user, replacing=old.size or 0)
     if request.content_length is not None:
         limits.announce(request.content_length)
-    limits.start_file()
-    async with StreamedBody(request) as body, blobs.writer() as writer:
-        async for chunk in body:
-            if limits.add(len(chunk)):
-                await writer.write(chunk)
-            else:
-                await writer.abort()  # over the quota: read on only to know whether it is too large as well
-        limits.end_file()
-        await writer.commit()
-    kind, mime_type = kind_of(writer.head, old.name)
-    content = NewContent(writer.path, writer.size, writer.sha256, mime_type, kind)
+    async with BodyReader(request, None, streamed=True) as body:
+        stored = await store_file(old.name, body, limits, blobs)
+    content = NewContent(stored.local_path, stored.size, stored.sha256, stored.mime_type, stored.kind)
     try:
         record, old_path = await storage.replace_content(user.id, old.id, content, quota, now=time.time())
     except BaseException:
-        await _remove_all(blobs, [writer.path])
+        await _remove_all(blobs, [stored.local_path])
         raise
     try:
-        if kind == "image":
+        if stored.kind == "image":
             await enqueue(request.app[REDIS], thumbnails_job(record.id, user.id))
     except BaseException:
         with contextlib.suppress(Exception):
             await _put_back(storage, old)
-        await _remove_all(blobs, [writer.path])
+        await _remove_all(blobs, [stored.local_path])
         raise
     if old_path:
         await _remove_all(blobs, [old_path])  # with its thumbnails
