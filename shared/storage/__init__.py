@@ -1,4 +1,4 @@
-"""Metadata storage: one interface (base.Storage), two backends chosen by URL."""
+"""Metadata storage: one interface (protocol.Storage), two backends chosen by URL."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from .base import (
     Position,
     ShareLink,
     SortField,
-    Storage,
     Upload,
     Usage,
     User,
@@ -30,6 +29,7 @@ from .base import (
     new_object_id,
     position_of,
 )
+from .protocol import Storage
 
 __all__ = [
     "DEFAULT_WRITE_TIMEOUT", "FILE_TYPES", "INTO_ITSELF", "NOT_A_FOLDER", "PAGE_SIZE", "PARENT_NOT_FOUND",
