@@ -43,10 +43,12 @@ from .keys import (
     SIGNUPS,
     STORAGE,
     TOKENS,
+    UI_ASSETS,
     USERS,
 )
-from .routes import accounts, auth, file_data, files, links, shares, status, tus, users, v2_files, v2_upload
+from .routes import accounts, auth, file_data, files, links, shares, status, tus, ui, users, v2_files, v2_upload
 from .timeouts import HEAD_TIMEOUTS, HeadTimeouts
+from .ui_assets import UiAssets
 from .user_cache import UserCache
 
 
@@ -104,6 +106,11 @@ async def _blobs(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _ui_assets(app: web.Application) -> AsyncIterator[None]:
+    app[UI_ASSETS] = await asyncio.to_thread(UiAssets.load)
+    yield
+
+
 async def _request_log(app: web.Application) -> AsyncIterator[None]:
     yield
     flush_logs()  # request lines are buffered for up to 0.1 s
@@ -123,8 +130,8 @@ def create_app(settings: Settings) -> web.Application:
     app[DRAIN] = drain
     app[BODY_BUDGET] = BodyBudget(settings.server.max_inflight_body_bytes)
     tus.install(app)
-    app.cleanup_ctx.extend([_request_log, _storage, _redis, _cursor_key, _passwords, _accounts, _blobs])
+    app.cleanup_ctx.extend([_request_log, _storage, _redis, _cursor_key, _passwords, _accounts, _blobs, _ui_assets])
     for module in (status, users, auth, files, file_data, accounts, v2_upload, v2_files, tus, links,
-                   shares, openapi):
+                   shares, ui, openapi):
         app.router.add_routes(module.routes)
     return app

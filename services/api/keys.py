@@ -19,6 +19,7 @@ from shared.tokens import TokenStore
 from shared.upload_parts import RunningHashes
 
 from .drain import Drain
+from .ui_assets import UiAssets
 from .user_cache import UserCache
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -41,3 +42,5 @@ ACCOUNTS = web.AppKey("accounts", Accounts)
 RUNNING_HASHES = web.AppKey("running_hashes", RunningHashes)
 # v2 list cursors, under the key shared through Redis (shared/domain/cursors.py).
 CURSORS = web.AppKey("cursors", CursorKey)
+# The web app's files (services/api/ui_assets.py), read once at start-up.
+UI_ASSETS = web.AppKey("ui_assets", UiAssets)

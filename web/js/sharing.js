@@ -1,0 +1,1 @@
+// Publish/unpublish and share links: registers the actions with item_actions.js.
