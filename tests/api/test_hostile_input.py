@@ -26,6 +26,8 @@ ROUTES = [
     ("GET", "/disconnect"), ("GET", "/users/me"), ("POST", "/files"), ("GET", "/files/{id}"),
     ("GET", "/files"), ("PUT", "/files/{id}/publish"), ("PUT", "/files/{id}/unpublish"),
     ("GET", "/files/{id}/data"), ("GET", "/openapi.json"),
+    # the web UI
+    ("GET", "/"), ("GET", "/ui/{version}/{path}"),
     # v2 accounts
     ("POST", "/v2/users"), ("POST", "/v2/sessions"), ("DELETE", "/v2/sessions/current"), ("GET", "/v2/users/me"),
     ("PUT", "/v2/users/me/password"),
@@ -109,7 +111,8 @@ class Target:
         path = template.encode()
         share = self.locked_token if locked or method == "POST" else self.share_token
         for name, real in ((b"{id}", self.file_id), (b"{token}", share),
-                           (b"{file_id}", self.inside_id), (b"{upload_id}", self.upload_id)):
+                           (b"{file_id}", self.inside_id), (b"{upload_id}", self.upload_id),
+                           (b"{version}", b"0123456789abcdef"), (b"{path}", b"js/main.js")):
             path = path.replace(name, real if value is None else value)
         return path
 
