@@ -8,10 +8,11 @@ that HTTP status (`page_watch.expect_status(401)` before a wrong password).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,11 +51,21 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def live(redis_url: str, tmp_path: Path) -> Iterator[Live]:
-    """The whole service, as an operator starts it."""
-    env = service_env(tmp_path, redis_url, API_WORKERS="1", JOB_WORKERS="1", WORKER_CLAIM_IDLE="1")
-    with running_supervisor(env, tmp_path / "service.log"):
-        yield Live(f"http://127.0.0.1:{env['PORT']}", env)
+def start_live(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Live]]:
+    """start_live(**settings): the whole service, as an operator starts it, with extra settings
+    as environment variables (`MAX_FILE_SIZE="1000"`); stopped (and checked to stop cleanly) at the end."""
+    with contextlib.ExitStack() as stack:
+        def start(**extra: str) -> Live:
+            env = service_env(tmp_path, redis_url, API_WORKERS="1", JOB_WORKERS="1", WORKER_CLAIM_IDLE="1", **extra)
+            stack.enter_context(running_supervisor(env, tmp_path / f"service-{env['PORT']}.log"))
+            return Live(f"http://127.0.0.1:{env['PORT']}", env)
+        yield start
+
+
+@pytest.fixture
+def live(start_live: Callable[..., Live]) -> Live:
+    """The whole service with its default settings."""
+    return start_live()
 
 
 @dataclass
