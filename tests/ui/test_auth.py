@@ -122,6 +122,15 @@ def test_log_out_ends_the_session_and_logging_in_again_works(page: Page, live: L
     assert token and token != account.token and me(live, token).status_code == 200
 
 
+def test_an_account_made_on_v1_logs_in_whatever_its_email_looks_like(page: Page, live: Live):
+    # v1 took any text as the email and any password: the browser must not refuse them before the server.
+    legacy = {"email": "ada at home", "password": "short"}
+    requests.post(f"{live.url}/users", json=legacy, timeout=10).raise_for_status()
+    page.goto("/#/login")
+    fill_login(page, legacy["email"], legacy["password"])
+    expect(page.get_by_role("heading", name="My files")).to_be_visible()
+
+
 def test_logging_out_without_the_server_still_forgets_the_token(page: Page, page_watch: PageWatch, live: Live):
     open_signed_in(page, new_account(live))
     expect(page.get_by_role("heading", name="My files")).to_be_visible()

@@ -12,6 +12,8 @@ export function renderLogin(main) {
   authPage(main, {
     title: 'Log in',
     lead: 'Welcome back.',
+    // Accounts made on v1 may have an address the browser's email check refuses: the server decides.
+    emailProps: { type: 'text', inputmode: 'email', maxlength: 320 },
     passwordProps: { autocomplete: 'current-password' },
     switchTo: ['No account yet? ', h('a', { href: '#/signup', text: 'Sign up' })],
     send: ({ email, password }) => logIn(email.value, password.value),
@@ -23,6 +25,7 @@ export function renderSignup(main) {
   authPage(main, {
     title: 'Sign up',
     lead: 'Make an account to keep your files here.',
+    emailProps: { type: 'email', maxlength: 254 },
     passwordProps: { autocomplete: 'new-password', minlength: 8, maxlength: 1024 },
     passwordHint: 'At least 8 characters.',
     switchTo: ['Already have an account? ', h('a', { href: '#/login', text: 'Log in' })],
@@ -42,9 +45,9 @@ export function renderSignup(main) {
   });
 }
 
-function authPage(main, { title, lead, passwordProps, passwordHint, switchTo, send, explain }) {
-  const email = h('input', { name: 'email', type: 'email', required: true, maxlength: 254,
-    autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', autofocus: true });
+function authPage(main, { title, lead, emailProps, passwordProps, passwordHint, switchTo, send, explain }) {
+  const email = h('input', { name: 'email', required: true, autocomplete: 'username', autocapitalize: 'none',
+    spellcheck: 'false', autofocus: true, ...emailProps });
   const password = h('input', { name: 'password', type: 'password', required: true, ...passwordProps });
   const form = h('form', { class: 'auth-form' },
     field('Email', email),
