@@ -30,10 +30,28 @@ export async function api(path, { method = 'GET', json, body, headers = {}, sign
   return response.json();
 }
 
-/** The body of a GET as a Blob (thumbnails, previews, downloads), with the token. */
-export async function apiBlob(path, { signal } = {}) {
+/**
+ * The body of a GET as a Blob (thumbnails, previews, downloads), with the token.
+ * `onProgress(received, total)` (total from Content-Length, else null) as the body streams in.
+ */
+export async function apiBlob(path, { signal, onProgress } = {}) {
   const response = await send(path, { method: 'GET', headers: {}, signal, auth: true, accept: '*/*' });
-  return response.blob();
+  if (!onProgress || !response.body) return response.blob();
+  const total = Number(response.headers.get('Content-Length')) || null;
+  const chunks = [];
+  let received = 0;
+  const reader = response.body.getReader();
+  try {
+    for (let part = await reader.read(); !part.done; part = await reader.read()) {
+      chunks.push(part.value);
+      received += part.value.length;
+      onProgress(received, total);
+    }
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError(0, 'The connection was lost. Try again.', 'network');
+  }
+  return new Blob(chunks, { type: response.headers.get('Content-Type') || '' });
 }
 
 async function send(path, { method, json, body, headers, signal, auth, accept }) {

@@ -74,8 +74,9 @@ export async function confirmAction({ title, message, confirmLabel = 'OK', dange
 /**
  * Asks for one line of text; `submit(value)` does the work (its thrown message is shown in the
  * dialog, which stays open). Resolves what `submit` returned, or null when cancelled.
+ * `selectEnd`: select the value up to there (a file name without its extension), not all of it.
  */
-export async function promptText({ title, label, value = '', confirmLabel = 'OK', submit, maxlength = 255 }) {
+export async function promptText({ title, label, value = '', confirmLabel = 'OK', submit, maxlength = 255, selectEnd }) {
   const id = `prompt-${++counter}`;
   const input = h('input', { id, name: 'value', required: true, maxlength, value, autocomplete: 'off' });
   const { result } = openDialog({
@@ -84,6 +85,6 @@ export async function promptText({ title, label, value = '', confirmLabel = 'OK'
     actions: [{ label: 'Cancel', value: null }, { label: confirmLabel, value: 'ok', kind: 'primary', submit: true }],
     onSubmit: async () => (submit ? submit(input.value) : input.value),
   });
-  queueMicrotask(() => { input.focus(); input.select(); });
+  queueMicrotask(() => { input.focus(); input.setSelectionRange(0, selectEnd ?? value.length); });
   return result;
 }
