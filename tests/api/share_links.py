@@ -13,7 +13,7 @@ from shared.storage import ShareLink, Storage, new_id
 from .conftest import Account, b64, upload
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-PAGE_CSP = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
+PAGE_CSP = ("default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'")
 
 

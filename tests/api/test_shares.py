@@ -102,7 +102,7 @@ async def test_a_browser_gets_a_page_which_costs_no_download(client, alice: Acco
     page = await resp.text()
     assert "<script>" not in page and "alert(\"x\")" not in page
     assert html.escape(HOSTILE, quote=True) in page
-    assert "2.0 KiB" in page and "3 downloads left" in page
+    assert "2.0 KB" in page and "3 downloads left" in page
     assert f'href="{link["url"]}?download=1"' in page
     assert "<img" not in page  # not an image
     assert await downloads(client, alice, link) == 0

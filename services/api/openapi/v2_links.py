@@ -129,8 +129,8 @@ _CONTENT = {
     "Content-Disposition": header("inline only for raster images, text/plain, audio and video (never with "
                                   "?download=1)", {"type": "string", "pattern": "^(inline|attachment); "}),
 }
-_PAGE = {**with_request_id(), **_SHARE_HEADERS, "Content-Security-Policy": header("No script, ever",
-                                                                            {"const": PAGE_CSP})}
+_PAGE = {**with_request_id(), **_SHARE_HEADERS, "Content-Security-Policy": header(
+    "No script, ever; styles only from the web app's files (/ui/)", {"const": PAGE_CSP})}
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 
 
@@ -179,8 +179,8 @@ _SHOW_RESPONSES: Json = {
     "200": {"description": "A file's content (any type, as its name says), a folder's listing (JSON unless "
                            "the client prefers text/html), or a page",
             "headers": {**_CONTENT, "Content-Security-Policy": header(
-                "A file's: its sandbox; a page's: no script", {"enum": [CONTENT_SECURITY_POLICY, PAGE_CSP]},
-                required=False),
+                "A file's: its sandbox; a page's: no script, the app's styles",
+                {"enum": [CONTENT_SECURITY_POLICY, PAGE_CSP]}, required=False),
                 "Content-Disposition": header("A file's content: inline or attachment", {"type": "string"},
                                               required=False)},
             "content": {"application/json": {"schema": ref("schemas", "SharedFolder")}, **_HTML,

@@ -98,8 +98,8 @@ def _error_page(request: web.Request, exc: DomainError) -> web.Response:
             message = exc.message
         elif isinstance(exc, TooManyAttempts):
             message = f"Too many attempts: try again in {exc.retry_after} seconds."
-        return page_response(password_page(request.path, message), status, headers)
-    return page_response(error_page(exc.message), status, headers)
+        return page_response(request, password_page(request.path, message), status, headers)
+    return page_response(request, error_page(exc.message, status), status, headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,7 @@ async def _file(request: web.Request, shared: Shared, record: FileRecord, query:
         left = None if link.max_downloads is None else link.max_downloads - link.downloads
         preview = record.type == "image" and record.has_thumbnails
         size = (await file_views_v2([record]))[0]["size"]  # a legacy document's from its blob
-        return page_response(file_page(record.name, size, url, preview, left))
+        return page_response(request, file_page(record.name, size, url, preview, left))
     response = file_response(content_path(record, query.width), {
         **content_headers(record.name, content_type_v2(record.name), download=query.download),
         **SHARE_HEADERS,
@@ -174,7 +174,7 @@ async def _folder(request: web.Request, shared: Shared, folder: FileRecord, fold
         kept = {k: v for k, v in (("sort", query.sort), ("limit", query.limit_given)) if v is not None}
         next_url = f"{_url_of(shared, folder)}?{urlencode({**kept, 'cursor': next_cursor})}"
     crumbs = [(item["name"], item["url"]) for item in path]
-    return page_response(folder_page(folder.name, crumbs, entries, next_url))
+    return page_response(request, folder_page(folder.name, crumbs, entries, next_url))
 
 
 def _url_of(shared: Shared, record: FileRecord) -> str:
