@@ -58,6 +58,7 @@ async function show(route) {
 on('signed-in', () => go('#/files/0'));
 on('signed-out', ({ expired } = {}) => {
   state.user = null;
+  for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
   if (expired) notify('Your session has ended. Please log in again.', { kind: 'error' });
   go('#/login');
 });
