@@ -206,10 +206,13 @@ def test_a_cancelled_upload_leaves_nothing_on_the_server(page: Page, live: Live,
                          timeout=10)
     assert head.status_code == 200 and head.headers["Upload-Offset"] == str(2 * MIB)
 
+    row(page, "movie.mp4").get_by_role("button", name="Cancel upload of movie.mp4").focus()
     with page.expect_response(lambda r: r.request.method == "DELETE" and r.url == upload_url) as deleted:
-        row(page, "movie.mp4").get_by_role("button", name="Cancel upload of movie.mp4").click()
+        page.keyboard.press("Enter")
     assert deleted.value.status == 204
     expect(row(page, "movie.mp4")).to_contain_text("Cancelled")
+    # The button went with the upload: the focus moved on, to the panel's own.
+    expect(panel(page).get_by_role("button", name="Hide the list of uploads")).to_be_focused()
     expect(panel(page)).to_contain_text("0 of 0 uploaded")
     head = requests.head(upload_url, headers={"Authorization": f"Bearer {account.token}", "Tus-Resumable": "1.0.0"},
                          timeout=10)

@@ -1,6 +1,6 @@
-// Files and folders dragged from the desktop onto any part of the page: a
-// full-window overlay names the folder they will go to; a dropped folder
-// keeps its tree. Drags inside the app (moves) are not ours.
+// Files and folders dragged from the desktop onto the page: a full-window
+// overlay names the folder they go to; a dropped folder keeps its tree.
+// Drags inside the app (moves) are not ours.
 import { api } from './api.js';
 import { h } from './dom.js';
 import { emit } from './events.js';
@@ -8,77 +8,66 @@ import { current } from './router.js';
 import { token } from './session.js';
 import { state } from './state.js';
 
-const INTERNAL = 'application/x-files-manager-items';
-const names = new Map([['0', 'My files']]);
+const names = { 0: 'My files' };
 
 /** Sends what is dropped to enqueue(entries, parentId). */
 export function startDrop(enqueue) {
   const text = h('p');
   const overlay = h('div', { class: 'drop-overlay', hidden: true }, text);
   document.body.append(overlay);
-  const fromOutside = (event) => {
-    const types = [...(event.dataTransfer?.types || [])];
-    return types.includes('Files') && !types.includes(INTERNAL);
+  const ours = (event) => {
+    const types = event.dataTransfer?.types || [];
+    return types.includes('Files') && !types.includes('application/x-files-manager-items');
   };
-  const hide = () => { overlay.hidden = true; };
+  const say = (id) => { text.textContent = `Drop to upload to ${names[id] || 'this folder'}`; };
   document.addEventListener('dragenter', (event) => {
-    if (!fromOutside(event) || !token() || !overlay.hidden) return;
+    if (!ours(event) || !token() || !overlay.hidden) return;
     const id = target();
-    text.textContent = `Drop to upload to ${names.get(id) || 'this folder'}`;
+    say(id);
     overlay.hidden = false;
-    if (!names.has(id)) {
-      api(`/v2/files/${encodeURIComponent(id)}`).then((folder) => {
-        names.set(id, folder.name);
-        if (target() === id) text.textContent = `Drop to upload to ${folder.name}`;
-      }, () => {});
-    }
+    if (!names[id]) api(`/v2/files/${encodeURIComponent(id)}`).then((folder) => { names[id] = folder.name; say(id); }, () => {});
   });
   document.addEventListener('dragover', (event) => {
-    if (!fromOutside(event)) return;
-    // Always: else the browser would open the file in place of the app.
-    event.preventDefault();
+    if (!ours(event)) return;
+    event.preventDefault(); // always: else the browser opens the file in place of the app
     event.dataTransfer.dropEffect = token() ? 'copy' : 'none';
   });
   overlay.addEventListener('dragleave', (event) => {
-    if (!overlay.contains(event.relatedTarget)) hide();
+    if (!overlay.contains(event.relatedTarget)) overlay.hidden = true;
   });
   document.addEventListener('drop', (event) => {
-    if (!fromOutside(event)) return;
+    if (!ours(event)) return;
     event.preventDefault();
-    hide();
+    overlay.hidden = true;
     if (!token()) return;
     const parentId = target();
-    // Entries must be taken now: the DataTransfer is emptied when this handler returns.
+    // Taken now: the DataTransfer is emptied when this handler returns.
     const items = [...event.dataTransfer.items].filter((item) => item.kind === 'file')
       .map((item) => item.webkitGetAsEntry?.() || item.getAsFile());
     collect(items).then((entries) => enqueue(entries, parentId));
   });
 }
 
-/** Where a drop goes: the folder shown, else (trash, search, account) My files. */
+/** The folder shown, else (trash, search, account) My files. */
 function target() {
   return current().name === 'files' ? String(state.folderId) : '0';
 }
 
-/** [{file, path}] of dropped files and directory entries, read fully (readEntries answers in batches). */
+/** [{file, path}] of dropped files and folders, read fully (readEntries answers in batches). */
 async function collect(items) {
   const entries = [];
+  const call = (f) => new Promise((resolve, reject) => f(resolve, reject));
   const walk = async (entry, prefix) => {
-    if (!entry) return;
     if (entry instanceof File) return entries.push({ file: entry, path: entry.name });
-    if (entry.isFile) {
-      const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
-      return entries.push({ file, path: prefix + file.name });
-    }
+    if (entry.isFile) return entries.push({ file: await call((...a) => entry.file(...a)), path: prefix + entry.name });
     const path = `${prefix}${entry.name}/`;
     const reader = entry.createReader();
     let batch;
     let empty = true;
-    do {
-      batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+    while ((batch = await call((...a) => reader.readEntries(...a))).length) {
+      empty = false;
       for (const child of batch) await walk(child, path).catch(() => {});
-      empty &&= !batch.length;
-    } while (batch.length);
+    }
     if (empty) entries.push({ file: null, path });
   };
   for (const item of items) await walk(item, '').catch(() => {});
@@ -86,54 +75,40 @@ async function collect(items) {
 }
 
 /**
- * The folders of one drop or pick below `parentId`: `folder('a/b/c.txt')` makes
- * (or finds, by name) 'a' then 'a/b', once each however many files they hold.
+ * The folders of one drop or pick below `parentId`: `folder('a/b/c.txt')` finds
+ * (by name) or makes 'a' then 'a/b', once each however many files they hold.
  */
 export function newBatch(parentId) {
-  const made = new Map(); // 'parent/name' -> Promise<id>
-  const listings = new Map(); // parent -> Promise<Map<name, id>> of its folders
-  const folders = (parent) => {
-    if (!listings.has(parent)) {
-      const promise = list(parent);
-      promise.catch(() => listings.delete(parent));
-      listings.set(parent, promise);
-    }
-    return listings.get(parent);
+  const made = {}; // 'parent/name' -> Promise<id>
+  const listings = {}; // parent -> Promise<Map name -> id> of its folders
+  const once = (cache, key, make) => {
+    if (!cache[key]) (cache[key] = make()).catch(() => delete cache[key]); // a retry tries again
+    return cache[key];
   };
-  const child = (parent, name) => {
-    const key = `${parent}/${name}`;
-    if (!made.has(key)) {
-      const promise = (async () => {
-        const found = (await folders(parent)).get(name);
-        if (found) return found;
-        const folder = await api('/v2/files', { method: 'POST', json: { name, type: 'folder', parentId: parent } });
-        listings.set(folder.id, Promise.resolve(new Map()));
-        emit('files-changed', { parentIds: [parent] });
-        return folder.id;
-      })();
-      promise.catch(() => made.delete(key)); // a retry tries again
-      made.set(key, promise);
-    }
-    return made.get(key);
-  };
+  const child = (parent, name) => once(made, `${parent}/${name}`, async () => {
+    const found = (await once(listings, parent, () => folders(parent))).get(name);
+    if (found) return found;
+    const folder = await api('/v2/files', { method: 'POST', json: { name, type: 'folder', parentId: parent } });
+    listings[folder.id] = Promise.resolve(new Map());
+    emit('files-changed', { parentIds: [parent] });
+    return folder.id;
+  });
   return {
     async folder(path) {
       let id = parentId;
-      for (const name of path.split('/').slice(0, -1).filter(Boolean)) id = await child(id, name.normalize('NFC'));
+      for (const name of path.split('/').slice(0, -1)) if (name) id = await child(id, name.normalize('NFC'));
       return id;
     },
   };
 }
 
-async function list(parentId) {
-  const folders = new Map();
+async function folders(parentId) {
+  const found = new Map();
   let cursor = '';
   do {
-    const query = new URLSearchParams({ parentId, limit: '1000' });
-    if (cursor) query.set('cursor', cursor);
-    const page = await api(`/v2/files?${query}`);
-    for (const item of page.items) if (item.type === 'folder') folders.set(item.name, item.id);
+    const page = await api(`/v2/files?${new URLSearchParams({ parentId, limit: 1000, ...(cursor && { cursor }) })}`);
+    for (const item of page.items) if (item.type === 'folder') found.set(item.name, item.id);
     cursor = page.next;
   } while (cursor);
-  return folders;
+  return found;
 }
