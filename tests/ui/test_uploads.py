@@ -87,6 +87,11 @@ class Hold:
             self.page.evaluate("0")
         return self.held[0].request
 
+    def stop(self) -> None:
+        """The page gave up the held requests (a reload, a log-out): let later ones through."""
+        self.held.clear()
+        self.page.unroute("**/v2/uploads/*", self.handle)
+
     def release(self) -> None:
         for route in self.held:
             route.continue_()
@@ -260,7 +265,7 @@ def test_an_upload_resumes_after_a_reload_from_where_it_stopped(page: Page, live
     page.reload()
     expect(row(page, "disk.img")).to_contain_text("Interrupted at 7 %")
     expect(panel(page)).to_contain_text("0 of 1 uploaded · 1 interrupted")
-    hold.held.clear()  # the reload ended them
+    hold.held.clear()  # the reload ended them; the next PATCH is held too
     creations: list[Request] = []
     page.on("request", lambda r: creations.append(r) if r.method == "POST" and "/v2/uploads" in r.url else None)
     with page.expect_file_chooser() as chooser:
@@ -286,7 +291,7 @@ def test_the_wrong_file_is_refused_and_an_interrupted_upload_can_be_discarded(pa
     page.get_by_label("Files to upload").set_input_files(str(big))
     upload_url = hold.wait().url
     page.reload()
-    hold.held.clear()
+    hold.stop()
 
     with page.expect_file_chooser() as chooser:
         row(page, "disk.img").get_by_role("button", name="Resume upload of disk.img").click()
@@ -376,3 +381,27 @@ def test_uploads_on_a_phone(phone_page: Page, live: Live, images: Path):
     expect(panel(page)).to_contain_text("3 of 3 uploaded")
     panel(page).get_by_role("button", name="Show the list of uploads").click()
     expect(row(page, "video file")).to_contain_text("Done")
+
+
+def test_a_log_out_clears_the_panel_and_the_upload_waits_for_its_owner(page: Page, live: Live, images: Path):
+    owner, other = new_account(live), new_account(live)
+    open_signed_in(page, owner)
+    page.evaluate("([key, size]) => localStorage.setItem(key, size)", [CHUNK_KEY, str(MIB)])
+    big = random_file(images, "thesis.pdf", 3 * MIB)
+    hold = Hold(page, 2 * MIB)
+    page.get_by_label("Files to upload").set_input_files(str(big))
+    hold.wait()
+    page.get_by_role("button", name="Log out").click()
+    expect(panel(page)).to_be_hidden()
+    hold.stop()
+
+    open_signed_in(page, other)
+    expect(page.get_by_role("heading", name="My files")).to_be_visible()
+    expect(panel(page)).to_be_hidden()
+    open_signed_in(page, owner)
+    expect(row(page, "thesis.pdf")).to_contain_text("Interrupted at 66 %")
+    with page.expect_file_chooser() as chooser:
+        row(page, "thesis.pdf").get_by_role("button", name="Resume upload of thesis.pdf").click()
+    chooser.value.set_files(str(big))
+    expect(row(page, "thesis.pdf")).to_contain_text("Done")
+    assert listing(live, owner)["thesis.pdf"]["sha256"] == sha256(big)

@@ -45,9 +45,15 @@ export function startUploads() {
   // Speed and time left fall while nothing moves.
   setInterval(() => jobs.forEach((job) => job.state === 'uploading' && paintRow(job)), 1000);
   on('signed-in', signedIn);
-  on('signed-out', () => [...jobs].forEach((job) => {
-    if (job.state === 'uploading' || job.state === 'queued') fail(job, { status: 401 });
-    if (job.state === 'interrupted') drop(job);
+  // An ended session keeps its rows, to retry after logging in again; a log-out
+  // leaves nothing on screen (the server keeps the unfinished ones for next time).
+  on('signed-out', ({ expired } = {}) => [...jobs].forEach((job) => {
+    const running = job.state === 'uploading' || job.state === 'queued';
+    if (expired && running) return fail(job, { status: 401 });
+    if (expired && job.state !== 'interrupted') return;
+    job.upload?.abort(false);
+    job.upload = null;
+    drop(job);
   }));
   if (token()) signedIn();
 }
