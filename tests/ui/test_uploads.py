@@ -175,24 +175,26 @@ def test_a_folder_dropped_from_the_desktop_keeps_its_tree(page: Page, live: Live
     (trip / "plan.txt").write_text("go\n")
     loose = tmp_path / "loose.txt"
     loose.write_text("loose\n")
-    open_signed_in(page, account)
-    expect(page.get_by_role("heading", name="My files")).to_be_visible()
+    holidays = requests.post(f"{live.url}/v2/files", json={"name": "Holidays", "type": "folder", "parentId": "0"},
+                             headers={"Authorization": f"Bearer {account.token}"}, timeout=10).json()
+    open_signed_in(page, account, f"#/files/{holidays['id']}")
 
     # The browser's own drag of OS files (real file system entries, folders included).
     cdp = page.context.new_cdp_session(page)
     drag = {"x": 600, "y": 300, "data": {"items": [], "files": [str(trip), str(loose)], "dragOperationsMask": 1}}
     cdp.send("Input.dispatchDragEvent", {"type": "dragEnter", **drag})
     cdp.send("Input.dispatchDragEvent", {"type": "dragOver", **drag})
-    expect(page.get_by_text("Drop to upload to My files")).to_be_visible()
+    expect(page.get_by_text("Drop to upload to Holidays")).to_be_visible()
     shoot(page, "uploads-drop-overlay")
     cdp.send("Input.dispatchDragEvent", {"type": "drop", **drag})
-    expect(page.get_by_text("Drop to upload to My files")).to_be_hidden()
+    expect(page.get_by_text("Drop to upload to Holidays")).to_be_hidden()
     for name in ("hopper.jpg", "plan.txt", "loose.txt"):
         expect(row(page, name)).to_contain_text("Done")
 
-    root = listing(live, account)
-    assert set(root) == {"trip", "loose.txt"}
-    inside = listing(live, account, root["trip"]["id"])
+    assert set(listing(live, account)) == {"Holidays"}
+    here = listing(live, account, holidays["id"])
+    assert set(here) == {"trip", "loose.txt"}
+    inside = listing(live, account, here["trip"]["id"])
     assert set(inside) == {"day 1", "empty", "plan.txt"}
     assert listing(live, account, inside["empty"]["id"]) == {}
     day = listing(live, account, inside["day 1"]["id"])

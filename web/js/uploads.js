@@ -35,7 +35,7 @@ export function startUploads() {
     const el = inputs[key];
     el.onchange = () => {
       enqueueUploads([...el.files].map((file) => ({ file, path: pathOf(file) })), el.parentId ?? state.folderId);
-      el.value = '';
+      el.value = el.parentId = null;
     };
   }
   inputs.resume.onchange = resumePicked;
