@@ -74,10 +74,16 @@ class PageWatch:
 
     problems: list[str] = field(default_factory=list)
     expected_statuses: set[int] = field(default_factory=set)
+    expected_failures: set[str] = field(default_factory=set)
 
     def expect_status(self, *statuses: int) -> None:
         """The test provokes these HTTP statuses on purpose (the browser logs each as a console error)."""
         self.expected_statuses.update(statuses)
+
+    def expect_network_failure(self, *errors: str) -> None:
+        """The test cuts the network on purpose: the browser logs each request it
+        could not send as a console error (`net::ERR_INTERNET_DISCONNECTED`)."""
+        self.expected_failures.update(errors)
 
     def on_console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
@@ -85,10 +91,13 @@ class PageWatch:
         status = re.search(r"status of (\d{3})", message.text)
         if status and int(status.group(1)) in self.expected_statuses:
             return
+        failure = re.search(r"net::(ERR_[A-Z_]+)", message.text)
+        if failure and failure.group(1) in self.expected_failures:
+            return
         self.problems.append(f"console error: {message.text} at {message.location.get('url')}")
 
     def on_response(self, response: Response) -> None:
-        if response.status >= 500:
+        if response.status >= 500 and response.status not in self.expected_statuses:
             self.problems.append(f"{response.status} from {response.request.method} {response.url}")
 
     def watch(self, page: Page) -> None:
