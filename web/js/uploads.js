@@ -14,3 +14,6 @@ export function enqueueUploads(entries, parentId) {
 
 /** Opens the file picker (multiple) for the current folder. */
 export function pickFiles() {}
+
+/** Opens the folder picker: the chosen folder is uploaded into `parentId` with its tree. */
+export function pickFolder(parentId) {}
