@@ -9,46 +9,69 @@ import { thumbnailUrl } from './thumbs.js';
 import { notify } from './toast.js';
 
 const aborts = new WeakMap();
+const icons = {};
+const iconOf = (name) => (icons[name] ||= icon(name)).cloneNode(true); // a clone costs less than a build
 
 /**
- * The <li> of `item`. Options: grid (big thumbnails), folder (search: the parent's name as a
- * Promise<string>), tabbable (the roving tab stop).
+ * The <li> of `item`; given a row no longer shown (`reuse`), that row refilled, which costs far
+ * less than a new one while scrolling. Options: grid (big thumbnails), folder (search: a Promise
+ * of the parent's name), tabbable (the roving tab stop).
  */
-export function renderItem(item, { grid = false, folder = null, tabbable = false } = {}) {
+export function renderItem(item, { grid = false, folder = null, tabbable = false } = {}, reuse = null) {
   const isFolder = item.type === 'folder';
-  const tab = tabbable ? '0' : '-1';
-  const date = humanDate(item.updatedAt);
-  const size = isFolder ? 'Folder' : humanSize(item.size);
-  const thumb = h('span', { class: 'thumb' }, icon(isFolder ? 'folder' : item.type === 'image' ? 'image' : 'file'));
-  const label = [thumb, h('span', { class: 'text' },
-    h('span', { class: 'label', text: item.name }),
-    h('span', { class: 'sub' }, size, h('span', { class: 'sub-date', text: ` · ${date}` })))];
-  const name = isFolder
-    ? h('a', { class: 'name', href: folderHash(item.id), tabindex: tab, draggable: 'false', title: item.name }, label)
-    : h('button', { type: 'button', class: 'name', tabindex: tab, title: item.name }, label);
-  const where = folder && h('a', { class: 'cell where', href: folderHash(item.parentId), tabindex: '-1' });
-  folder?.then((text) => { where.textContent = text; });
-  const li = h('li', { class: `item ${item.type}`, draggable: 'true', dataset: isFolder ? { drop: item.id } : {} },
-    name,
-    h('span', { class: 'cell size', text: isFolder ? '—' : humanSize(item.size) }),
-    h('span', { class: 'cell date', text: date }),
-    where,
-    h('button', { type: 'button', class: 'icon more', tabindex: tab, 'aria-label': `Actions for ${item.name}`,
-      'aria-haspopup': 'menu', 'aria-expanded': 'false' }, icon('more')));
+  const kind = `${isFolder}${Boolean(folder)}`;
+  let li = reuse;
+  if (li?.dataset.kind !== kind) {
+    li?.remove();
+    li = h('li', { draggable: 'true', dataset: { kind } },
+      h(isFolder ? 'a' : 'button', { class: 'name', type: isFolder ? null : 'button', draggable: isFolder && 'false' },
+        h('span', { class: 'thumb' }), h('span', { class: 'text' }, h('span', { class: 'label' }),
+          h('span', { class: 'sub' }, h('span'), h('span', { class: 'sub-date' })))),
+      h('span', { class: 'cell size' }), h('span', { class: 'cell date' }),
+      folder && h('a', { class: 'cell where', tabindex: '-1' }),
+      h('button', { type: 'button', class: 'icon more', 'aria-haspopup': 'menu', 'aria-expanded': 'false' },
+        iconOf('more')));
+  }
+  const [name, size, date, where, more = where] = li.children;
+  const [thumb, { children: [label, sub] }] = name.children;
+  const when = humanDate(item.updatedAt);
+  li.className = `item ${item.type}`;
+  li.dataset.id = item.id;
+  if (isFolder) {
+    li.dataset.drop = item.id;
+    name.href = folderHash(item.id);
+  }
+  name.title = item.name;
+  name.tabIndex = tabbable ? 0 : -1;
+  more.tabIndex = name.tabIndex;
+  more.setAttribute('aria-label', `Actions for ${item.name}`);
+  thumb.replaceChildren(iconOf(isFolder ? 'folder' : item.type === 'image' ? 'image' : 'file'));
+  label.textContent = item.name;
+  sub.firstChild.textContent = isFolder ? 'Folder' : humanSize(item.size);
+  sub.lastChild.textContent = ` · ${when}`;
+  size.textContent = isFolder ? '—' : humanSize(item.size);
+  date.textContent = when;
+  if (folder) {
+    where.href = folderHash(item.parentId);
+    where.textContent = '';
+    folder.then((text) => { if (li.dataset.id === item.id) where.textContent = text; });
+  }
   loadThumb(li, item, grid ? 250 : 100);
   return li;
 }
 
 /** Shows `item`'s thumbnail in `li` once fetched (the icon stays if there is none). */
 export function loadThumb(li, item, size) {
+  aborts.get(li)?.abort();
   if (!item.hasThumbnails) return;
   const abort = new AbortController();
-  aborts.get(li)?.abort();
   aborts.set(li, abort);
   thumbnailUrl(item, size, { signal: abort.signal }).then((url) => {
     if (!url || abort.signal.aborted) return;
     const img = h('img', { alt: '', draggable: 'false', decoding: 'async' });
-    img.addEventListener('load', () => { li.querySelector('.thumb').replaceChildren(img); }, { once: true });
+    img.addEventListener('load', () => {
+      if (!abort.signal.aborted) li.querySelector('.thumb').replaceChildren(img);
+    }, { once: true });
     img.src = url;
   });
 }
@@ -82,10 +105,16 @@ export function openMenu(button, item) {
     }
   });
   menu.addEventListener('beforetoggle', (event) => {
-    if (event.newState === 'closed') refocus = menu.contains(document.activeElement);
+    if (event.newState === 'closed') refocus &&= menu.contains(document.activeElement);
   });
+  const scrolled = () => {
+    refocus = false;
+    menu.hidePopover();
+  };
+  addEventListener('scroll', scrolled, { passive: true }); // the row under it moves away, or is reused
   menu.addEventListener('toggle', (event) => {
     if (event.newState !== 'closed') return;
+    removeEventListener('scroll', scrolled);
     button.setAttribute('aria-expanded', 'false');
     menu.remove();
     if (refocus && button.isConnected) button.focus({ preventScroll: true });

@@ -7,7 +7,9 @@ import { h } from './dom.js';
 const OVERSCAN = 4; // rows rendered beyond each edge of the viewport
 
 /**
- * virtualList({label, render(index) -> Element, release(el)?, onRange(first, last)?})
+ * virtualList({label, render(index, reuse?) -> Element, release(el)?, onRange(first, last)?})
+ * render() may refill `reuse`, an element no longer shown, instead of making one (no DOM churn);
+ * rows are put back in index order in the DOM once scrolling pauses.
  * -> {el, setCount(n), reset(), layout(), show(index) -> Element, element(index), cols(), rowsPerPage(), destroy()}
  */
 export function virtualList({ label, render, release = () => {}, onRange = () => {} }) {
@@ -15,12 +17,14 @@ export function virtualList({ label, render, release = () => {}, onRange = () =>
   const list = h('ul', { class: 'vlist-items', 'aria-label': label });
   const el = h('div', { class: 'vlist' }, probe, list);
   const shown = new Map(); // index -> element
+  const spare = []; // elements scrolled out of view, handed to render() to be refilled
   let count = 0;
   let rowH = 48;
   let cols = 1;
   let width = 0;
   let gap = 0;
   let frame = 0;
+  let tidy = 0;
 
   function layout() {
     const style = getComputedStyle(list);
@@ -41,19 +45,19 @@ export function virtualList({ label, render, release = () => {}, onRange = () =>
   }
 
   function add(index) {
-    const item = render(index);
+    const item = render(index, spare.pop());
     item.dataset.index = index;
     item.setAttribute('aria-posinset', index + 1);
     place(item, index);
     shown.set(index, item);
-    list.append(item);
+    if (item.parentNode !== list) list.append(item);
     return item;
   }
 
   function drop(index, item) {
     shown.delete(index);
-    item.remove();
     release(item);
+    spare.push(item);
   }
 
   function update() {
@@ -66,7 +70,20 @@ export function virtualList({ label, render, release = () => {}, onRange = () =>
       if ((index < first || index > last || index >= count) && !keep) drop(index, item);
     }
     for (let index = first; index <= last; index += 1) if (!shown.has(index)) add(index);
+    for (const item of spare.splice(0)) item.remove();
+    clearTimeout(tidy);
+    tidy = setTimeout(order, 150);
     if (last >= first) onRange(first, last);
+  }
+
+  // Refilled rows end up anywhere in the DOM: once scrolling pauses, put them back in reading
+  // order for assistive technology (moveBefore keeps focus where plain insertion would drop it).
+  function order() {
+    [...shown.keys()].sort((a, b) => a - b).forEach((index, at) => {
+      const item = shown.get(index);
+      const there = list.children[at];
+      if (there !== item) list[list.moveBefore ? 'moveBefore' : 'insertBefore'](item, there);
+    });
   }
 
   const schedule = () => { frame ||= requestAnimationFrame(update); };
@@ -99,6 +116,7 @@ export function virtualList({ label, render, release = () => {}, onRange = () =>
     },
     destroy() {
       cancelAnimationFrame(frame);
+      clearTimeout(tidy);
       resized.disconnect();
       removeEventListener('scroll', schedule);
       removeEventListener('resize', schedule);
