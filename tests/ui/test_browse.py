@@ -226,11 +226,9 @@ def test_a_fresh_image_gets_its_thumbnail_without_a_reload(page: Page, live: Liv
     expect(page.get_by_text("This folder is empty. Drop files here or use Upload.")).to_be_visible()
     uploaded = api.image(album, "New photo.jpg", "flower.jpg")
     # What the uploads module does when a file has arrived: the shown folder refreshes.
-    page.evaluate("""async (folder) => {
-        const main = document.querySelector('script[type=module]').src;
-        const { emit } = await import(main);
-        emit('files-changed', { parentIds: [folder] });
-    }""", album)
+    page.evaluate("""async ([url, folder]) => {
+        (await import(url)).emit('files-changed', { parentIds: [folder] });
+    }""", [app_module(page, "events.js"), album])
     row = rows(page).filter(has_text="New photo.jpg")
     expect(row).to_be_visible()
     expect(row.locator("img")).to_have_attribute("src", BLOB, timeout=30_000)
@@ -371,3 +369,78 @@ def test_on_a_phone_each_row_shows_name_and_size_with_big_touch_targets(phone_pa
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     expect(rows(page).filter(has_text="Sunset.jpg").locator("img")).to_have_attribute("src", BLOB, timeout=20_000)
     shoot(page, "files-phone")
+
+
+def app_module(page: Page, name: str) -> str:
+    """The URL of one of the app's modules (the same instance the app uses when imported)."""
+    return page.evaluate("(name) => document.querySelector('script[type=module]').src.replace('main.js', name)", name)
+
+
+def test_the_menu_and_keys_run_the_actions_others_register(page: Page, live: Live):
+    account = new_account(live)
+    api = Api(live, account)
+    api.folder("Folder")
+    api.files("0", [("report.txt", b"r"), ("second.txt", b"s")])
+    open_signed_in(page, account)
+    expect(page.get_by_role("button", name="report.txt", exact=True)).to_be_visible()
+    page.evaluate("""async (url) => {
+        const { registerAction } = await import(url);
+        window.ran = [];
+        const note = (id) => (item) => window.ran.push(`${id} ${item.name}`);
+        registerAction({ id: 'open', label: 'Open', when: (item) => item.type !== 'folder', run: note('open'), order: 1 });
+        registerAction({ id: 'rename', label: 'Rename', key: 'F2', run: note('rename'), order: 2 });
+        registerAction({ id: 'delete', label: 'Delete', key: 'Delete', danger: true, run: note('delete'), order: 3 });
+    }""", app_module(page, "item_actions.js"))
+
+    def ran() -> list[str]:
+        page.wait_for_function("window.ran.length > 0")
+        return page.evaluate("window.ran.splice(0)")
+
+    page.get_by_role("button", name="report.txt", exact=True).click()  # a file's name opens it
+    assert ran() == ["open report.txt"]
+
+    page.keyboard.press("F2")
+    assert ran() == ["rename report.txt"]
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Delete")
+    assert ran() == ["delete second.txt"]
+
+    page.get_by_role("button", name="Actions for Folder").click()
+    menu = page.get_by_role("menu", name="Actions for Folder")
+    entries = menu.get_by_role("menuitem")
+    expect(entries).to_have_count(2)  # no Open: not for folders
+    expect(entries.first).to_have_accessible_name("Rename")
+    expect(entries.first).to_have_attribute("aria-keyshortcuts", "F2")
+    expect(menu.get_by_role("menuitem", name="Rename")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(menu.get_by_role("menuitem", name="Delete")).to_be_focused()
+    page.keyboard.press("ArrowDown")  # wraps round
+    expect(menu.get_by_role("menuitem", name="Rename")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(menu).to_have_count(0)
+    assert ran() == ["rename Folder"]
+    expect(page.get_by_role("button", name="Actions for Folder")).to_be_focused()
+
+
+def test_a_change_refreshes_the_folder_keeping_the_scroll_position_and_focus(page: Page, live: Live):
+    account = new_account(live)
+    api = Api(live, account)
+    folder = api.folder("Many")
+    api.files(folder, [(f"doc-{i:03d}.txt", b"x") for i in range(0, 400, 2)])
+    open_signed_in(page, account, f"#/files/{folder}")
+    expect(page.get_by_role("button", name="doc-000.txt", exact=True)).to_be_visible()
+    page.evaluate("scrollTo(0, 48 * 100)")
+    target = page.get_by_role("button", name="doc-220.txt", exact=True)
+    target.focus()
+    scrolled = page.evaluate("scrollY")
+
+    api.files(folder, [("doc-221.txt", b"new"), ("doc-001.txt", b"new")])
+    with page.expect_response(lambda r: f"parentId={folder}" in r.url):
+        page.evaluate("""async ([url, folder]) => {
+            (await import(url)).emit('files-changed', { parentIds: [folder] });
+        }""", [app_module(page, "events.js"), folder])
+    expect(page.get_by_role("button", name="doc-221.txt", exact=True)).to_be_visible()
+    expect(target).to_be_focused()
+    assert abs(page.evaluate("scrollY") - scrolled) <= 48
+    page.evaluate("scrollTo(0, 0)")
+    expect(row(page, 1)).to_contain_text("doc-001.txt")

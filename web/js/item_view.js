@@ -54,7 +54,11 @@ export function renderItem(item, { grid = false, folder = null, tabbable = false
   if (folder) {
     where.href = folderHash(item.parentId);
     where.textContent = '';
-    folder.then((text) => { if (li.dataset.id === item.id) where.textContent = text; });
+    folder.then((text) => {
+      if (li.dataset.id !== item.id) return;
+      where.textContent = text;
+      sub.lastChild.textContent = ` · in ${text}`; // on a phone, where the column is not shown
+    });
   }
   loadThumb(li, item, grid ? 250 : 100);
   return li;

@@ -40,19 +40,19 @@ export function renderFolder(main, route) {
   });
   if (id !== '0') {
     api(fileUrl(id), { signal: view.signal }).then((folder) => {
-      if (folder.type !== 'folder' || folder.trashedAt) return view.missing();
+      if (folder.type !== 'folder' || folder.trashedAt) return view.missing({ status: 404 });
       title.textContent = folder.name;
       document.title = `${folder.name} · Files`;
       view.parent = String(folder.parentId);
       return crumbs.append(h('ol', {}, [{ id: '0', name: 'My files' }, ...folder.path].map((crumb) =>
         h('li', {}, h('a', { href: folderHash(crumb.id), dataset: { drop: crumb.id }, text: crumb.name })))));
-    }).catch(view.fail);
+    }).catch((error) => error.name === 'AbortError' || view.missing(error) || oops(error));
   }
   return view.stop;
 }
 
 export function renderSearch(main, route) {
-  const q = route.query.q || '';
+  const { q } = route.query;
   if (!q) return go('#/files/0');
   document.getElementById('search-input').value = q;
   return browser(main, {
@@ -91,42 +91,43 @@ function browser(main, { query, heading, tools = [], empty, search = false, watc
   let over = null;
 
   const status = h('div', { class: 'status', role: 'status' });
-  const vlist = virtualList({ label: search ? 'Results' : 'Files and folders', render, release: releaseItem,
+  const vlist = virtualList({
+    label: search ? 'Results' : 'Files and folders', render, release: releaseItem,
     onRange: (first, last) => {
       if (!vlist.element(active)) setActive(first);
       if (last >= items.length - 60) load('more');
-    } });
+    },
+  });
   const select = h('select', { id: 'sort-select' },
     Object.entries(SORTS).map(([value, text]) => h('option', { value, text, selected: value === sort })));
-  select.addEventListener('change', () => {
+  select.onchange = () => {
     sort = select.value;
     localStorage.setItem('files-manager.sort', sort);
     load('reset');
-  });
-  const toggles = ['List', 'Grid'].map((text) => h('button', {
-    type: 'button', 'aria-pressed': String(grid === (text === 'Grid')), onclick: () => setGrid(text === 'Grid'),
+  };
+  const toggles = ['List', 'Grid'].map((text, i) => h('button', {
+    type: 'button', 'aria-pressed': String(grid === !!i), onclick: () => setGrid(!!i),
   }, icon(text.toLowerCase()), h('span', { class: 'toggle-text', text })));
   const section = h('section', { class: `browser${grid ? ' grid' : ''}${search ? ' results' : ''}` },
-    h('header', {}, heading),
+    heading,
     h('div', { class: 'toolbar' }, tools.length ? h('div', { class: 'tools' }, tools) : null, h('span', { class: 'spacer' }),
       h('span', { class: 'sort' }, h('label', { for: 'sort-select', text: 'Sort by' }), select),
       h('div', { class: 'view-toggle', role: 'group', 'aria-label': 'View' }, toggles)),
     h('div', { class: 'list-head', 'aria-hidden': 'true' },
-      ['Name', 'Size', 'Modified', search && 'Folder', ''].filter((t) => t !== false).map((text) => h('span', { text }))),
+      ['Name', 'Size', 'Modified', search && 'Folder', ''].map((text) => text !== false && h('span', { text }))),
     vlist.el, status);
   main.append(section);
   vlist.layout();
 
   const folderNames = new Map([['0', Promise.resolve('My files')]]);
-  function folderName(id) {
-    const key = String(id);
-    if (!folderNames.has(key)) folderNames.set(key, api(fileUrl(key), { signal }).then((f) => f.name, () => ''));
-    return folderNames.get(key);
-  }
+  const folderName = (id) => {
+    if (!folderNames.has(`${id}`)) folderNames.set(`${id}`, api(fileUrl(id), { signal }).then((f) => f.name, () => ''));
+    return folderNames.get(`${id}`);
+  };
 
   function render(index, reuse) {
     const item = items[index];
-    const li = renderItem(item, { grid, tabbable: index === active, folder: search ? folderName(item.parentId) : null },
+    const li = renderItem(item, { grid, tabbable: index === active, folder: search && folderName(item.parentId) },
       reuse);
     li.setAttribute('aria-setsize', done ? items.length : -1);
     if (item.type === 'image' && !item.hasThumbnails) awaitThumbnails(item);
@@ -143,17 +144,15 @@ function browser(main, { query, heading, tools = [], empty, search = false, watc
   function focusIndex(index, part) {
     if (!items.length) return;
     setActive(Math.max(0, Math.min(items.length - 1, index)));
-    vlist.show(active).querySelector(part === 'more' ? '.more' : '.name').focus({ preventScroll: true });
+    vlist.show(active).querySelector(part).focus({ preventScroll: true });
   }
 
   function showStatus(error) {
     section.classList.toggle('is-empty', done && !items.length);
-    vlist.el.setAttribute('aria-busy', String(loading));
-    const retry = error && h('button', { type: 'button', onclick: () => load(items.length ? 'more' : 'reset') },
-      'Try again');
-    const text = error ? describe(error) : loading ? 'Loading…' : done && !items.length ? empty : '';
+    vlist.el.setAttribute('aria-busy', loading);
+    const text = error ? describe(error) : loading ? 'Loading…' : done && !items.length && empty;
     status.replaceChildren(text ? h('p', { class: error ? 'form-error' : items.length ? 'muted' : 'empty', text }) : '',
-      retry || '');
+      error ? h('button', { type: 'button', onclick: () => load(items.length ? 'more' : 'reset') }, 'Try again') : '');
   }
 
   // 'more': the next page; 'refresh': the first pages again, as many items as were shown (the
@@ -196,23 +195,22 @@ function browser(main, { query, heading, tools = [], empty, search = false, watc
     }
   }
 
+  // New items for old (a refresh): the focus stays on the same item, or at the same place.
   function swap(got) {
-    const focused = document.activeElement?.closest('.vlist .item');
-    const id = focused && items[focused.dataset.index]?.id;
-    const part = document.activeElement?.classList.contains('more') ? 'more' : 'name';
+    const focused = document.activeElement;
+    const li = focused?.closest('.vlist .item');
+    const id = li && items[li.dataset.index]?.id;
     items = got;
     active = Math.min(active, Math.max(0, items.length - 1));
     vlist.setCount(items.length);
     vlist.reset();
-    if (focused) {
-      const index = items.findIndex((item) => item.id === id);
-      focusIndex(index < 0 ? Number(focused.dataset.index) : index, part);
-    }
+    const index = items.findIndex((item) => item.id === id);
+    if (li) focusIndex(index < 0 ? Number(li.dataset.index) : index, focused.matches('.more') ? '.more' : '.name');
   }
 
-  /** A folder that is not there (a 404, or a file's id): says so. */
+  /** A 404: a folder that is not there (or no longer) says so. */
   function missing(error) {
-    if (search || error?.status !== 404) return false;
+    if (search || error.status !== 404) return false;
     stop();
     section.replaceChildren(h('h1', { text: 'Folder not found' }), h('p', { class: 'empty' },
       'This folder does not exist. ', h('a', { href: '#/files/0', text: 'Go to My files' })));
@@ -222,28 +220,27 @@ function browser(main, { query, heading, tools = [], empty, search = false, watc
   function setGrid(on) {
     grid = on;
     localStorage.setItem('files-manager.view', on ? 'grid' : 'list');
-    toggles.forEach((button, i) => button.setAttribute('aria-pressed', String((i === 1) === on)));
+    toggles.forEach((button, i) => button.setAttribute('aria-pressed', on === !!i));
     section.classList.toggle('grid', on);
     vlist.reset();
   }
 
-  // A fresh image has no thumbnails until the worker has made them: ask for its document again,
-  // with backoff, rather than for thumbnails that may not exist yet (404s, logged by the browser).
+  // A fresh image has no thumbnails until the worker has made them: its document is asked for
+  // again, with backoff, rather than thumbnails that may not exist yet (404s the browser logs).
   const waiting = new Set();
-  async function awaitThumbnails(item) {
-    if (waiting.has(item.id) || Date.now() - Date.parse(item.updatedAt) > 600_000) return;
-    waiting.add(item.id);
+  async function awaitThumbnails({ id, updatedAt }) {
+    if (waiting.has(id) || Date.now() - Date.parse(updatedAt) > 600_000) return;
+    waiting.add(id);
     for (let wait = 500; wait <= 16_000; wait *= 2) {
       await new Promise((resolve) => { setTimeout(resolve, wait); });
-      const doc = await api(fileUrl(item.id), { signal }).catch(() => null);
-      if (!doc) return;
-      if (doc.hasThumbnails || doc.type !== 'image') {
-        const index = items.findIndex((other) => other.id === doc.id);
+      const doc = await api(fileUrl(id), { signal }).catch(() => null);
+      if (doc?.hasThumbnails) {
+        const index = items.findIndex((item) => item.id === id);
         if (index >= 0) items[index] = doc;
         const li = vlist.element(index);
         if (li) loadThumb(li, doc, grid ? 250 : 100);
-        return;
       }
+      if (!doc || doc.hasThumbnails) return;
     }
   }
 
@@ -252,21 +249,18 @@ function browser(main, { query, heading, tools = [], empty, search = false, watc
     return li ? [li, items[li.dataset.index]] : [];
   };
 
-  vlist.el.addEventListener('focusin', (event) => {
-    const [li] = itemOf(event.target);
+  vlist.el.addEventListener('focusin', ({ target }) => {
+    const [li] = itemOf(target);
     if (li) setActive(Number(li.dataset.index));
   });
 
-  vlist.el.addEventListener('click', (event) => {
-    const [li, item] = itemOf(event.target);
-    if (!li) return;
-    const more = event.target.closest('.more');
-    if (more) openMenu(more, item);
-    else if (event.target.closest('button.name')) {
-      const open = actionsFor(item).find((action) => action.id === 'open');
-      if (open) run(open, item);
-      else openMenu(li.querySelector('.more'), item);
-    }
+  vlist.el.addEventListener('click', ({ target }) => {
+    const [li, item] = itemOf(target);
+    const open = item && actionsFor(item).find((action) => action.id === 'open');
+    if (target.closest('.more')) openMenu(target.closest('.more'), item);
+    else if (!target.closest('button.name')) return;
+    else if (open) run(open, item);
+    else openMenu(li.querySelector('.more'), item);
   });
 
   vlist.el.addEventListener('keydown', (event) => {
@@ -280,25 +274,25 @@ function browser(main, { query, heading, tools = [], empty, search = false, watc
       PageDown: index + page, PageUp: index - page, ...(cols > 1 && { ArrowRight: index + 1, ArrowLeft: index - 1 }) };
     const action = !altKey && actionForKey(item, key);
     if ((key === 'Backspace' || (altKey && key === 'ArrowUp')) && view.parent) go(folderHash(view.parent));
-    else if (key in moves && !altKey) focusIndex(moves[key], event.target.classList.contains('more') && 'more');
+    else if (key in moves && !altKey) focusIndex(moves[key], event.target.matches('.more') ? '.more' : '.name');
     else if (action) run(action, item);
     else return;
     event.preventDefault();
   });
 
-  // Moves by drag and drop inside the app. Files from the desktop (type 'Files') are left to
-  // the uploads module: never prevented or stopped here.
-  const dropTarget = (event) => {
-    const target = event.target.closest?.('[data-drop]');
-    const id = target?.dataset.drop;
-    return dragged?.every((item) => item.id !== id && String(item.parentId) !== id) ? target : null;
-  };
+  // Moves by drag and drop inside the app. Files from the desktop (type 'Files') are the uploads
+  // module's: never prevented or stopped here.
   const highlight = (target) => {
     over?.classList.remove('drop-over');
     target?.classList.add('drop-over');
     over = target;
   };
-  const ours = (event) => event.dataTransfer.types.includes(DRAG);
+  const targetOf = (event) => {
+    if (!event.dataTransfer.types.includes(DRAG)) return null;
+    const target = event.target.closest?.('[data-drop]');
+    const id = target?.dataset.drop;
+    return dragged?.every((item) => item.id !== id && `${item.parentId}` !== id) ? target : null;
+  };
   section.addEventListener('dragstart', (event) => {
     const [li, item] = itemOf(event.target);
     if (!li) return;
@@ -310,26 +304,24 @@ function browser(main, { query, heading, tools = [], empty, search = false, watc
   });
   section.addEventListener('dragend', (event) => {
     event.target.classList?.remove('dragging');
-    highlight(null);
-    dragged = null;
+    highlight(dragged = null);
   });
   section.addEventListener('dragover', (event) => {
-    if (!ours(event)) return;
-    highlight(dropTarget(event));
+    highlight(targetOf(event));
     if (over) event.preventDefault();
   });
   section.addEventListener('dragleave', (event) => {
     if (!section.contains(event.relatedTarget)) highlight(null);
   });
   section.addEventListener('drop', (event) => {
-    if (!ours(event) || !dropTarget(event)) return;
-    event.preventDefault();
+    const target = targetOf(event);
     highlight(null);
-    Promise.resolve(moveTo(JSON.parse(event.dataTransfer.getData(DRAG)).items, event.target.closest('[data-drop]')
-      .dataset.drop)).catch(oops);
+    if (!target) return;
+    event.preventDefault();
+    Promise.resolve(moveTo(JSON.parse(event.dataTransfer.getData(DRAG)).items, target.dataset.drop)).catch(oops);
   });
 
-  const unwatch = on('files-changed', ({ parentIds } = {}) => { if (watch(parentIds)) load('refresh'); });
+  const unwatch = on('files-changed', ({ parentIds } = {}) => watch(parentIds) && load('refresh'));
   function stop() {
     abort.abort();
     vlist.destroy();
@@ -337,10 +329,6 @@ function browser(main, { query, heading, tools = [], empty, search = false, watc
   }
 
   load('reset');
-  const view = {
-    signal, stop, parent: null,
-    missing: () => missing({ status: 404 }),
-    fail: (error) => { if (error.name !== 'AbortError' && !missing(error)) oops(error); },
-  };
+  const view = { signal, stop, missing, parent: null };
   return view;
 }
