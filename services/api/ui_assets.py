@@ -5,10 +5,6 @@ the assets are cached for good (`immutable`), a release is a new set of URLs,
 and relative imports between the JavaScript modules keep working because the
 tree moves as one. The page itself (`index.html`) names the current version
 and is revalidated on every visit (`no-cache`), so a reload picks up a release.
-
-The page also lists every module of the app (`<link rel="modulepreload">`),
-so the browser fetches the whole module graph at once instead of one level
-of imports per round-trip (bench/README.md, "Web UI paint", has the figures).
 """
 
 from __future__ import annotations
@@ -21,11 +17,8 @@ from pathlib import Path
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 PAGE = "index.html"
-# In index.html, replaced by the versioned asset root (/ui/<version>) ...
+# In index.html, replaced by the versioned asset root (/ui/<version>).
 ASSET_ROOT_MARK = "{{ui}}"
-# ... and by a modulepreload link per module under js/.
-PRELOAD_MARK = "{{preload}}"
-MODULES = "js/"
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
           ".png": "image/png", ".ico": "image/x-icon", ".woff2": "font/woff2", ".json": "application/json",
           ".txt": "text/plain", ".html": "text/html", ".webmanifest": "application/manifest+json"}
@@ -72,7 +65,7 @@ def _type_of(path: Path) -> str:
 @dataclass(frozen=True, slots=True)
 class UiAssets:
     version: str
-    page: Asset  # index.html, its marks filled in
+    page: Asset  # index.html, its asset root filled in
     assets: dict[str, Asset]  # by path under web/, "/"-separated, the page excluded
 
     @classmethod
@@ -88,8 +81,5 @@ class UiAssets:
             assets[name] = asset = _asset(path.read_bytes(), _type_of(path))
             digest.update(name.encode() + b"\0" + hashlib.sha256(asset.plain.body).digest())
         version = digest.hexdigest()[:16]
-        base = f"/ui/{version}"
-        preload = "\n".join(f'<link rel="modulepreload" href="{base}/{name}">' for name, asset in assets.items()
-                            if name.startswith(MODULES) and asset.content_type == "text/javascript")
-        page_text = (root / PAGE).read_text("utf-8").replace(PRELOAD_MARK, preload).replace(ASSET_ROOT_MARK, base)
+        page_text = (root / PAGE).read_text("utf-8").replace(ASSET_ROOT_MARK, f"/ui/{version}")
         return cls(version, _asset(page_text.encode(), "text/html"), assets)
