@@ -1,4 +1,5 @@
-"""What a client asks for in `Accept`: is it a browser navigating to a page?"""
+"""What a client asks for in `Accept` (is it a browser navigating to a page?)
+and `Accept-Encoding` (may the bytes be gzipped?)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,21 @@ def prefers_html(accept: str | None) -> bool:
         else:
             other = max(other, q)
     return html > 0 and html >= other
+
+
+def accepts_coding(accept_encoding: str | None, coding: str) -> bool:
+    """Whether `Accept-Encoding` takes the content-coding `coding` (lower case,
+    e.g. gzip): named (or as `x-<coding>`) with q > 0, or, when not named, `*`
+    with q > 0. No header, or one past any browser's size: identity only."""
+    if not accept_encoding or len(accept_encoding) > _MAX_HEADER:
+        return False
+    named: float | None = None
+    anything = 0.0
+    for item in accept_encoding.split(","):
+        name, *params = item.split(";")
+        name = name.strip().lower()
+        if name in (coding, f"x-{coding}"):
+            named = max(named or 0.0, _quality(params))
+        elif name == "*":
+            anything = max(anything, _quality(params))
+    return (anything if named is None else named) > 0

@@ -29,9 +29,21 @@ _GZIP_FROM = 512
 
 
 @dataclass(frozen=True, slots=True)
-class Asset:
+class Encoded:
+    """Bytes as sent, and their strong ETag (each encoding has its own)."""
+
     body: bytes
-    gzipped: bytes | None  # None when compressing would not pay
+    etag: str
+
+    @classmethod
+    def of(cls, body: bytes) -> Encoded:
+        return cls(body, f'"{hashlib.sha256(body).hexdigest()[:16]}"')
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    plain: Encoded
+    gzipped: Encoded | None  # None when compressing would not pay
     content_type: str
     charset: str | None
 
@@ -42,7 +54,8 @@ def _asset(body: bytes, content_type: str) -> Asset:
     if text and len(body) >= _GZIP_FROM:
         packed = gzip.compress(body, 9, mtime=0)
         gzipped = packed if len(packed) < len(body) * 0.9 else None
-    return Asset(body, gzipped, content_type, "utf-8" if text else None)
+    return Asset(Encoded.of(body), None if gzipped is None else Encoded.of(gzipped), content_type,
+                 "utf-8" if text else None)
 
 
 def _type_of(path: Path) -> str:
@@ -66,7 +79,7 @@ class UiAssets:
             if name == PAGE:
                 continue
             assets[name] = asset = _asset(path.read_bytes(), _type_of(path))
-            digest.update(name.encode() + b"\0" + hashlib.sha256(asset.body).digest())
+            digest.update(name.encode() + b"\0" + hashlib.sha256(asset.plain.body).digest())
         version = digest.hexdigest()[:16]
         page_text = (root / PAGE).read_text("utf-8").replace(ASSET_ROOT_MARK, f"/ui/{version}")
         return cls(version, _asset(page_text.encode(), "text/html"), assets)

@@ -33,6 +33,9 @@ the account in the environment).
   operation is an explicit example on them, and generated /s/ requests are
   sent to them too (chosen by the case, some keeping the generated token: 404),
   now and then with a conditional header.
+- The web app (/ and /ui/): its page, fresh and not modified, and one of its
+  assets at the version the page names (read from the page), fresh, not
+  modified, and at a version that is not the current one.
 - tus uploads (/v2/uploads): each answer of each operation is an explicit
   example on uploads of the test's account made for it (at 0 of 10 bytes,
   complete, or held by another writer: the hooks take the part's flock, as a
@@ -49,6 +52,7 @@ import base64
 import fcntl
 import hashlib
 import os
+import re
 import zlib
 
 import requests
@@ -81,6 +85,16 @@ PREPARED_EXAMPLES = {
     "POST /v2/files": [({}, {}, ("text/plain", "hello"))],  # 415
     "POST /v2/files/{id}/restore": [({"id": TRASHED_FILE}, {})],  # 200
     "DELETE /v2/links/{id}": [({"id": LINK}, {})],  # 204
+}
+
+# The web app's answers: (path parameters, _VERSION standing for the current version; headers).
+# The asset is at the top of web/: the test finds a request's operation by one path segment per parameter.
+_VERSION = object()
+UI_EXAMPLES = {
+    "GET /": [({}, {}), ({}, {"If-None-Match": "*"})],  # 200, 304
+    "GET /ui/{version}/{path}": [({"version": _VERSION, "path": "icon.svg"}, {}),  # 200
+                                 ({"version": _VERSION, "path": "icon.svg"}, {"If-None-Match": "*"}),  # 304
+                                 ({"version": "0" * 16, "path": "icon.svg"}, {})],  # 404
 }
 
 # Answers a request valid by the document can get because of what the server
@@ -190,6 +204,11 @@ def before_add_examples(ctx, examples: list) -> None:
                                   **({} if body is None else {"body": body, "media_type": CHUNK_TYPE}))
             case._has_explicit_auth = True
             examples.append(case)
+    if operation.label in UI_EXAMPLES:
+        version = re.search(r'"/ui/([0-9a-f]{16})/', requests.get(f"{URL}/", timeout=30).text).group(1)
+        for params, headers in UI_EXAMPLES[operation.label]:
+            path_parameters = {name: version if value is _VERSION else value for name, value in params.items()}
+            examples.append(operation.Case(path_parameters=path_parameters, headers=headers))
     if operation.label in SHARE_EXAMPLES:
         shares = _shares_made()
         for params, headers, body in SHARE_EXAMPLES[operation.label]:

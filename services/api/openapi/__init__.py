@@ -1,7 +1,7 @@
 """GET /openapi.json: the API as served, in OpenAPI 3.1.
 
 The document is data kept beside the routes, one module per surface (v1.py;
-v2 gets its own), assembled here. It stays true by test: every route of
+v2's, the web app's ui.py), assembled here. It stays true by test: every route of
 `create_app`'s router is documented and every documented operation is routed
 (tests/api/test_openapi.py), and schemathesis checks every status, header and
 body the live service answers against it, and that it accepts exactly the
@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import v1, v2_accounts, v2_files, v2_links, v2_upload, v2_uploads
+from . import ui, v1, v2_accounts, v2_files, v2_links, v2_upload, v2_uploads
 from .parts import COMPONENTS, Json
 
 routes = web.RouteTableDef()
@@ -44,7 +44,8 @@ SPEC: dict[str, Any] = {
                                                    "errors carry a stable `code`"},
              {"name": v2_uploads.TAG, "description": "Resumable uploads: tus 1.0.0 (creation, "
                                                      "creation-with-upload, termination, expiration, checksum); "
-                                                     "errors carry a stable `code`"}],
+                                                     "errors carry a stable `code`"},
+             {"name": ui.TAG, "description": "The web app: its page and its versioned assets (for browsers)"}],
     "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS, **v2_accounts.SCHEMAS,
                                              **v2_files.SCHEMAS, **v2_links.SCHEMAS}},
     "paths": {},
@@ -60,7 +61,7 @@ def _add_paths(paths: Json) -> None:
 
 
 for _surface in (v1.PATHS, v2_accounts.PATHS, v2_files.PATHS, v2_links.PATHS, v2_upload.PATHS,
-                 v2_uploads.PATHS):
+                 v2_uploads.PATHS, ui.PATHS):
     _add_paths(_surface)
 # A file made on v1 is a v2 document too: what a client may do with it there.
 SPEC["paths"]["/files"]["post"]["responses"]["201"]["links"].update(v2_files.ON_A_FILE, **v2_links.ON_A_FILE,
