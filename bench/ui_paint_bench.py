@@ -90,7 +90,9 @@ VIEW_PROBE = """
 READ_FIGURES = """
 async () => {
   const fcp = () => performance.getEntriesByName('first-contentful-paint')[0];
-  if (!fcp()) await new Promise((done) => new PerformanceObserver(done).observe({type: 'paint', buffered: true}));
+  if (!fcp()) await new Promise((done) => new PerformanceObserver((_, observer) => {
+    if (fcp()) { observer.disconnect(); done(); }
+  }).observe({type: 'paint', buffered: true}));
   if (window.__view === undefined) await new Promise((done) => new MutationObserver(() => {
     if (document.querySelector('#main h1')) { window.__view = performance.now(); done(); }
   }).observe(document, {childList: true, subtree: true}));
