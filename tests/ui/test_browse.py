@@ -111,7 +111,7 @@ def test_sorting_changes_the_order_and_folders_stay_first(page: Page, live: Live
     sort.select_option(label="Largest")
     expect(row(page, 1)).to_contain_text("c-large.bin")
     assert names(page) == ["Zebra folder", "c-large.bin", "b-medium.bin", "a-small.bin"]
-    sort.select_option(label="Name Z–A")
+    sort.select_option(label="Name Z\u2013A")
     expect(row(page, 1)).to_contain_text("c-large.bin")
     sort.select_option(label="Smallest")
     expect(row(page, 1)).to_contain_text("a-small.bin")
@@ -126,7 +126,8 @@ def test_the_grid_shows_big_thumbnails_and_the_choice_is_remembered(page: Page, 
     api.folder("Holidays")
     api.folder("Scans")
     for name, source in [("Flower.jpg", "flower.jpg"), ("Hopper.jpg", "hopper.jpg"), ("Hopper.webp", "hopper.webp"),
-                         ("Transparent.png", "transparent.png"), ("Orientation.png", "exif_imagemagick_orientation.png")]:
+                         ("Transparent.png", "transparent.png"),
+                         ("Orientation.png", "exif_imagemagick_orientation.png")]:
         api.image("0", name, source)
     api.files("0", [("Report.pdf", b"%PDF-1.4 " * 3000), ("notes.txt", b"hello")])
     open_signed_in(page, account)
@@ -145,6 +146,16 @@ def test_the_grid_shows_big_thumbnails_and_the_choice_is_remembered(page: Page, 
     for name in ("Flower.jpg", "Hopper.jpg", "Transparent.png"):
         expect(rows(page).filter(has_text=name).locator("img")).to_have_attribute("src", BLOB, timeout=20_000)
     shoot(page, "files-grid-desktop")
+    # Arrows move across the tiles, and down a row of them.
+    row(page, 0).get_by_role("link", name="Holidays").focus()
+    page.keyboard.press("ArrowRight")
+    expect(row(page, 1).get_by_role("link", name="Scans")).to_be_focused()
+    scans = row(page, 1).bounding_box()
+    page.keyboard.press("ArrowDown")
+    below = page.locator(".item:focus-within")
+    expect(below).to_contain_text("Report.pdf")  # 9 items, 6 to a row: index 7
+    box = below.bounding_box()
+    assert box["x"] == scans["x"] and box["y"] > scans["y"] + scans["height"]
     page.reload()
     expect(page.get_by_role("button", name="Grid")).to_have_attribute("aria-pressed", "true")
 
@@ -338,7 +349,8 @@ def test_rows_are_drop_targets_for_items_not_for_files_from_the_desktop(page: Pa
         const desktop = new DataTransfer();
         desktop.items.add(new File(['x'], 'a.txt'));
         const desktopAccepted = !fire(row('Target'), 'dragover', desktop);
-        return { sent, accepted, lit, onItself, desktopAccepted, litAfter: row('Target').classList.contains('drop-over') };
+        const litAfter = row('Target').classList.contains('drop-over');
+        return { sent, accepted, lit, onItself, desktopAccepted, litAfter };
     }""")
     assert outcome["sent"]["ids"] == [outcome["sent"]["items"][0]["id"]]
     assert outcome["sent"]["items"][0]["name"] == "moving.txt"
@@ -387,7 +399,8 @@ def test_the_menu_and_keys_run_the_actions_others_register(page: Page, live: Liv
         const { registerAction } = await import(url);
         window.ran = [];
         const note = (id) => (item) => window.ran.push(`${id} ${item.name}`);
-        registerAction({ id: 'open', label: 'Open', when: (item) => item.type !== 'folder', run: note('open'), order: 1 });
+        registerAction({ id: 'open', label: 'Open', when: (item) => item.type !== 'folder', run: note('open'),
+            order: 1 });
         registerAction({ id: 'rename', label: 'Rename', key: 'F2', run: note('rename'), order: 2 });
         registerAction({ id: 'delete', label: 'Delete', key: 'Delete', danger: true, run: note('delete'), order: 3 });
     }""", app_module(page, "item_actions.js"))
