@@ -32,7 +32,8 @@ export function renderItem(item, { grid = false, folder = null, tabbable = false
       h('button', { type: 'button', class: 'icon more', 'aria-haspopup': 'menu', 'aria-expanded': 'false' },
         iconOf('more')));
   }
-  const [name, size, date, where, more = where] = li.children;
+  const [name, size, date, where] = li.children;
+  const more = li.lastChild;
   const [thumb, { children: [label, sub] }] = name.children;
   const when = humanDate(item.updatedAt);
   li.className = `item ${item.type}`;
@@ -45,7 +46,9 @@ export function renderItem(item, { grid = false, folder = null, tabbable = false
   name.tabIndex = tabbable ? 0 : -1;
   more.tabIndex = name.tabIndex;
   more.setAttribute('aria-label', `Actions for ${item.name}`);
-  thumb.replaceChildren(iconOf(isFolder ? 'folder' : item.type === 'image' ? 'image' : 'file'));
+  const kindIcon = isFolder ? 'folder' : item.type === 'image' ? 'image' : 'file';
+  if (thumb.dataset.icon !== kindIcon) thumb.replaceChildren(iconOf(kindIcon));
+  thumb.dataset.icon = kindIcon; // kept while the same icon will do
   label.textContent = item.name;
   sub.firstChild.textContent = isFolder ? 'Folder' : humanSize(item.size);
   sub.lastChild.textContent = ` · ${when}`;
@@ -74,7 +77,10 @@ export function loadThumb(li, item, size) {
     if (!url || abort.signal.aborted) return;
     const img = h('img', { alt: '', draggable: 'false', decoding: 'async' });
     img.addEventListener('load', () => {
-      if (!abort.signal.aborted) li.querySelector('.thumb').replaceChildren(img);
+      const thumb = li.querySelector('.thumb');
+      if (abort.signal.aborted) return;
+      thumb.dataset.icon = '';
+      thumb.replaceChildren(img);
     }, { once: true });
     img.src = url;
   });

@@ -4,7 +4,7 @@
 // what 40 cost. Sizes come from CSS (a hidden probe element), not from JS.
 import { h } from './dom.js';
 
-const OVERSCAN = 4; // rows rendered beyond each edge of the viewport
+const OVERSCAN = 8; // rows kept beyond each edge of the viewport: a fast scroll shows no gap
 
 /**
  * virtualList({label, render(index, reuse?) -> Element, release(el)?, onRange(first, last)?})
@@ -89,7 +89,7 @@ export function virtualList({ label, render, release = () => {}, onRange = () =>
   const schedule = () => { frame ||= requestAnimationFrame(update); };
   const resized = new ResizeObserver(() => { if (list.clientWidth !== width) layout(); });
   resized.observe(list);
-  addEventListener('scroll', schedule, { passive: true });
+  addEventListener('scroll', update, { passive: true }); // once a frame, just before painting it
   addEventListener('resize', schedule);
 
   return {
@@ -118,7 +118,7 @@ export function virtualList({ label, render, release = () => {}, onRange = () =>
       cancelAnimationFrame(frame);
       clearTimeout(tidy);
       resized.disconnect();
-      removeEventListener('scroll', schedule);
+      removeEventListener('scroll', update);
       removeEventListener('resize', schedule);
     },
   };
