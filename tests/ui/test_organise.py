@@ -232,6 +232,7 @@ def test_the_preview_shows_images_full_size_from_blob_urls(page: Page, live: Liv
     assert second != first and page.evaluate("window.revoked") == [first]
     page.keyboard.press("ArrowRight")
     expect(box.get_by_role("heading")).to_have_text("flower.jpg")
+    page.wait_for_function(LOADED)  # else Escape may abort its fetch: no URL made, none to revoke
 
     page.keyboard.press("Escape")
     expect(box).to_be_hidden()
