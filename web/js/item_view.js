@@ -91,14 +91,17 @@ export function releaseItem(li) {
   aborts.get(li)?.abort();
 }
 
-/** Opens the actions menu of `item` under `button`; focus returns to `button` when it closes by key. */
-export function openMenu(button, item) {
+/**
+ * Opens the actions menu of `item` under `button`; focus returns to `button` when it closes by key.
+ * `siblings`: the items listed with it (an action may use them: Previous/Next in a preview).
+ */
+export function openMenu(button, item, siblings) {
   const actions = actionsFor(item);
   const menu = h('div', { class: 'menu', popover: 'auto', role: 'menu', 'aria-label': `Actions for ${item.name}` },
     actions.length ? actions.map((action) => h('button', {
       type: 'button', role: 'menuitem', tabindex: '-1', class: action.danger ? 'danger' : null,
       'aria-keyshortcuts': action.key || null,
-      onclick: () => { menu.hidePopover(); run(action, item); },
+      onclick: () => { menu.hidePopover(); run(action, item, siblings); },
     }, action.label, action.key ? h('kbd', { 'aria-hidden': 'true', text: action.key }) : null))
       : h('button', { type: 'button', role: 'menuitem', tabindex: '-1', 'aria-disabled': 'true', text: 'No actions' }));
   const entries = [...menu.children];
@@ -139,9 +142,9 @@ export function openMenu(button, item) {
   entries[0].focus();
 }
 
-export async function run(action, item) {
+export async function run(action, item, siblings) {
   try {
-    await action.run(item);
+    await action.run(item, siblings);
   } catch (error) {
     notify(describe(error), { kind: 'error' });
   }

@@ -257,10 +257,10 @@ function browser(main, { query, heading, tools = [], empty, search = false, watc
   vlist.el.addEventListener('click', ({ target }) => {
     const [li, item] = itemOf(target);
     const open = item && actionsFor(item).find((action) => action.id === 'open');
-    if (target.closest('.more')) openMenu(target.closest('.more'), item);
+    if (target.closest('.more')) openMenu(target.closest('.more'), item, items);
     else if (!target.closest('button.name')) return;
-    else if (open) run(open, item);
-    else openMenu(li.querySelector('.more'), item);
+    else if (open) run(open, item, items);
+    else openMenu(li.querySelector('.more'), item, items);
   });
 
   vlist.el.addEventListener('keydown', (event) => {
@@ -275,7 +275,7 @@ function browser(main, { query, heading, tools = [], empty, search = false, watc
     const action = !altKey && actionForKey(item, key);
     if ((key === 'Backspace' || (altKey && key === 'ArrowUp')) && view.parent) go(folderHash(view.parent));
     else if (key in moves && !altKey) focusIndex(moves[key], event.target.matches('.more') ? '.more' : '.name');
-    else if (action) run(action, item);
+    else if (action) run(action, item, items);
     else return;
     event.preventDefault();
   });
