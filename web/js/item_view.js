@@ -91,7 +91,10 @@ export function releaseItem(li) {
   aborts.get(li)?.abort();
 }
 
-/** Opens the actions menu of `item` (listed among `siblings`) under `button`; focus returns to `button` when it closes by key. */
+/**
+ * Opens the actions menu of `item` under `button`; focus returns to `button` when it closes by key.
+ * `siblings`: the items listed with it (an action may use them: Previous/Next in a preview).
+ */
 export function openMenu(button, item, siblings) {
   const actions = actionsFor(item);
   const menu = h('div', { class: 'menu', popover: 'auto', role: 'menu', 'aria-label': `Actions for ${item.name}` },
@@ -139,7 +142,6 @@ export function openMenu(button, item, siblings) {
   entries[0].focus();
 }
 
-/** Runs `action` on `item`; `siblings`, the items listed with it (the preview steps through them). */
 export async function run(action, item, siblings) {
   try {
     await action.run(item, siblings);
