@@ -5,8 +5,8 @@
 const actions = [];
 
 /**
- * register({id, label, when?(item) -> bool, key?: 'F2' | 'Delete' | ..., run(item), order?, danger?})
- * `item` is a v2 file document.
+ * register({id, label, when?(item) -> bool, key?: 'F2' | 'Delete' | ..., run(item, siblings?), order?, danger?})
+ * `item` is a v2 file document; `siblings`, when given, the items listed with it (the preview steps through them).
  */
 export function registerAction(action) {
   actions.push({ order: 100, when: () => true, ...action });
