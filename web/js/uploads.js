@@ -39,7 +39,7 @@ export function startUploads() {
     };
   }
   inputs.resume.onchange = resumePicked;
-  document.body.append(...Object.values(inputs));
+  document.querySelector('.topbar').append(...Object.values(inputs)); // in a landmark, as every control
   startPanel({ cancel, retry, resume: (job) => { inputs.resume.job = job; inputs.resume.click(); }, discard, clear });
   startDrop(enqueueUploads);
   // Speed and time left fall while nothing moves.
