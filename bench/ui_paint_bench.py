@@ -71,10 +71,6 @@ from bench.common import (
 
 SERVER_CPU, CLIENT_CPU = 1, 0
 WEB = ROOT / "web"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 VIEWPORT = {"width": 1280, "height": 800}
 FIGURES = ("fcp", "dcl", "view")
 # Before the page's scripts: when #main first holds an h1 (the app's view drawn), on the page's clock.
@@ -200,6 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    from tests.ui.chromium import launch_chromium
+
     with tempfile.TemporaryDirectory(prefix="ui-paint-bench-") as tmp_name, \
             redis_server(cpu=CLIENT_CPU) as redis_url, contextlib.ExitStack() as stack:
         tmp = Path(tmp_name)
@@ -208,7 +206,7 @@ def main() -> None:
         ours = stack.enter_context(python_server("ui_servers.py", ["ours", str(WEB)], "/", env=env,
                                                  cpu=SERVER_CPU))[0]
         playwright = stack.enter_context(sync_playwright())
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(playwright)
         stack.callback(browser.close)
 
         # The peers: the page as the app draws it, made static; the app's own files as they are.

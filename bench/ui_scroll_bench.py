@@ -49,11 +49,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import PYTHON, ROOT, free_port, nothing_left_behind, redis_server, stop, wait_http
+from tests.ui.chromium import launch_chromium
 
-CHROMIUM = "/usr/bin/chromium"  # as tests/ui/conftest.py: Debian's, never a downloaded browser
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 VIEWPORT = {"width": 1280, "height": 800}
 TOKEN_KEY = "files-manager.token"  # web/js/session.js
 
@@ -204,7 +201,7 @@ def main() -> None:
         token, folder_id, docs = fill(url, args.files)
         print(f"{args.files} files made over the API in {time.perf_counter() - began:.1f} s", file=sys.stderr)
         html = peer_html(docs)
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(playwright)
         try:
             for round_no in range(args.rounds):
                 cases = [("ours", lambda: run_ours(browser, url, token, folder_id, args.files, args.step)),

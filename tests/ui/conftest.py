@@ -22,13 +22,9 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, R
 
 from tests.conftest import running_supervisor, service_env
 
+from .chromium import launch_chromium
+
 PROJECT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-# As root, in a machine with no network beyond loopback: no sandbox, no
-# background calls home (refused connections would be noise), no GPU.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 SCREENSHOTS = Path(os.environ.get("FM_SCREENSHOTS", PROJECT / "build" / "screenshots"))
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
@@ -45,7 +41,7 @@ class Live:
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 
