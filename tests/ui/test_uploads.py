@@ -24,6 +24,19 @@ MIB = 1024 * 1024
 CHUNK_KEY = "files-manager.upload-chunk-size"  # web/js/uploads.js
 
 
+def small_chunks(page: Page) -> None:
+    """Uploads in 1 MiB chunks from now on (uploads.js reads the size from localStorage)."""
+    page.evaluate("([key, size]) => localStorage.setItem(key, size)", [CHUNK_KEY, str(MIB)])
+
+
+def signed_in_with_small_chunks(page: Page, live: Live) -> Account:
+    """A new account's app, open, uploading in 1 MiB chunks."""
+    account = new_account(live)
+    open_signed_in(page, account)
+    small_chunks(page)
+    return account
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -107,9 +120,7 @@ def images(tmp_path: Path) -> Path:
 
 
 def test_several_files_upload_at_once_each_on_its_row(page: Page, live: Live, images: Path):
-    account = new_account(live)
-    open_signed_in(page, account)
-    page.evaluate("([key, size]) => localStorage.setItem(key, size)", [CHUNK_KEY, str(MIB)])
+    account = signed_in_with_small_chunks(page, live)
     big = random_file(images, "big.bin", 10 * 1000 * 1000)
     photo = images / "hopper.jpg"
     shutil.copy(IMAGES / "hopper.jpg", photo)
@@ -202,9 +213,7 @@ def test_a_folder_dropped_from_the_desktop_keeps_its_tree(page: Page, live: Live
 
 
 def test_a_cancelled_upload_leaves_nothing_on_the_server(page: Page, live: Live, images: Path):
-    account = new_account(live)
-    open_signed_in(page, account)
-    page.evaluate("([key, size]) => localStorage.setItem(key, size)", [CHUNK_KEY, str(MIB)])
+    account = signed_in_with_small_chunks(page, live)
     big = random_file(images, "movie.mp4", 8 * MIB)
     hold = Hold(page, 2 * MIB)
     page.get_by_label("Files to upload").set_input_files(str(big))
@@ -234,9 +243,7 @@ def test_a_cancelled_upload_leaves_nothing_on_the_server(page: Page, live: Live,
 def test_an_upload_cut_off_by_the_network_completes_on_retry(page: Page, live: Live, images: Path,
                                                              page_watch: PageWatch):
     page_watch.expect_network_failure("ERR_INTERNET_DISCONNECTED")
-    account = new_account(live)
-    open_signed_in(page, account)
-    page.evaluate("([key, size]) => localStorage.setItem(key, size)", [CHUNK_KEY, str(MIB)])
+    account = signed_in_with_small_chunks(page, live)
     big = random_file(images, "backup.tar", 6 * MIB + 123)
     hold = Hold(page, 2 * MIB)
     page.get_by_label("Files to upload").set_input_files(str(big))
@@ -256,9 +263,7 @@ def test_an_upload_cut_off_by_the_network_completes_on_retry(page: Page, live: L
 
 
 def test_an_upload_resumes_after_a_reload_from_where_it_stopped(page: Page, live: Live, images: Path):
-    account = new_account(live)
-    open_signed_in(page, account)
-    page.evaluate("([key, size]) => localStorage.setItem(key, size)", [CHUNK_KEY, str(MIB)])
+    account = signed_in_with_small_chunks(page, live)
     big = random_file(images, "disk.img", 40 * MIB + 5)
     hold = Hold(page, 3 * MIB)
     page.get_by_label("Files to upload").set_input_files(str(big))
@@ -284,9 +289,7 @@ def test_an_upload_resumes_after_a_reload_from_where_it_stopped(page: Page, live
 
 
 def test_the_wrong_file_is_refused_and_an_interrupted_upload_can_be_discarded(page: Page, live: Live, images: Path):
-    account = new_account(live)
-    open_signed_in(page, account)
-    page.evaluate("([key, size]) => localStorage.setItem(key, size)", [CHUNK_KEY, str(MIB)])
+    account = signed_in_with_small_chunks(page, live)
     big = random_file(images, "disk.img", 4 * MIB)
     other = random_file(images, "other.img", 10)
     hold = Hold(page, 2 * MIB)
@@ -361,9 +364,7 @@ def test_an_upload_after_the_session_ended_says_so(page: Page, live: Live, page_
 
 def test_uploads_on_a_phone(phone_page: Page, live: Live, images: Path):
     page = phone_page
-    account = new_account(live)
-    open_signed_in(page, account)
-    page.evaluate("([key, size]) => localStorage.setItem(key, size)", [CHUNK_KEY, str(MIB)])
+    signed_in_with_small_chunks(page, live)
     shutil.copy(IMAGES / "flower.jpg", images / "flower.jpg")
     files = [images / "flower.jpg", random_file(images, "a rather long name for a video file.mp4", 5 * MIB),
              random_file(images, "song.ogg", 1_500_000)]
@@ -388,7 +389,7 @@ def test_uploads_on_a_phone(phone_page: Page, live: Live, images: Path):
 def test_a_log_out_clears_the_panel_and_the_upload_waits_for_its_owner(page: Page, live: Live, images: Path):
     owner, other = new_account(live), new_account(live)
     open_signed_in(page, owner)
-    page.evaluate("([key, size]) => localStorage.setItem(key, size)", [CHUNK_KEY, str(MIB)])
+    small_chunks(page)
     big = random_file(images, "thesis.pdf", 3 * MIB)
     hold = Hold(page, 2 * MIB)
     page.get_by_label("Files to upload").set_input_files(str(big))
