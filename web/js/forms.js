@@ -1,16 +1,20 @@
-// Form pieces the account screens share: a labelled field, and a submit that
+// Form pieces the screens share: a labelled field, and a submit that
 // disables its button while the request runs and shows any failure on the form.
 import { h } from './dom.js';
 import { describe } from './messages.js';
 
 let count = 0;
 
-/** A `.field`: the label, `input` (an element; given an id if it has none) and an optional hint it is described by. */
-export function field(label, input, hint) {
+/**
+ * A `.field`: the label, `input` (an element; given an id if it has none) and an optional hint it is
+ * described by; `aside` is a short note kept in the label itself ("optional").
+ */
+export function field(label, input, hint, aside) {
   input.id ||= `field-${++count}`;
   const note = hint ? h('span', { class: 'hint', id: `${input.id}-hint`, text: hint }) : null;
   if (note) input.setAttribute('aria-describedby', note.id);
-  return h('div', { class: 'field' }, h('label', { for: input.id, text: label }), input, note);
+  return h('div', { class: 'field' },
+    h('label', { for: input.id }, label, aside && h('span', { class: 'hint', text: ` (${aside})` })), input, note);
 }
 
 /**

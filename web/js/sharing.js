@@ -6,6 +6,7 @@ import { confirmAction, openDialog } from './dialog.js';
 import { clear, h } from './dom.js';
 import { emit } from './events.js';
 import { humanDate } from './format.js';
+import { field } from './forms.js';
 import { registerAction } from './item_actions.js';
 import { describe } from './messages.js';
 import { notify } from './toast.js';
@@ -74,11 +75,6 @@ function urlField(label, url) {
 
 function selectSoon(input) {
   queueMicrotask(() => { input.focus(); input.select(); });
-}
-
-function field(label, control, hint) {
-  return h('div', { class: 'field' }, h('label', { for: control.id }, label,
-    hint && h('span', { class: 'hint', text: ` (${hint})` })), control);
 }
 
 function shareDialog(item) {
@@ -169,8 +165,8 @@ function shareDialog(item) {
     className: 'share-dialog',
     body: [
       h('p', { text: `Anyone with a link can ${what}, until it expires or you revoke it.` }),
-      h('div', { class: 'share-terms' }, field('Expires in', expiry), field('Password', password, 'optional'),
-        field('Download limit', limit, 'optional')),
+      h('div', { class: 'share-terms' }, field('Expires in', expiry), field('Password', password, null, 'optional'),
+        field('Download limit', limit, null, 'optional')),
       h('div', { class: 'share-create' }, h('button', { type: 'submit', class: 'primary', text: 'Create link' })),
       error,
       created,
