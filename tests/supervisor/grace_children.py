@@ -16,6 +16,7 @@ from shared.grace import Grace
 from shared.logging import configure_logging
 from shared.supervision.child import ChildContext, run_child
 from shared.supervision.master import Kind, Master
+from supervisor import one_write_per_line
 
 
 def target(mode: str):
@@ -38,6 +39,7 @@ def target(mode: str):
 
 
 def main() -> int:
+    one_write_per_line()  # as supervisor.py: a master.ready torn by a child's line is never seen
     mode = sys.argv[1]
     settings = load_settings()
     configure_logging(settings.log, role="master")
