@@ -16,6 +16,7 @@ from typing import Any
 from shared.config import ConfigError, Settings, load_settings
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_START = 0, 1, 2, 3
+COMMANDS = ("users", "queue", "check", "fsck", "migrate")  # services/cli: the operator's commands
 
 DESCRIPTION = """\
 Run Files Manager: one master process that binds the port once and supervises
@@ -26,7 +27,10 @@ exit 1); SIGHUP rolling reload (re-reads the config, new workers before old ones
 retire); SIGTTIN/SIGTTOU one API worker more/less.
 Exit codes: 0 clean, 1 forced or fatal, 2 bad command line or config,
 3 start-up failed (port in use, Redis or the database unreachable), 128+N killed by signal N.
-Every setting also has an environment variable (see config.toml); flags win over both."""
+Every setting also has an environment variable (see config.toml); flags win over both.
+
+Operator commands (each with --help and --json): python supervisor.py
+users | queue | check | fsck | migrate ...   (`serve`, or no command: run the service)"""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -89,6 +93,13 @@ def one_write_per_line() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     one_write_per_line()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "serve":
+        argv = argv[1:]
+    elif argv and argv[0] in COMMANDS:
+        from services.cli.main import run as run_command
+
+        return run_command(argv)
     args = parse_args(argv)  # exits 2 on a bad command line (argparse's convention)
     overrides = overrides_of(args)
 

@@ -61,6 +61,13 @@ class ServerSettings:
     max_inflight_body_bytes: int = _env("MAX_INFLIGHT_BODY_BYTES", min=1024)
     # Peers whose X-Forwarded-For names the client (a list; comma-separated in the environment).
     trusted_proxies: tuple[IPNetwork, ...] = _env("TRUSTED_PROXIES", item=_ip_network)
+    # Recycling an API worker (its replacement is ready first): after this many
+    # requests (+ up to jitter, so workers do not all recycle at once), or past
+    # this resident memory. 0: never.
+    max_requests: int = _env("MAX_REQUESTS", min=0)
+    max_requests_jitter: int = _env("MAX_REQUESTS_JITTER", min=0)
+    max_memory: int = _env("MAX_MEMORY", min=0)
+    readiness_timeout: float = _env("READINESS_TIMEOUT", min=0.01)  # /readyz: each backend must answer within it
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,13 @@ class SupervisorSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    token: str = _env("METRICS_TOKEN")  # Bearer token for /metrics on the main port; "" = not there
+    port: int = _env("METRICS_PORT", min=0, max=65535)  # /metrics on 127.0.0.1:port, served by the master; 0 = not
+    host: str = _env("METRICS_HOST")
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = _env("LOG_LEVEL", choices=("debug", "info", "warning", "error"))
     format: str = _env("LOG_FORMAT", choices=("auto", "json", "console"))
@@ -151,6 +165,7 @@ class Settings:
     links: LinkSettings
     uploads: UploadSettings
     supervisor: SupervisorSettings
+    metrics: MetricsSettings
     log: LogSettings
     source: Path = DEFAULT_CONFIG
 

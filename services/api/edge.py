@@ -29,6 +29,7 @@ from shared.logging import request_logger, request_logging_enabled
 
 from .drain import Drain
 from .errors import CLIENT_CLOSED, response_for
+from .metrics import record_request
 from .timeouts import HeadTimeouts
 
 log = request_logger("api.access")
@@ -76,6 +77,18 @@ def edge_middleware(drain: Drain, head_timeouts: HeadTimeouts) -> Middleware:
     return edge
 
 
+UNMATCHED = "(unmatched)"  # no route: the raw path is never a label (nor logged: it may hold a token)
+
+
+def route_of(request: web.BaseRequest) -> str:
+    """The route's template (`/files/{id}`), never the raw path."""
+    match_info = request.match_info if isinstance(request, web.Request) else None
+    if match_info is None:  # the request failed before routing (a malformed head)
+        return UNMATCHED
+    resource = match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED
+
+
 class RequestLog(AbstractAccessLogger):
     """One line per request, written by aiohttp once the response is sent (or
     could not be): method, path, the status actually sent, duration, request id.
@@ -92,11 +105,14 @@ class RequestLog(AbstractAccessLogger):
             duration_us = int(time_taken * 1_000_000)
         else:  # finer than the loop's clock (uvloop's counts milliseconds)
             duration_us = (time.perf_counter_ns() - started) // 1000
+        status = response.status if response.body_length else CLIENT_CLOSED
+        route = route_of(request)
+        record_request(route, request.method, status, duration_us / 1_000_000)
         log.info(
             "request",
             method=request.method,
             path=request.path,
-            status=response.status if response.body_length else CLIENT_CLOSED,
+            status=status,
             duration_ms=duration_us / 1000,  # to the microsecond (round() costs as much as the rest)
             request_id=response.headers.get(REQUEST_ID_HEADER),
         )

@@ -17,6 +17,7 @@ from socket import socket
 from ..config import ConfigError, Settings, cpu_count
 from ..grace import Grace
 from ..logging import get_logger
+from ..metrics import supervision as supervision_metrics
 from .beacon import READY
 from .child import ChildContext
 from .children import Child, ChildTarget, fork_child, title_of
@@ -167,6 +168,7 @@ class Master:
         assert self._loop is not None
         self._loop.add_reader(child.fd, self._on_pipe, child)
         log.info("child.spawn", pid=child.pid, kind=kind, index=index, generation=generation)
+        supervision_metrics.children_changed(c.kind for c in self.children.values())
         return child
 
     def _in_child(self, kind: str) -> None:
@@ -222,6 +224,8 @@ class Master:
             if child is None:
                 continue
             self._forget(child)
+            supervision_metrics.child_exited(pid)
+            supervision_metrics.children_changed(c.kind for c in self.children.values())
             fields, cause = _describe(status)
             crashed = not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
             log.info("child.exit", pid=pid, kind=child.kind, index=child.index,
@@ -267,6 +271,8 @@ class Master:
             delay = 0.0  # asked to stop by itself (grace.shutdown(0) in the child)
         log.info("child.restart", kind=child.kind, index=child.index, delay=delay,
                  cause=cause, crashed=crashed)
+        reason = "hang" if child.hung else "crash" if crashed else "exit"
+        supervision_metrics.restarted(child.kind, reason)
         self._due[child.slot] = now + delay
         self._spawn_due()
 
@@ -375,6 +381,7 @@ class Master:
         for kind, count in self.counts.items():
             for index in range(1, count + 1):
                 self._spawn(kind, index, self._reloading)
+                supervision_metrics.restarted(kind, "reload")
         self._check_progress()
 
     def _abort_reload(self, child: Child, cause: str) -> None:

@@ -1,0 +1,1 @@
+"""Prometheus metrics of every process of the node (see operations.md)."""
