@@ -37,6 +37,11 @@ def stream_of(kind: str) -> str:
     return PREFIX + kind
 
 
+def delayed_key(stream: str) -> str:
+    """The sorted set holding the retries of the jobs of `stream`."""
+    return stream + ":delayed"
+
+
 def kind_of(stream: str | bytes) -> str:
     if isinstance(stream, bytes):
         stream = stream.decode()

@@ -18,10 +18,11 @@ from redis.exceptions import RedisError
 
 from shared.config import ConfigError, Settings, load_settings
 from shared.logging import configure_logging
+from shared.queue_status import format_status, queue_status
 from shared.redis_client import open_redis
 
 from .serve import run_standalone
-from .status import format_status, queue_status, requeue_dead
+from .status import requeue_dead
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -33,12 +33,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from shared.jobs import DEAD_LETTERS, GROUP, PREFIX, Job
-
-
-def delayed_key(stream: str) -> str:
-    """The sorted set holding the retries of the jobs of `stream`."""
-    return stream + ":delayed"
+from shared.jobs import DEAD_LETTERS, GROUP, PREFIX, Job, delayed_key
 
 
 def now_ms() -> int:

@@ -8,8 +8,7 @@ import asyncio
 import json
 import time
 
-from services.worker.settle import delayed_key
-from shared.jobs import DEAD_LETTERS, GROUP, Job, stream_of, thumbnails_job, welcome_job
+from shared.jobs import DEAD_LETTERS, GROUP, Job, delayed_key, stream_of, thumbnails_job, welcome_job
 from tests.conftest import until
 
 from .conftest import CollectSender, dead_letters, log_events, pending_count, queue_empty
