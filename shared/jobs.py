@@ -4,7 +4,10 @@ The API enqueues with `enqueue`; the worker (services/worker) reads the same
 streams through a consumer group. An entry's fields:
 
     data      JSON of the payload, with the original's names: {"fileId", "userId"};
-              a purge's: {"blobs": [names relative to storage.folder_path]}
+              a purge's: {"blobs": [names relative to storage.folder_path]}; and
+              "requestId", the id of the request that enqueued it (when one did),
+              so the job's log lines find their request (and it survives
+              retries and dead letters, which carry `data` as it is)
     attempts  how many times the job was tried already ("0" when first enqueued)
     first_at  when it was first enqueued (ms since the epoch), kept across retries
 """
@@ -14,11 +17,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redis.asyncio import Redis
 
+from shared.logging import current_request_id
 from shared.storage.base import blob_name
 
 PREFIX = "files_manager:jobs:"
@@ -29,6 +33,7 @@ KINDS: tuple[str, ...] = (THUMBNAILS, WELCOME, PURGE)
 PURGE_BATCH = 500  # blob names per purge job: a whole trash emptied is a few jobs, not one huge entry
 GROUP = "files_manager:workers"
 DEAD_LETTERS = PREFIX + "dead"
+REQUEST_ID = "requestId"  # the payload's member naming the request that enqueued the job
 
 
 def stream_of(kind: str) -> str:
@@ -54,6 +59,12 @@ class Job:
     payload: Mapping[str, Any]
     attempts: int = 0
     first_at: int = field(default_factory=lambda: int(time.time() * 1000))
+
+    @property
+    def request_id(self) -> str | None:
+        """The id of the request that enqueued this job, if one did."""
+        value = self.payload.get(REQUEST_ID)
+        return value if isinstance(value, str) else None
 
     def fields(self) -> dict[str, str]:
         return {
@@ -105,9 +116,13 @@ def purge_jobs(local_paths: list[str]) -> list[Job]:
 
 
 async def enqueue(redis: Redis, job: Job) -> str:
-    """Append the job to its stream; returns the entry id. Streams are kept
-    bounded by the worker deleting acknowledged entries, never by trimming
-    here (a MAXLEN cap could drop jobs nobody has read yet)."""
+    """Append the job to its stream, naming the request this runs for (if any);
+    returns the entry id. Streams are kept bounded by the worker deleting
+    acknowledged entries, never by trimming here (a MAXLEN cap could drop jobs
+    nobody has read yet)."""
+    request_id = current_request_id()
+    if request_id is not None and REQUEST_ID not in job.payload:
+        job = replace(job, payload={**job.payload, REQUEST_ID: request_id})
     fields: dict[Any, Any] = job.fields()  # redis-py's types want invariant unions
     entry_id = await redis.xadd(stream_of(job.kind), fields)
     return entry_id.decode() if isinstance(entry_id, bytes) else entry_id

@@ -11,14 +11,36 @@ import atexit
 import logging
 import sys
 import threading
+from collections.abc import MutableMapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from time import time_ns
+from typing import Any
 
 import orjson
 import structlog
 
 from .config import LogSettings
 from .log_throttle import flush_throttles
+
+# The request a line is written for: set by the API's edge middleware for the
+# request's task, by the job worker for a job's task (the id of the request
+# that enqueued it). One ContextVar rather than structlog's bound contextvars:
+# setting it costs every request ~0.05 us instead of ~0.5 us.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request this code runs for, if any."""
+    return REQUEST_ID.get()
+
+
+def _add_request_id(logger: object, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: every line written for a request names it."""
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
 
 
 def _format(fmt: str) -> str:
@@ -199,6 +221,9 @@ class _RequestLogger:
         sink = self._sink
         if not sink.enabled:
             return
+        request_id = REQUEST_ID.get()
+        if request_id is not None and "request_id" not in fields:
+            fields["request_id"] = request_id
         if not sink.json_lines:
             sink.structlog.info(event, **self._bound, **fields)
             return
@@ -247,6 +272,7 @@ def configure_logging(settings: LogSettings, *, cache: bool = True, buffered: bo
     level = getattr(logging, settings.level.upper())
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
+        _add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -12,6 +12,8 @@ from shared.storage import User
 from .keys import STORAGE, TOKENS, USERS
 
 TOKEN_HEADER = "X-Token"
+# The authenticated user's id, noted on the request for its access line (edge.RequestLog).
+USER_ID = web.RequestKey("user_id", str)
 _BEARER = "bearer "
 
 
@@ -46,6 +48,8 @@ async def optional_user(request: web.Request) -> User | None:
     user = cache.get(user_id)
     if user is None:
         user = await request.app[STORAGE].user_by_id(user_id)
-        if user is not None:
-            cache.put(user)
+        if user is None:
+            return None
+        cache.put(user)
+    request[USER_ID] = user_id
     return user

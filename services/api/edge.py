@@ -9,7 +9,9 @@ returned, and only after sending is it known whether the client was still
 there. A response that could not be sent in full (the client hung up) is
 logged with status 499, nginx's "client closed request".
 
-Only the path is logged: tokens travel in headers, which are never logged.
+The line names the route's template, never the raw path (a share link's path
+holds its token) nor the query string; tokens travel in headers, which are
+never logged.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.log import access_logger
 from aiohttp.typedefs import Handler, Middleware
 
-from shared.logging import request_logger, request_logging_enabled
+from shared.logging import REQUEST_ID, request_logger, request_logging_enabled
 
+from .auth import USER_ID
 from .drain import Drain
 from .errors import CLIENT_CLOSED, response_for
 from .metrics import record_request
@@ -38,9 +41,22 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 REQUEST_ID_HEADER = "X-Request-Id"
 _STARTED = web.RequestKey("started", int)  # perf_counter_ns() when the middleware saw it
 
-# Unique without a syscall per request: a random per-process prefix and a counter.
-_PREFIX = os.urandom(8).hex()
+# Unique without a syscall per request: a random prefix per process (64 bits:
+# a collision among a million processes of a fleet has odds of 1 in 3.6e7)
+# and a counter. Made again in every forked child: the API workers are forked
+# from a master that imported this module, and would hand out the same ids.
+_PREFIX = ""
 _COUNTER = itertools.count()
+
+
+def _new_prefix() -> None:
+    global _PREFIX, _COUNTER
+    _PREFIX = os.urandom(8).hex()
+    _COUNTER = itertools.count()
+
+
+_new_prefix()
+os.register_at_fork(after_in_child=_new_prefix)
 
 
 def _new_request_id() -> str:
@@ -59,6 +75,9 @@ def edge_middleware(drain: Drain, head_timeouts: HeadTimeouts) -> Middleware:
         request[_STARTED] = time.perf_counter_ns()
         incoming = request.headers.get(REQUEST_ID_HEADER)
         request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else _new_request_id()
+        # For every line written in this request's task (aiohttp runs each
+        # request in a task of its own: nothing to reset) and the jobs it enqueues.
+        REQUEST_ID.set(request_id)
         try:
             try:
                 response = await handler(request)
@@ -89,13 +108,20 @@ def route_of(request: web.BaseRequest) -> str:
     return resource.canonical if resource is not None else UNMATCHED
 
 
+_NO_BODY = frozenset({204, 304})
+
+
 class RequestLog(AbstractAccessLogger):
     """One line per request, written by aiohttp once the response is sent (or
-    could not be): method, path, the status actually sent, duration, request id.
+    could not be): method, route template, the status actually sent, body
+    bytes sent, duration, request id, and the user when the request
+    authenticated one (auth.optional_user notes it on the request).
 
     `body_length` is set by aiohttp only when the response was written to its
     end (it counts the status line and headers, so it is never 0 then): 0 here
-    means the client went away first."""
+    means the client went away first, and the body bytes are then logged as 0
+    (a zero-copy download's progress is not known here). Every response of
+    ours has a Content-Length, so a whole body's size is that."""
 
     __slots__ = ()
 
@@ -105,16 +131,23 @@ class RequestLog(AbstractAccessLogger):
             duration_us = int(time_taken * 1_000_000)
         else:  # finer than the loop's clock (uvloop's counts milliseconds)
             duration_us = (time.perf_counter_ns() - started) // 1000
-        status = response.status if response.body_length else CLIENT_CLOSED
+        method = request.method
+        if response.body_length:
+            status = response.status
+            sent = 0 if method == "HEAD" or status in _NO_BODY else (response.content_length or 0)
+        else:
+            status, sent = CLIENT_CLOSED, 0
         route = route_of(request)
-        record_request(route, request.method, status, duration_us / 1_000_000)
+        record_request(route, method, status, duration_us / 1_000_000)
         log.info(
             "request",
-            method=request.method,
-            path=request.path,
+            method=method,
+            route=route,
             status=status,
+            bytes=sent,
             duration_ms=duration_us / 1000,  # to the microsecond (round() costs as much as the rest)
             request_id=response.headers.get(REQUEST_ID_HEADER),
+            user_id=request.get(USER_ID),
         )
 
     @property

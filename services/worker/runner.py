@@ -27,6 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from shared.config import WorkerSettings
 from shared.errors import StorageFull, StorageUnavailable
 from shared.jobs import Job
+from shared.logging import REQUEST_ID
 
 from .acker import Acker
 from .control import REDIS_DOWN
@@ -75,6 +76,8 @@ class JobRunner:
     async def run(self, stream: str, entry_id: str, fields: dict, deliveries: int) -> None:
         kind = self._kinds[stream]
         job = Job.from_fields(kind, fields)
+        # Every line of this job (its own task) names the request that enqueued it.
+        REQUEST_ID.set(job.request_id)
         attempt = job.attempts + 1
         if job.attempts + deliveries > self._settings.max_attempts:
             error = (f"Stalled: delivered {deliveries} times without finishing "

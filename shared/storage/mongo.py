@@ -131,9 +131,9 @@ class MongoStorage(MongoUsage, MongoLists, MongoEdits, MongoTrash, MongoShares, 
         log.info("storage.mongo.open", url=redact(url), database=database_name)
         return cls(client, database_name, emails)
 
-    async def ping(self) -> bool:
+    async def ping(self, timeout: float = _PING_TIMEOUT) -> bool:
         try:
-            with pymongo.timeout(_PING_TIMEOUT):
+            with pymongo.timeout(timeout):
                 await self._client.admin.command("ping")
             return True
         except PyMongoError:

@@ -26,8 +26,9 @@ class Storage(Protocol):
     or not locked within the write timeout), StorageFull (no room), Invalid
     (text no backend can store), EmailTaken."""
 
-    async def ping(self) -> bool:
-        """True when the backend answers right now."""
+    async def ping(self, timeout: float = 1.0) -> bool:
+        """True when the backend answers (reads and takes writes) within
+        `timeout` seconds; never blocks the event loop meanwhile."""
 
     async def close(self) -> None: ...
 

@@ -62,14 +62,11 @@ class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart):
         reader, writer = await asyncio.to_thread(setup)
         return cls(path, reader, writer, write_timeout)
 
-    async def ping(self) -> bool:
-        try:
-            self._read("SELECT 1").fetchone()
-            return True
-        except sqlite3.Error:
-            return False
+    async def ping(self, timeout: float = 1.0) -> bool:
+        return await self._ping(timeout)
 
     async def close(self) -> None:
+        self._ping.close()
         self._end_read()
         self._writes.close()
         self._reader.close()

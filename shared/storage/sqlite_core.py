@@ -40,6 +40,7 @@ from ..errors import Invalid, QuotaExceeded, StorageBusy, StorageFull, StorageUn
 from .base import DEFAULT_WRITE_TIMEOUT, NOT_A_FOLDER, PARENT_NOT_FOUND, ROOT, FileRecord, ParentId, is_id, is_root
 from .guard import unstorable_text
 from .sqlite_migrations import id_time
+from .sqlite_ping import SQLitePing
 from .sqlite_writes import WriteQueue
 
 T = TypeVar("T")
@@ -185,6 +186,7 @@ class SQLiteCore:
         self._files: dict[str, FileRecord | None] = {}  # by id as asked, valid for _data_version
         self._writer = writer
         self._writes = WriteQueue(writer, write_timeout)
+        self._ping = SQLitePing(path)
 
     def _read(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         """A read in this loop iteration's read transaction (see the module doc)."""

@@ -50,7 +50,8 @@ async def test_one_request_line_per_request_with_the_request_id(client, service_
     assert len(lines) == 1
     event = json.loads(lines[0])
     assert event["event"] == "request"
-    assert event["method"] == "GET" and event["path"] == "/status" and event["status"] == 200
+    assert event["method"] == "GET" and event["route"] == "/status" and event["status"] == 200
+    assert "path" not in event
     assert event["request_id"] == "abc-123"
     assert isinstance(event["duration_ms"], float)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -118,18 +117,8 @@ def _schemathesis(url: str, workdir: Path, upload_parts: Path) -> subprocess.Com
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=TIMEOUT)
 
 
-# Each documented path as a pattern; literal paths before templated ones.
-_TEMPLATES = sorted(SPEC["paths"], key=lambda path: (path.count("{"), path))
-_PATTERNS = [(re.compile(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$"), path) for path in _TEMPLATES]
-
-
-def _template(path: str) -> str:
-    """The documented path a request's path falls under (itself if none)."""
-    return next((template for pattern, template in _PATTERNS if pattern.match(path)), path)
-
-
 def _statuses(log: Path) -> Counter[tuple[str, int]]:
-    """(method and path template, status) of every request line the service wrote."""
+    """(method and route template, status) of every request line the service wrote."""
     seen: Counter[tuple[str, int]] = Counter()
     for line in log.read_text(errors="replace").splitlines():
         try:
@@ -137,7 +126,7 @@ def _statuses(log: Path) -> Counter[tuple[str, int]]:
         except ValueError:
             continue
         if event.get("event") == "request":
-            seen[(f"{event['method']} {_template(event['path'])}", event["status"])] += 1
+            seen[(f"{event['method']} {event['route']}", event["status"])] += 1
     return seen
 
 
