@@ -172,13 +172,14 @@ def json_logs() -> None:
 
 
 @contextlib.contextmanager
-def private_redis(folder: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A redis-server of our own on a free port (never the machine's shared one),
-    keeping nothing on disk unless `options` (e.g. "--appendonly", "yes") say otherwise."""
+def private_redis(folder: Path, *options: str, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A redis-server of our own on a free port (or `port`: one started again
+    where a stopped one was; never the machine's shared one), keeping nothing
+    on disk unless `options` (e.g. "--appendonly", "yes") say otherwise."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: run the README's test command, which installs it")
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(folder), "--logfile", str(folder / "redis.log"),

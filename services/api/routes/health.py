@@ -70,5 +70,7 @@ async def readyz(request: web.Request) -> web.Response:
         _within(app[STORAGE].ping(timeout), timeout),
         app[_BLOBS_PROBE](timeout),
     )
+    if app[DRAIN].active:  # the stop began while the backends were asked
+        return json_response({"draining": True}, status=503)
     ready = redis and db and blobs
     return json_response({"redis": redis, "db": db, "blobs": blobs}, status=200 if ready else 503)
