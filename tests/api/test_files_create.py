@@ -129,10 +129,15 @@ async def test_folder_path_is_created_if_missing(client, alice, backend_settings
 
 
 async def test_image_enqueues_a_thumbnails_job(client, alice, backend_settings):
-    body = await upload(client, alice, name="a.png", type="image", data=b64(b"\x89PNG..."))
+    resp = await client.post("/files", json={"name": "a.png", "type": "image", "data": b64(b"\x89PNG...")},
+                             headers={**alice.headers, "X-Request-Id": "upload-a-png"})
+    assert resp.status == 201
+    body = await resp.json()
     async with aioredis.from_url(backend_settings.redis.url) as r:
         entries = await r.xrange(stream_of("thumbnails"))
-    assert [json.loads(e[1][b"data"]) for e in entries] == [{"fileId": body["id"], "userId": alice.id}]
+    # The job names the request that enqueued it: its log lines find their upload's.
+    assert [json.loads(e[1][b"data"]) for e in entries] == [
+        {"fileId": body["id"], "userId": alice.id, "requestId": "upload-a-png"}]
 
 
 async def test_plain_file_enqueues_no_thumbnails_job(client, alice, backend_settings):

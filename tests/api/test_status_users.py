@@ -118,7 +118,8 @@ async def test_a_welcome_job_is_enqueued_for_a_new_user(client, backend_settings
     async with aioredis.from_url(backend_settings.redis.url) as r:
         entries = await r.xrange(stream_of("welcome"))
     assert len(entries) == 1
-    assert json.loads(entries[0][1][b"data"]) == {"userId": user_id}
+    # and it names the request that made it (its log lines find the sign-up's)
+    assert json.loads(entries[0][1][b"data"]) == {"userId": user_id, "requestId": resp.headers["X-Request-Id"]}
 
 
 async def test_a_rejected_sign_up_enqueues_nothing(client, backend_settings):

@@ -87,12 +87,16 @@ def folder_entries(settings: Settings) -> list[str]:
 
 
 async def thumbnail_jobs(settings: Settings) -> list[dict]:
-    """The thumbnails jobs enqueued so far (the tests' services run no job worker)."""
+    """The thumbnails jobs enqueued so far (the tests' services run no job
+    worker), each without the id of the request that enqueued it (which every
+    one has: that is the logs' business, test_files_create)."""
     import json
 
     async with aioredis.from_url(settings.redis.url) as redis:
         entries = await redis.xrange(stream_of("thumbnails"))
-    return [json.loads(fields[b"data"]) for _, fields in entries]
+    payloads = [json.loads(fields[b"data"]) for _, fields in entries]
+    assert all(isinstance(payload.pop("requestId"), str) for payload in payloads)
+    return payloads
 
 
 async def nothing_left(storage: Storage, settings: Settings, user_id: str, *, kept: list[str] | None = None,
