@@ -4,6 +4,8 @@ never travels in a URL."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from aiohttp import web
 
 from shared.errors import Unauthorized
@@ -12,8 +14,11 @@ from shared.storage import User
 from .keys import STORAGE, TOKENS, USERS
 
 TOKEN_HEADER = "X-Token"
-# The authenticated user's id, noted on the request for its access line (edge.RequestLog).
-USER_ID = web.RequestKey("user_id", str)
+# The authenticated user's id, for the request's access line (edge.RequestLog).
+# A ContextVar, not a request key: aiohttp runs each request in a task of its
+# own, and reading a missing request key costs a KeyError (~1 us) on every
+# anonymous request; a ContextVar's get costs 30 ns.
+AUTHENTICATED: ContextVar[str | None] = ContextVar("authenticated", default=None)
 _BEARER = "bearer "
 
 
@@ -51,5 +56,5 @@ async def optional_user(request: web.Request) -> User | None:
         if user is None:
             return None
         cache.put(user)
-    request[USER_ID] = user_id
+    AUTHENTICATED.set(user_id)
     return user

@@ -29,7 +29,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from shared.logging import REQUEST_ID, request_logger, request_logging_enabled
 
-from .auth import USER_ID
+from .auth import AUTHENTICATED
 from .drain import Drain
 from .errors import CLIENT_CLOSED, response_for
 from .metrics import record_request
@@ -115,7 +115,7 @@ class RequestLog(AbstractAccessLogger):
     """One line per request, written by aiohttp once the response is sent (or
     could not be): method, route template, the status actually sent, body
     bytes sent, duration, request id, and the user when the request
-    authenticated one (auth.optional_user notes it on the request).
+    authenticated one (auth.AUTHENTICATED).
 
     `body_length` is set by aiohttp only when the response was written to its
     end (it counts the status line and headers, so it is never 0 then): 0 here
@@ -147,7 +147,7 @@ class RequestLog(AbstractAccessLogger):
             bytes=sent,
             duration_ms=duration_us / 1000,  # to the microsecond (round() costs as much as the rest)
             request_id=response.headers.get(REQUEST_ID_HEADER),
-            user_id=request.get(USER_ID),
+            user_id=AUTHENTICATED.get(),  # set in this request's task (auth.optional_user)
         )
 
     @property
