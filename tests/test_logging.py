@@ -204,7 +204,7 @@ async def test_a_redis_outage_is_a_handful_of_warning_lines_with_counts(settings
     outage = [r for r in warnings if r["event"] == "backend.unavailable"]
     assert 1 <= len(outage) <= 4, outage
     assert sum(r["count"] for r in outage) == 200
-    assert outage[0]["count"] == 1 and outage[0]["path"] == "/users/me"
+    assert outage[0]["count"] == 1 and outage[0]["route"] == "/users/me"
     assert len(warnings) <= 8, [r["event"] for r in warnings]
     assert sum(1 for r in records if r["event"] == "request" and r["status"] == 503) == 200
 

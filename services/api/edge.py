@@ -33,6 +33,7 @@ from .auth import AUTHENTICATED
 from .drain import Drain
 from .errors import CLIENT_CLOSED, response_for
 from .metrics import record_request
+from .request_route import route_of
 from .timeouts import HeadTimeouts
 
 log = request_logger("api.access")
@@ -94,18 +95,6 @@ def edge_middleware(drain: Drain, head_timeouts: HeadTimeouts) -> Middleware:
             raise
 
     return edge
-
-
-UNMATCHED = "(unmatched)"  # no route: the raw path is never a label (nor logged: it may hold a token)
-
-
-def route_of(request: web.BaseRequest) -> str:
-    """The route's template (`/files/{id}`), never the raw path."""
-    match_info = request.match_info if isinstance(request, web.Request) else None
-    if match_info is None:  # the request failed before routing (a malformed head)
-        return UNMATCHED
-    resource = match_info.route.resource
-    return resource.canonical if resource is not None else UNMATCHED
 
 
 _NO_BODY = frozenset({204, 304})

@@ -39,6 +39,7 @@ from shared.log_throttle import LogThrottle
 from shared.logging import get_logger
 
 from .keys import ERROR_REPORTER
+from .request_route import route_of
 from .views import json_response
 
 log = get_logger("api")
@@ -145,7 +146,7 @@ def _error_of(request: web.Request, exc: Exception) -> tuple[int, str, dict[str,
         return _status_of(exc, is_v2(request)), exc.message, None
     if isinstance(exc, StorageFull):
         # The operator has to act (free space): said in the log, folded like an outage.
-        _outage_log.warning("storage.full", kind=type(exc).__name__, error=str(exc), path=request.path)
+        _outage_log.warning("storage.full", kind=type(exc).__name__, error=str(exc), route=route_of(request))
         return 507, "Insufficient storage", None
     if isinstance(exc, Overloaded):
         return 503, "Service unavailable", {"Retry-After": str(exc.retry_after)}
@@ -158,12 +159,13 @@ def _error_of(request: web.Request, exc: Exception) -> tuple[int, str, dict[str,
             message = _HTTP_MESSAGES.get(exc.status, exc.reason)
         return exc.status, message, {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
     if isinstance(exc, _UNAVAILABLE):
-        _outage_log.warning("backend.unavailable", kind=type(exc).__name__, error=repr(exc), path=request.path)
+        _outage_log.warning("backend.unavailable", kind=type(exc).__name__, error=repr(exc),
+                             route=route_of(request))
         return 503, "Service unavailable", {"Retry-After": "1"}
     if isinstance(exc, ConnectionError) and _client_gone(request):
         # Nobody to answer (the request line says 499) and nothing of ours failed: no traceback.
         return CLIENT_CLOSED, "Client closed request", None
-    request.app[ERROR_REPORTER](exc, method=request.method, path=request.path)
+    request.app[ERROR_REPORTER](exc, method=request.method, route=route_of(request))
     return 500, "Internal server error", None
 
 

@@ -31,6 +31,7 @@ from ..auth import current_user
 from ..bodies import json_object
 from ..keys import CURSORS, REDIS, STORAGE
 from ..list_params import limit_param, order_param, query_param
+from ..request_route import route_of
 from ..views import file_views_v2, json_response, path_view
 
 routes = web.RouteTableDef()
@@ -202,4 +203,4 @@ async def _remove_blobs(request: web.Request, local_paths: list[str]) -> None:
             await enqueue(request.app[REDIS], job)
     except (RedisError, OSError) as exc:
         log.warning("purge.not_enqueued", blobs=sum(len(j.payload["blobs"]) for j in jobs),
-                    error=f"{type(exc).__name__}: {exc}", path=request.path)
+                    error=f"{type(exc).__name__}: {exc}", route=route_of(request))
