@@ -89,6 +89,8 @@ class User:
     created_at: float = 0.0
     # Set per user by the operator; None: storage.default_quota applies.
     quota_bytes: int | None = None
+    # Set by the operator (`users disable`): no login, no token (shared/domain/account_admin.py).
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

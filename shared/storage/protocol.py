@@ -51,6 +51,13 @@ class Storage(Protocol):
 
     async def count_users(self) -> int: ...
 
+    # users, for the operator (services/cli/users.py)
+    async def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        """Mark the account disabled (or not); False: no such user."""
+
+    async def list_users(self, limit: int, after: str | None) -> list[User]:
+        """Up to `limit` users in id order (so oldest first), after the id `after`."""
+
     # files, always scoped to a user
     async def create_file(self, new: NewFile, quota: int | None = None) -> FileRecord:
         """Store a new file (created_at = updated_at = now) and add new.size to

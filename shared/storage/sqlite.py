@@ -3,7 +3,8 @@
 SQLiteStorage is the one class open_storage returns. Its parts live beside
 it, each a class over the shared connections (sqlite_core.py: reads, writes,
 rows): files and lists (sqlite_files.py), the trash (sqlite_trash.py), share
-links (sqlite_links.py), tus uploads (sqlite_uploads.py); users, usage and
+links (sqlite_links.py), tus uploads (sqlite_uploads.py), the operator's
+account changes (sqlite_accounts.py); users, usage and
 the sweep's scan are here.
 
 The schema is versioned (sqlite_migrations.py) and brought up to date at open.
@@ -20,27 +21,19 @@ import time
 from ..errors import EmailTaken
 from .base import DEFAULT_WRITE_TIMEOUT, Usage, User, blob_name, email_key, is_id, is_storable_text, new_id
 from .guard import domain_errors
+from .sqlite_accounts import USER_COLUMNS as _USER_COLUMNS
+from .sqlite_accounts import AccountsPart
+from .sqlite_accounts import user_record as _user
 from .sqlite_core import connect, domain_error, sqlite_path
 from .sqlite_files import FilesPart
 from .sqlite_links import LinksPart
 from .sqlite_lists import ListsPart
-from .sqlite_migrations import fill_email_keys, fill_file_keys, id_time, migrate
+from .sqlite_migrations import fill_email_keys, fill_file_keys, migrate
 from .sqlite_trash import TrashPart
 from .sqlite_uploads import UploadsPart
 
-_USER_COLUMNS = "id, email, password, created_at, quota_bytes"
-
-
-def _user(row: tuple | None) -> User | None:
-    if row is None:
-        return None
-    user_id, email, password_hash, created_at, quota_bytes = row
-    # Accounts written by older code have no time: the id's.
-    return User(user_id, email, password_hash, id_time(user_id) if created_at is None else created_at, quota_bytes)
-
-
 @domain_errors(domain_error)
-class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart):
+class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart, AccountsPart):
     @classmethod
     async def open(cls, url: str, write_timeout: float = DEFAULT_WRITE_TIMEOUT) -> SQLiteStorage:
         """Open (creating it if need be) and migrate the database (sqlite_migrations.py)."""
