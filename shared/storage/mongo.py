@@ -55,6 +55,7 @@ from .base import (
     new_object_id,
 )
 from .guard import domain_errors
+from .mongo_accounts import MongoAccounts
 from .mongo_docs import (
     LIVE,
     domain_error,
@@ -64,7 +65,6 @@ from .mongo_docs import (
     parent_match,
     user_record,
 )
-from .mongo_accounts import MongoAccounts
 from .mongo_edits import MongoEdits
 from .mongo_lists import MongoLists
 from .mongo_setup import EmailIndexes, legacy_match, prepare

@@ -21,9 +21,7 @@ import time
 from ..errors import EmailTaken
 from .base import DEFAULT_WRITE_TIMEOUT, Usage, User, blob_name, email_key, is_id, is_storable_text, new_id
 from .guard import domain_errors
-from .sqlite_accounts import USER_COLUMNS as _USER_COLUMNS
-from .sqlite_accounts import AccountsPart
-from .sqlite_accounts import user_record as _user
+from .sqlite_accounts import USER_COLUMNS, AccountsPart, user_record
 from .sqlite_core import connect, domain_error, sqlite_path
 from .sqlite_files import FilesPart
 from .sqlite_links import LinksPart
@@ -31,6 +29,7 @@ from .sqlite_lists import ListsPart
 from .sqlite_migrations import fill_email_keys, fill_file_keys, migrate
 from .sqlite_trash import TrashPart
 from .sqlite_uploads import UploadsPart
+
 
 @domain_errors(domain_error)
 class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart, AccountsPart):
@@ -91,16 +90,16 @@ class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart, Acc
     async def user_by_id(self, user_id: str) -> User | None:
         if not is_id(user_id):
             return None
-        return _user(self._read(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id.lower(),)).fetchone())
+        return user_record(self._read(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id.lower(),)).fetchone())
 
     async def user_by_email(self, email: str) -> User | None:
         if not is_storable_text(email):
             return None  # nothing stored can match it
         # The exact email first: of legacy accounts differing only in case, only
         # the oldest has the key (sqlite_migrations._v2_email_key).
-        return _user(
+        return user_record(
             self._read(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE email = ?1 OR email_key = ?2"
+                f"SELECT {USER_COLUMNS} FROM users WHERE email = ?1 OR email_key = ?2"
                 " ORDER BY email = ?1 DESC LIMIT 1",
                 (email, email_key(email)),
             ).fetchone()
