@@ -13,6 +13,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from time import time_ns
+from typing import TextIO
 
 import orjson
 import structlog
@@ -237,11 +238,13 @@ atexit.register(flush_logs)
 
 
 def configure_logging(settings: LogSettings, *, cache: bool = True, buffered: bool = True,
-                      **context: object) -> None:
+                      stream: TextIO | None = None, **context: object) -> None:
     """Configure structlog and stdlib logging for this process. `context`
     (e.g. role="api", worker=2) is bound to every line. `cache=False` looks
     up sys.stdout at every call and `buffered=False` writes request lines at
-    once (tests that capture output need both)."""
+    once (tests that capture output need both). `stream`: where lines go
+    instead of stdout (the operator CLI, whose stdout is its answer; request
+    lines are never written there)."""
     request_lines.flush()
     request_lines.delay = 0.1 if buffered else 0.0
     level = getattr(logging, settings.level.upper())
@@ -258,7 +261,7 @@ def configure_logging(settings: LogSettings, *, cache: bool = True, buffered: bo
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=cache,
     )
     structlog.contextvars.clear_contextvars()
@@ -268,7 +271,7 @@ def configure_logging(settings: LogSettings, *, cache: bool = True, buffered: bo
     _sink.enabled = level <= logging.INFO
     _sink.set_context(context)
 
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
