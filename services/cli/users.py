@@ -144,8 +144,12 @@ async def _add(args: argparse.Namespace, settings: Settings, out: Output) -> int
 
 
 async def _list(args: argparse.Namespace, settings: Settings, out: Output) -> int:
+    rows = []
     async with _admin(settings) as admin:
-        rows = [account(user, usage, settings.storage.default_quota) async for user, usage in admin.accounts()]
+        with out.progress(await admin.count(), "users") as bar:
+            async for user, usage in admin.accounts():
+                rows.append(account(user, usage, settings.storage.default_quota))
+                bar.advance()
     out.result(rows, table(rows))
     return EXIT_OK
 

@@ -83,6 +83,9 @@ class AccountAdmin:
         self._require(await self._storage.set_quota(user.id, quota_bytes), email)
         return Changed(await self.find(email))
 
+    async def count(self) -> int:
+        return await self._storage.count_users()
+
     async def usage_of(self, user: User) -> Usage:
         return await self._storage.usage(user.id)
 
