@@ -23,7 +23,7 @@ from shared.errors import DomainError, EmailTaken, Invalid, StorageUnavailable
 from shared.logging import configure_logging
 
 from . import check, fsck, migrate, queue, users
-from .output import EXIT_PROBLEM, EXIT_USAGE, Output
+from .output import EXIT_PROBLEM, EXIT_USAGE, Output, Problem
 
 Handler = Callable[[argparse.Namespace, Settings, Output], Coroutine[Any, Any, int]]
 
@@ -76,6 +76,9 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         out.problem("interrupted")
         return 130
+    except Problem as exc:
+        out.problem(str(exc))
+        return EXIT_PROBLEM
     except EmailTaken as exc:  # an Invalid, but the input was fine: the state is the problem
         out.problem(exc.message)
         return EXIT_PROBLEM

@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from shared.config import Settings
 from shared.domain.account_admin import AccountAdmin, Changed
 from shared.domain.accounts import valid_email
@@ -23,7 +25,7 @@ from shared.redis_get import PipelinedGet
 from shared.storage import Usage, User, open_storage
 from shared.tokens import TokenStore
 
-from .output import EXIT_OK, Output
+from .output import EXIT_OK, Output, Problem
 from .sizes import human_size, parse_size
 
 HELP = "manage accounts: add, list, disable, enable, reset-password, set-quota"
@@ -154,8 +156,18 @@ async def _list(args: argparse.Namespace, settings: Settings, out: Output) -> in
     return EXIT_OK
 
 
+@asynccontextmanager
+async def _tokens_end_after(done: str) -> AsyncIterator[None]:
+    """Redis is touched only once the database has the change: say it stands."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise Problem(f"{done}, but its tokens could not be ended ({type(exc).__name__}: {exc}):"
+                             " run the command again") from exc
+
+
 async def _disable(args: argparse.Namespace, settings: Settings, out: Output) -> int:
-    async with _admin(settings) as admin:
+    async with _admin(settings) as admin, _tokens_end_after(f"{args.email} is disabled (no login)"):
         changed = await admin.disable(args.email)
         said = f"disabled {changed.user.email}: {changed.tokens_ended} token(s) ended"
         return await _changed(admin, settings, out, changed, said)
@@ -170,7 +182,9 @@ async def _enable(args: argparse.Namespace, settings: Settings, out: Output) -> 
 async def _reset_password(args: argparse.Namespace, settings: Settings, out: Output) -> int:
     async with _admin(settings) as admin:
         await admin.find(args.email)  # before asking anything
-        changed = await admin.reset_password(args.email, read_password(args.password_stdin))
+        password = read_password(args.password_stdin)
+        async with _tokens_end_after(f"the new password of {args.email} is set"):
+            changed = await admin.reset_password(args.email, password)
         said = f"new password for {changed.user.email}: {changed.tokens_ended} token(s) ended"
         return await _changed(admin, settings, out, changed, said)
 

@@ -20,7 +20,7 @@ from shared.jobs import WELCOME, Job, stream_of, welcome_job
 from shared.passwords import PasswordHasher
 from shared.storage import Storage, User, open_storage
 from shared.tokens import KEY_PREFIX, TokenStore
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, free_port
 
 from .conftest import acli, cli
 
@@ -218,6 +218,21 @@ async def test_reset_password_sets_it_and_ends_every_token(backend_env, storage,
     short = await acli(backend_env, "users", "reset-password", "ann@example.com", "--password-stdin", stdin="short")
     assert short.code == 2 and "Password too short" in short.stderr
     assert (await user(storage, "ann@example.com")).password_hash == stored
+
+
+async def test_with_redis_down_the_change_stands_and_the_operator_is_told_to_run_again(env, tmp_path):
+    await add(env, "ann@example.com")
+    down = {**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    done = await acli(down, "users", "disable", "ann@example.com")
+    assert (done.code, done.stdout) == (1, "")
+    assert "ann@example.com is disabled (no login), but its tokens could not be ended" in done.stderr
+    assert "run the command again" in done.stderr
+    storage = await open_storage(env["DB_URL"])
+    try:
+        assert (await user(storage, "ann@example.com")).disabled
+    finally:
+        await storage.close()
+    assert (await acli(env, "users", "disable", "ann@example.com")).code == 0  # and again it is
 
 
 @pytest.mark.parametrize(("given", "stored"), [
