@@ -47,8 +47,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     add = action("add", _add, "Add an account (also when sign-up is closed), with its welcome job, as a "
                               "sign-up does: the email must look like one, the password 8 to 1024 characters.")
     add.add_argument("--password-stdin", action="store_true", help=_PASSWORD_STDIN)
-    action("list", _list, "List every account, oldest first: id, email, created, quota, used, disabled.",
-           email=False)
+    action("list", _list, "List every account by id (creation time, to the second): id, email, created, "
+                          "quota, used, disabled.", email=False)
     action("disable", _disable, "Disable an account: it can no longer log in, and every token it has "
                                 "stops working at once, in every process.")
     action("enable", _enable, "Enable a disabled account again (its old tokens stay ended).")

@@ -90,7 +90,7 @@ class AccountAdmin:
         return await self._storage.usage(user.id)
 
     async def accounts(self) -> AsyncIterator[tuple[User, Usage]]:
-        """Every account, oldest first, with its bytes, a page at a time."""
+        """Every account by id (creation time, to the second), with its bytes, a page at a time."""
         after: str | None = None
         while page := await self._storage.list_users(LIST_PAGE, after):
             for user in page:

@@ -56,7 +56,7 @@ class Storage(Protocol):
         """Mark the account disabled (or not); False: no such user."""
 
     async def list_users(self, limit: int, after: str | None) -> list[User]:
-        """Up to `limit` users in id order (so oldest first), after the id `after`."""
+        """Up to `limit` users in id order (ids start with their creation second), after the id `after`."""
 
     # files, always scoped to a user
     async def create_file(self, new: NewFile, quota: int | None = None) -> FileRecord:

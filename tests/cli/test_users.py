@@ -165,15 +165,18 @@ async def test_list_shows_every_account(backend_env, storage):
     env = {**backend_env, "DEFAULT_QUOTA": str(10 * 1024**3)}
 
     rows = (await acli(env, "users", "list", "--json")).json()
+    expected = sorted([(first, "ann@example.com", 10 * 1024**3, None, 0, False),
+                       (second, "bob@example.com", 1536, 1536, 0, True)])  # by id: creation, to the second
     assert [(r["id"], r["email"], r["quotaBytes"], r["ownQuotaBytes"], r["usedBytes"], r["disabled"])
-            for r in rows] == [(first, "ann@example.com", 10 * 1024**3, None, 0, False),
-                               (second, "bob@example.com", 1536, 1536, 0, True)]
+            for r in rows] == expected
     assert all(r["createdAt"].endswith("Z") for r in rows)
 
     text = (await acli(env, "users", "list")).stdout.splitlines()
     assert len(text) == 3
-    assert text[1].split()[:2] == [first, "ann@example.com"] and "10.0 GiB (default)" in text[1]
-    assert text[2].split()[-1] == "yes" and "1.5 KiB" in text[2]
+    lines = {line.split()[1]: line for line in text[1:]}
+    assert lines["ann@example.com"].split()[0] == first and "10.0 GiB (default)" in lines["ann@example.com"]
+    assert lines["bob@example.com"].split()[-1] == "yes" and "1.5 KiB" in lines["bob@example.com"]
+    assert [line.split()[0] for line in text[1:]] == sorted([first, second])
 
 
 async def test_disable_ends_every_token_and_enable_brings_back_logins(backend_env, storage, redis):
