@@ -66,6 +66,7 @@ from .mongo_docs import (
 )
 from .mongo_edits import MongoEdits
 from .mongo_lists import MongoLists
+from .mongo_scan import MongoScan
 from .mongo_setup import EmailIndexes, legacy_match, prepare
 from .mongo_shares import MongoShares
 from .mongo_trash import MongoTrash
@@ -87,7 +88,7 @@ _PING_TIMEOUT = 0.8
 
 
 @domain_errors(domain_error)
-class MongoStorage(MongoUsage, MongoLists, MongoEdits, MongoTrash, MongoShares, MongoUploads):
+class MongoStorage(MongoUsage, MongoLists, MongoEdits, MongoTrash, MongoShares, MongoUploads, MongoScan):
     def __init__(
         self, client: AsyncMongoClient, database_name: str, emails: EmailIndexes | None = None
     ) -> None:

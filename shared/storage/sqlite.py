@@ -3,8 +3,8 @@
 SQLiteStorage is the one class open_storage returns. Its parts live beside
 it, each a class over the shared connections (sqlite_core.py: reads, writes,
 rows): files and lists (sqlite_files.py), the trash (sqlite_trash.py), share
-links (sqlite_links.py), tus uploads (sqlite_uploads.py); users, usage and
-the sweep's scan are here.
+links (sqlite_links.py), tus uploads (sqlite_uploads.py), the operator's
+fsck walk (sqlite_scan.py); users, usage and the sweep's scan are here.
 
 The schema is versioned (sqlite_migrations.py) and brought up to date at open.
 Driver errors become domain errors in one place (sqlite_core.domain_error),
@@ -25,6 +25,7 @@ from .sqlite_files import FilesPart
 from .sqlite_links import LinksPart
 from .sqlite_lists import ListsPart
 from .sqlite_migrations import fill_email_keys, fill_file_keys, id_time, migrate
+from .sqlite_scan import ScanPart
 from .sqlite_trash import TrashPart
 from .sqlite_uploads import UploadsPart
 
@@ -40,7 +41,7 @@ def _user(row: tuple | None) -> User | None:
 
 
 @domain_errors(domain_error)
-class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart):
+class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart, ScanPart):
     @classmethod
     async def open(cls, url: str, write_timeout: float = DEFAULT_WRITE_TIMEOUT) -> SQLiteStorage:
         """Open (creating it if need be) and migrate the database (sqlite_migrations.py)."""
