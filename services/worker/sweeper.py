@@ -21,14 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis.asyncio import Redis
 
-from shared.blobs import THUMBNAIL_WIDTHS, fsync_folder
+from shared.blobs import BLOB_NAME, fsync_folder
 from shared.config import WorkerSettings
 from shared.jobs import GROUP
 from shared.storage import Storage
@@ -41,8 +40,6 @@ LOCK_SECONDS = 600  # longer than a sweep; a worker killed mid-sweep frees it by
 BATCH = 500  # files removed per thread hop
 MOST_OF_THE_FOLDER = 0.5  # more originals than this share would go: refuse
 
-_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_BLOB = re.compile(rf"({_UUID})(?:_({'|'.join(map(str, THUMBNAIL_WIDTHS))}))?")
 
 
 @dataclass
@@ -59,7 +56,7 @@ def list_blobs(folder: Path, cutoff: float) -> Listing:
     listing = Listing()
     with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
         for entry in entries:
-            match = _BLOB.fullmatch(entry.name)
+            match = BLOB_NAME.fullmatch(entry.name)
             if match is None:
                 continue
             try:
