@@ -1,0 +1,179 @@
+"""What `fsck` reads: the blob folder (one os.scandir, in a thread, a chunk at
+a time) and every file document (a page at a time), compared by blob name.
+
+A document's blob counts as there when the folder holds its name or its own
+local path exists (a database written by the original may hold its paths in
+another form; the API serves the stored path). Only names this service makes
+are judged (shared/blobs.py BLOB_NAME): `.part` files, tus parts under
+`.uploads/` and anything else in the folder are left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.blobs import BLOB_NAME, THUMBNAIL_WIDTHS, thumbnail_path
+from shared.storage import FileRecord, Storage
+from shared.storage.base import blob_name
+
+from .output import Output
+
+CHUNK = 1000  # folder entries per thread hop
+PAGE = 1000  # documents per storage read
+
+
+@dataclass
+class Folder:
+    """The folder's blobs: originals (name -> mtime) and, per original's
+    name, its thumbnails (width -> mtime)."""
+
+    originals: dict[str, float] = field(default_factory=dict)
+    thumbnails: dict[str, dict[int, float]] = field(default_factory=dict)
+
+
+@dataclass
+class Walk:
+    """What the documents say about the folder."""
+
+    files: int = 0
+    named: set[str] = field(default_factory=set)  # blob names some document names (that exist)
+    missing_blobs: list[FileRecord] = field(default_factory=list)
+    # Live images and the widths whose thumbnail file was not there when listed.
+    thumbnail_gaps: list[tuple[FileRecord, list[int]]] = field(default_factory=list)
+
+
+def _entries(folder: Path) -> Iterator[tuple[str, float]]:
+    """Blocking: (name, mtime) of the folder's files named as blobs are."""
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+        for entry in entries:
+            if BLOB_NAME.fullmatch(entry.name) is None:
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    yield entry.name, entry.stat(follow_symlinks=False).st_mtime
+            except FileNotFoundError:  # removed while we looked
+                continue
+
+
+def _next_chunk(entries: Iterator[tuple[str, float]]) -> list[tuple[str, float]]:
+    chunk = []
+    for item in entries:
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            break
+    return chunk
+
+
+async def list_folder(folder: Path, out: Output) -> Folder:
+    listing = Folder()
+    entries = _entries(folder)
+    with out.progress(None, "blobs listed") as bar:
+        while chunk := await asyncio.to_thread(_next_chunk, entries):
+            for name, mtime in chunk:
+                match = BLOB_NAME.fullmatch(name)
+                assert match is not None
+                base, width = match.groups()
+                if width is None:
+                    listing.originals[base] = mtime
+                else:
+                    listing.thumbnails.setdefault(base, {})[int(width)] = mtime
+            bar.advance(len(chunk))
+    return listing
+
+
+def _elsewhere(records: list[FileRecord], folder: Path) -> list[tuple[bool, list[int]]]:
+    """Blocking: for documents whose blob name the listing lacks, whether the
+    blob is there now (its stored path, or the folder: written since the
+    listing), and which thumbnail widths are missing beside it."""
+    found: list[tuple[bool, list[int]]] = []
+    for record in records:
+        path = record.local_path or ""
+        if not os.path.isfile(path):
+            path = str(folder / blob_name(path))
+        if not os.path.isfile(path):
+            found.append((False, []))
+            continue
+        found.append((True, [w for w in THUMBNAIL_WIDTHS if not os.path.isfile(thumbnail_path(path, w))]))
+    return found
+
+
+async def walk_documents(storage: Storage, folder: Path, listing: Folder, out: Output) -> Walk:
+    walk = Walk()
+    total = await storage.count_files_with_blobs()
+    after: str | None = None
+    with out.progress(total, "files checked") as bar:
+        while page := await storage.files_with_blobs(after, PAGE):
+            after = page[-1].id
+            unlisted = []
+            for record in page:
+                name = blob_name(record.local_path or "")
+                if name in listing.originals:
+                    walk.named.add(name)
+                    have = listing.thumbnails.get(name, {})
+                    _note_gaps(walk, record, [w for w in THUMBNAIL_WIDTHS if w not in have])
+                else:
+                    unlisted.append(record)
+            if unlisted:
+                for record, (there, gaps) in zip(unlisted, await asyncio.to_thread(_elsewhere, unlisted, folder),
+                                                  strict=True):
+                    if there:
+                        walk.named.add(blob_name(record.local_path or ""))
+                        _note_gaps(walk, record, gaps)
+                    else:
+                        walk.missing_blobs.append(record)
+            walk.files += len(page)
+            bar.advance(len(page))
+    return walk
+
+
+def _note_gaps(walk: Walk, record: FileRecord, gaps: list[int]) -> None:
+    # Only live images: the worker makes no thumbnails for a trashed file
+    # (a restored one is checked again at the next fsck).
+    if gaps and record.type == "image" and not record.is_trashed:
+        walk.thumbnail_gaps.append((record, gaps))
+
+
+def still_missing(gaps: list[tuple[FileRecord, list[int]]], folder: Path) -> list[tuple[FileRecord, list[int]]]:
+    """Blocking: of `gaps`, those whose thumbnails are still not all there
+    (a worker may have written them since the listing)."""
+    left = []
+    for record, _ in gaps:
+        path = record.local_path or ""
+        if not os.path.isfile(path):
+            path = str(folder / blob_name(path))
+        missing = [w for w in THUMBNAIL_WIDTHS if not os.path.isfile(thumbnail_path(path, w))]
+        if missing:
+            left.append((record, missing))
+    return left
+
+
+def orphan_candidates(listing: Folder, named: set[str], cutoff: float) -> tuple[dict[str, list[str]], int]:
+    """Blobs no document names, older than `cutoff` (an upload whose document
+    is being written right now is younger): base name -> the files to remove
+    (the original if there, and its old thumbnails); and how many unnamed
+    files were too young to judge."""
+    orphans: dict[str, list[str]] = {}
+    young = 0
+    for base in set(listing.originals) | set(listing.thumbnails):
+        if base in named:
+            continue
+        files: list[str] = []
+        mtime = listing.originals.get(base)
+        if mtime is not None:
+            if mtime > cutoff:
+                young += 1 + len(listing.thumbnails.get(base, {}))
+                continue
+            files.append(base)
+        for width, thumb_mtime in sorted(listing.thumbnails.get(base, {}).items(), reverse=True):
+            if thumb_mtime <= cutoff:
+                files.append(f"{base}_{width}")
+            else:
+                young += 1
+        if files:
+            orphans[base] = files
+    return orphans, young
