@@ -69,8 +69,10 @@ async def _fsck(repair: bool, settings: Settings, storage: Storage, redis: Any, 
     await redis.ping()  # unreachable: say so before a long walk
     cutoff = time.time() - age
     listing = await list_folder(folder, out)
+    listed = len(listing.originals) + sum(len(t) for t in listing.thumbnails.values())
+    originals = len(listing.originals)
     walk = await walk_documents(storage, folder, listing, out)
-    orphans, young = orphan_candidates(listing, walk.named, cutoff)
+    orphans, young = await asyncio.to_thread(orphan_candidates, listing, cutoff)
     waiting, dead = await jobs_of(redis, THUMBNAILS)
     queued = {str(p.get("fileId")) for p in waiting}
     failed = {str(p.get("fileId")) for p in dead}
@@ -78,7 +80,7 @@ async def _fsck(repair: bool, settings: Settings, storage: Storage, redis: Any, 
     gaps = await asyncio.to_thread(still_missing, gaps, folder)
     findings = Findings(
         folder=str(folder), orphan_age=age, files=walk.files,
-        blobs=len(listing.originals) + sum(len(t) for t in listing.thumbnails.values()),
+        blobs=listed,
         missing_blobs=walk.missing_blobs, orphans=orphans, young=young,
         thumbnails=[(r, w) for r, w in gaps if r.id not in failed],
         thumbnails_failed=[(r, w) for r, w in gaps if r.id in failed],
@@ -91,7 +93,8 @@ async def _fsck(repair: bool, settings: Settings, storage: Storage, redis: Any, 
         return EXIT_PROBLEM if findings.problems else EXIT_OK
     repairs = fsck_repair.Repairs()
     await fsck_repair.remove_missing(storage, folder, findings.missing_blobs, walk.files, repairs)
-    await fsck_repair.remove_orphans(storage, folder, orphans, len(listing.originals), len(walk.named), repairs)
+    await fsck_repair.remove_orphans(storage, folder, orphans, originals, walk.files - len(walk.missing_blobs),
+                                     repairs)
     thumbnail_records: list[FileRecord] = [r for r, _ in findings.thumbnails]
     await fsck_repair.enqueue_thumbnails(redis, thumbnail_records, repairs)
     await fsck_repair.recount(storage, findings.usage, repairs)

@@ -38,10 +38,11 @@ class Folder:
 
 @dataclass
 class Walk:
-    """What the documents say about the folder."""
+    """What the documents say about the folder. The walk takes each blob a
+    document names out of the listing (memory shrinks as it goes): what is
+    left at the end, no document names."""
 
     files: int = 0
-    named: set[str] = field(default_factory=set)  # blob names some document names (that exist)
     missing_blobs: list[FileRecord] = field(default_factory=list)
     # Live images and the widths whose thumbnail file was not there when listed.
     thumbnail_gaps: list[tuple[FileRecord, list[int]]] = field(default_factory=list)
@@ -112,17 +113,16 @@ async def walk_documents(storage: Storage, folder: Path, listing: Folder, out: O
             unlisted = []
             for record in page:
                 name = blob_name(record.local_path or "")
-                if name in listing.originals:
-                    walk.named.add(name)
-                    have = listing.thumbnails.get(name, {})
+                if listing.originals.pop(name, None) is not None:
+                    have = listing.thumbnails.pop(name, {})
                     _note_gaps(walk, record, [w for w in THUMBNAIL_WIDTHS if w not in have])
-                else:
+                else:  # not listed, or named by an earlier document too
                     unlisted.append(record)
             if unlisted:
                 for record, (there, gaps) in zip(unlisted, await asyncio.to_thread(_elsewhere, unlisted, folder),
                                                   strict=True):
                     if there:
-                        walk.named.add(blob_name(record.local_path or ""))
+                        listing.thumbnails.pop(blob_name(record.local_path or ""), None)
                         _note_gaps(walk, record, gaps)
                     else:
                         walk.missing_blobs.append(record)
@@ -152,16 +152,14 @@ def still_missing(gaps: list[tuple[FileRecord, list[int]]], folder: Path) -> lis
     return left
 
 
-def orphan_candidates(listing: Folder, named: set[str], cutoff: float) -> tuple[dict[str, list[str]], int]:
-    """Blobs no document names, older than `cutoff` (an upload whose document
-    is being written right now is younger): base name -> the files to remove
-    (the original if there, and its old thumbnails); and how many unnamed
-    files were too young to judge."""
+def orphan_candidates(listing: Folder, cutoff: float) -> tuple[dict[str, list[str]], int]:
+    """What the walk left in the listing (blobs no document names), older
+    than `cutoff` (an upload whose document is being written right now is
+    younger): base name -> the files to remove (the original if there, and
+    its old thumbnails); and how many unnamed files were too young to judge."""
     orphans: dict[str, list[str]] = {}
     young = 0
     for base in set(listing.originals) | set(listing.thumbnails):
-        if base in named:
-            continue
         files: list[str] = []
         mtime = listing.originals.get(base)
         if mtime is not None:
