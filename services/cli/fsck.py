@@ -20,13 +20,14 @@ from redis.exceptions import RedisError
 from shared.config import Settings
 from shared.errors import StorageUnavailable
 from shared.jobs import THUMBNAILS
+from shared.orphan_blobs import old_blobs
 from shared.queue_status import jobs_of
 from shared.redis_client import open_redis
 from shared.storage import FileRecord, Storage, open_storage
 
 from . import fsck_repair
 from .fsck_report import Findings, report_text
-from .fsck_scan import list_folder, orphan_candidates, still_missing, walk_documents
+from .fsck_scan import list_folder, still_missing, walk_documents
 from .output import EXIT_OK, EXIT_PROBLEM, Output
 
 
@@ -69,10 +70,9 @@ async def _fsck(repair: bool, settings: Settings, storage: Storage, redis: Any, 
     await redis.ping()  # unreachable: say so before a long walk
     cutoff = time.time() - age
     listing = await list_folder(folder, out)
-    listed = len(listing.originals) + sum(len(t) for t in listing.thumbnails.values())
-    originals = len(listing.originals)
+    listed, originals = listing.files, len(listing.originals)
     walk = await walk_documents(storage, folder, listing, out)
-    orphans, young = await asyncio.to_thread(orphan_candidates, listing, cutoff)
+    orphans, young = await asyncio.to_thread(old_blobs, listing, cutoff)  # what the walk left: unnamed
     waiting, dead = await jobs_of(redis, THUMBNAILS)
     queued = {str(p.get("fileId")) for p in waiting}
     failed = {str(p.get("fileId")) for p in dead}
@@ -93,8 +93,7 @@ async def _fsck(repair: bool, settings: Settings, storage: Storage, redis: Any, 
         return EXIT_PROBLEM if findings.problems else EXIT_OK
     repairs = fsck_repair.Repairs()
     await fsck_repair.remove_missing(storage, folder, findings.missing_blobs, walk.files, repairs)
-    await fsck_repair.remove_orphans(storage, folder, orphans, originals, walk.files - len(walk.missing_blobs),
-                                     repairs)
+    await fsck_repair.remove_orphans(storage, folder, orphans, originals, repairs)
     thumbnail_records: list[FileRecord] = [r for r, _ in findings.thumbnails]
     await fsck_repair.enqueue_thumbnails(redis, thumbnail_records, repairs)
     await fsck_repair.recount(storage, findings.usage, repairs)

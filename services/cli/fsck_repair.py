@@ -9,10 +9,10 @@
   than half of the documents' blobs are missing: FOLDER_PATH (or DB_URL) is
   more likely wrong than the files gone, and a wrong folder must not empty
   the database.
-- Orphan blobs (and their thumbnails), past the orphan age, are removed,
-  after the database is asked once more whether it names them (a document
-  written during the walk). Refused, as the worker's sweeper refuses, when
-  the database names no blob or most of the folder would go.
+- Orphan blobs (and their thumbnails), past the orphan age, are removed as
+  the worker's sweep removes them (shared/orphan_blobs.py: the database is
+  asked once more whether it names them; refused when it names no blob or
+  most of the folder would go).
 - Images missing thumbnails get a thumbnails job (the worker writes them).
 - Usage counters are set to the recount.
 """
@@ -20,21 +20,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis.asyncio import Redis
 
-from shared.blobs import BlobStore, fsync_folder
+from shared import orphan_blobs
+from shared.blobs import BlobStore
 from shared.errors import NotFound
 from shared.jobs import enqueue, thumbnails_job
 from shared.storage import FileRecord, Storage, UsageDrift
-from shared.storage.base import blob_name
 
-MOST = 0.5  # more than this share of documents (or of the folder) would go: refuse
-BATCH = 500  # files removed per thread hop
+from .fsck_scan import blob_path
+
+MOST = 0.5  # more than this share of the documents would go: refuse
 
 
 @dataclass
@@ -44,11 +43,6 @@ class Repairs:
     thumbnail_jobs: int = 0
     users_recounted: int = 0
     refused: list[str] = field(default_factory=list)  # why a kind of repair was not made
-
-
-def _blob_there(record: FileRecord, folder: Path) -> bool:
-    path = record.local_path or ""
-    return os.path.isfile(path) or os.path.isfile(folder / blob_name(path))
 
 
 async def remove_missing(storage: Storage, folder: Path, missing: list[FileRecord], files: int,
@@ -66,7 +60,7 @@ async def remove_missing(storage: Storage, folder: Path, missing: list[FileRecor
         now = await storage.file_with_trashed(record.user_id, record.id)
         if now is None:
             continue  # gone meanwhile
-        if now.local_path != record.local_path or await asyncio.to_thread(_blob_there, now, folder):
+        if now.local_path != record.local_path or await asyncio.to_thread(blob_path, now, folder) is not None:
             continue  # new content, or the blob came back
         try:
             paths = await storage.purge_file(record.user_id, record.id)
@@ -77,31 +71,14 @@ async def remove_missing(storage: Storage, folder: Path, missing: list[FileRecor
         repairs.documents_removed.append(record.id)
 
 
-def _remove_files(folder: Path, names: list[str]) -> int:
-    removed = 0
-    for name in names:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(folder / name)
-            removed += 1
-    return removed
-
-
 async def remove_orphans(storage: Storage, folder: Path, orphans: dict[str, list[str]], originals: int,
-                         named: int, repairs: Repairs) -> None:
-    if not orphans:
-        return
-    orphan_originals = sum(1 for base, files in orphans.items() if base in files)
-    if named == 0 or orphan_originals > originals * MOST:
+                         repairs: Repairs) -> None:
+    removal = await orphan_blobs.remove_orphans(storage, folder, orphans, originals)
+    repairs.blob_files_removed = removal.removed
+    if removal.refused:
         repairs.refused.append(
-            f"{orphan_originals} of the folder's {originals} blobs would go, and the database names "
-            f"{named}: is DB_URL (or FOLDER_PATH) the right one? No blob was removed.")
-        return
-    in_use, _ = await storage.blobs_in_use(set(orphans))
-    doomed = [name for base in sorted(orphans) if base not in in_use for name in orphans[base]]
-    for start in range(0, len(doomed), BATCH):
-        repairs.blob_files_removed += await asyncio.to_thread(_remove_files, folder, doomed[start:start + BATCH])
-    if doomed:
-        await asyncio.to_thread(fsync_folder, folder)
+            f"{removal.orphan_originals} of the folder's {originals} blobs would go, and the database names "
+            f"{removal.named}: is DB_URL (or FOLDER_PATH) the right one? No blob was removed.")
 
 
 async def enqueue_thumbnails(redis: Redis, records: list[FileRecord], repairs: Repairs) -> None:

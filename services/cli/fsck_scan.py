@@ -11,13 +11,13 @@ are judged (shared/blobs.py BLOB_NAME): `.part` files, tus parts under
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.blobs import BLOB_NAME, THUMBNAIL_WIDTHS, thumbnail_path
+from shared.blobs import THUMBNAIL_WIDTHS, thumbnail_path
+from shared.orphan_blobs import BlobListing, blob_entries
 from shared.storage import FileRecord, Storage
 from shared.storage.base import blob_name
 
@@ -25,15 +25,6 @@ from .output import Output
 
 CHUNK = 1000  # folder entries per thread hop
 PAGE = 1000  # documents per storage read
-
-
-@dataclass
-class Folder:
-    """The folder's blobs: originals (name -> mtime) and, per original's
-    name, its thumbnails (width -> mtime)."""
-
-    originals: dict[str, float] = field(default_factory=dict)
-    thumbnails: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,19 +39,6 @@ class Walk:
     thumbnail_gaps: list[tuple[FileRecord, list[int]]] = field(default_factory=list)
 
 
-def _entries(folder: Path) -> Iterator[tuple[str, float]]:
-    """Blocking: (name, mtime) of the folder's files named as blobs are."""
-    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
-        for entry in entries:
-            if BLOB_NAME.fullmatch(entry.name) is None:
-                continue
-            try:
-                if entry.is_file(follow_symlinks=False):
-                    yield entry.name, entry.stat(follow_symlinks=False).st_mtime
-            except FileNotFoundError:  # removed while we looked
-                continue
-
-
 def _next_chunk(entries: Iterator[tuple[str, float]]) -> list[tuple[str, float]]:
     chunk = []
     for item in entries:
@@ -70,40 +48,44 @@ def _next_chunk(entries: Iterator[tuple[str, float]]) -> list[tuple[str, float]]
     return chunk
 
 
-async def list_folder(folder: Path, out: Output) -> Folder:
-    listing = Folder()
-    entries = _entries(folder)
+async def list_folder(folder: Path, out: Output) -> BlobListing:
+    """The folder's blobs, a chunk per thread hop (the bar moves as it goes)."""
+    listing = BlobListing()
+    entries = blob_entries(folder)
     with out.progress(None, "blobs listed") as bar:
         while chunk := await asyncio.to_thread(_next_chunk, entries):
             for name, mtime in chunk:
-                match = BLOB_NAME.fullmatch(name)
-                assert match is not None
-                base, width = match.groups()
-                if width is None:
-                    listing.originals[base] = mtime
-                else:
-                    listing.thumbnails.setdefault(base, {})[int(width)] = mtime
+                listing.add(name, mtime)
             bar.advance(len(chunk))
     return listing
 
 
+def blob_path(record: FileRecord, folder: Path) -> str | None:
+    """Blocking: where the document's blob is (its stored path, else the
+    folder's file of that name); None: nowhere."""
+    for path in (record.local_path or "", str(folder / blob_name(record.local_path or ""))):
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def thumbnails_missing(path: str) -> list[int]:
+    """Blocking: the widths whose thumbnail is not beside the blob at `path`."""
+    return [w for w in THUMBNAIL_WIDTHS if not os.path.isfile(thumbnail_path(path, w))]
+
+
 def _elsewhere(records: list[FileRecord], folder: Path) -> list[tuple[bool, list[int]]]:
     """Blocking: for documents whose blob name the listing lacks, whether the
-    blob is there now (its stored path, or the folder: written since the
-    listing), and which thumbnail widths are missing beside it."""
+    blob is there now (written since the listing, or at a stored path of
+    another form) and which thumbnail widths are missing beside it."""
     found: list[tuple[bool, list[int]]] = []
     for record in records:
-        path = record.local_path or ""
-        if not os.path.isfile(path):
-            path = str(folder / blob_name(path))
-        if not os.path.isfile(path):
-            found.append((False, []))
-            continue
-        found.append((True, [w for w in THUMBNAIL_WIDTHS if not os.path.isfile(thumbnail_path(path, w))]))
+        path = blob_path(record, folder)
+        found.append((False, []) if path is None else (True, thumbnails_missing(path)))
     return found
 
 
-async def walk_documents(storage: Storage, folder: Path, listing: Folder, out: Output) -> Walk:
+async def walk_documents(storage: Storage, folder: Path, listing: BlobListing, out: Output) -> Walk:
     walk = Walk()
     total = await storage.count_files_with_blobs()
     after: str | None = None
@@ -143,35 +125,8 @@ def still_missing(gaps: list[tuple[FileRecord, list[int]]], folder: Path) -> lis
     (a worker may have written them since the listing)."""
     left = []
     for record, _ in gaps:
-        path = record.local_path or ""
-        if not os.path.isfile(path):
-            path = str(folder / blob_name(path))
-        missing = [w for w in THUMBNAIL_WIDTHS if not os.path.isfile(thumbnail_path(path, w))]
+        path = blob_path(record, folder)
+        missing = thumbnails_missing(path) if path is not None else []
         if missing:
             left.append((record, missing))
     return left
-
-
-def orphan_candidates(listing: Folder, cutoff: float) -> tuple[dict[str, list[str]], int]:
-    """What the walk left in the listing (blobs no document names), older
-    than `cutoff` (an upload whose document is being written right now is
-    younger): base name -> the files to remove (the original if there, and
-    its old thumbnails); and how many unnamed files were too young to judge."""
-    orphans: dict[str, list[str]] = {}
-    young = 0
-    for base in set(listing.originals) | set(listing.thumbnails):
-        files: list[str] = []
-        mtime = listing.originals.get(base)
-        if mtime is not None:
-            if mtime > cutoff:
-                young += 1 + len(listing.thumbnails.get(base, {}))
-                continue
-            files.append(base)
-        for width, thumb_mtime in sorted(listing.thumbnails.get(base, {}).items(), reverse=True):
-            if thumb_mtime <= cutoff:
-                files.append(f"{base}_{width}")
-            else:
-                young += 1
-        if files:
-            orphans[base] = files
-    return orphans, young

@@ -23,7 +23,7 @@ from shared.config import Settings
 from shared.jobs import GROUP, THUMBNAILS, Job, enqueue, stream_of, thumbnails_job
 from shared.storage import ROOT, FileRecord, NewFile, Storage, new_id
 from tests.conftest import IMAGES, PROJECT, free_port, until
-from tests.storage.test_contract_scan import _set_used
+from tests.storage.test_contract_scan import set_used_bytes
 from tests.worker.conftest import WorkerProcess
 
 from .conftest import supervisor
@@ -100,7 +100,7 @@ async def test_fsck_reports_real_damage_and_repair_fixes_it(env, storage, redis,
         path.write_bytes(b"not a blob")
         os.utime(path, (OLD, OLD))
     bob_bytes = 2 * 50 + sum(Path(r.local_path).stat().st_size for r in (partial, failed, queued))
-    await _set_used(storage, bob, 5)
+    await set_used_bytes(storage, bob, 5)
 
     text = supervisor(env, "fsck")
     assert text.code == 1, text.stderr

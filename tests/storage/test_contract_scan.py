@@ -41,7 +41,7 @@ async def test_no_drift_while_the_counters_follow_the_files(storage: Storage) ->
     assert await storage.usage_drifts() == []
 
 
-async def _set_used(storage: Storage, user_id: str, used: int) -> None:
+async def set_used_bytes(storage: Storage, user_id: str, used: int) -> None:
     """What a crash between two writes, or another tool, leaves: a counter off."""
     path = getattr(storage, "path", None)
     if path is not None:
@@ -59,7 +59,7 @@ async def test_a_drifted_counter_is_found_and_recounted(storage: Storage) -> Non
     await make(storage, alice, "a", size=100)
     await make(storage, alice, "b", size=20)
     await make(storage, bob, "c", size=7)
-    await _set_used(storage, alice.id, 999)
+    await set_used_bytes(storage, alice.id, 999)
     assert await storage.usage_drifts() == [UsageDrift(alice.id, "alice@example.com", 999, 0, 120, 0)]
     assert (await storage.recount_usage(alice.id)).used_bytes == 120
     assert (await storage.usage(alice.id)).used_bytes == 120
