@@ -12,9 +12,9 @@ import argparse
 import asyncio
 import sys
 import time
-from typing import Any
 
 import structlog
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared.config import Settings
@@ -64,7 +64,7 @@ async def run(args: argparse.Namespace, settings: Settings, out: Output) -> int:
         await storage.close()
 
 
-async def _fsck(repair: bool, settings: Settings, storage: Storage, redis: Any, out: Output) -> int:
+async def _fsck(repair: bool, settings: Settings, storage: Storage, redis: Redis, out: Output) -> int:
     folder = settings.storage.folder_path
     age = settings.worker.orphan_age
     await redis.ping()  # unreachable: say so before a long walk

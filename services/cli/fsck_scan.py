@@ -103,8 +103,10 @@ async def walk_documents(storage: Storage, folder: Path, listing: BlobListing, o
             if unlisted:
                 for record, (there, gaps) in zip(unlisted, await asyncio.to_thread(_elsewhere, unlisted, folder),
                                                   strict=True):
+                    # Its thumbnails are named by it even when its blob is gone
+                    # (repairing the document removes them; they are no orphans).
+                    listing.thumbnails.pop(blob_name(record.local_path or ""), None)
                     if there:
-                        listing.thumbnails.pop(blob_name(record.local_path or ""), None)
                         _note_gaps(walk, record, gaps)
                     else:
                         walk.missing_blobs.append(record)

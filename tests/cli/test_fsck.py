@@ -92,6 +92,8 @@ async def test_fsck_reports_real_damage_and_repair_fixes_it(env, storage, redis,
     await enqueue(redis, thumbnails_job(queued.id, bob))
     gone = files[0]
     os.unlink(gone.local_path)
+    gone_image = await put(storage, folder, alice, "flower.jpg", type_="image", thumbnails=True)
+    os.unlink(gone_image.local_path)  # its thumbnails stay: named by its document, no orphans
     orphan = stray(folder, "_500", "_100")
     young = stray(folder, old=False)  # an upload whose document is being written: not judged
     (folder / ".uploads").mkdir()
@@ -105,19 +107,20 @@ async def test_fsck_reports_real_damage_and_repair_fixes_it(env, storage, redis,
     text = supervisor(env, "fsck")
     assert text.code == 1, text.stderr
     out = text.stdout
-    assert "documents whose blob is missing: 1" in out and gone.id in out
+    assert "documents whose blob is missing: 2" in out and gone.id in out and gone_image.id in out
     assert "blobs no document names (older than 3600s): 1" in out and orphan[0].name in out
     assert "images missing thumbnails: 2" in out and bare.id in out and f"{partial.id} of user {bob}: no 250" in out
     assert "usage counters that differ from the recount: 1" in out
     assert f"bob@example.com ({bob}): used 5 stored, {bob_bytes} counted" in out
-    assert out.rstrip().endswith("5 problem(s): `fsck --repair` fixes them")
+    assert out.rstrip().endswith("6 problem(s): `fsck --repair` fixes them")
 
     found = supervisor(env, "fsck", "--json")
     assert found.code == 1, found.stderr
     data = found.json()
-    assert data["problems"] == 5
-    assert data["files_checked"] == 11
-    assert [(m["file_id"], m["user_id"]) for m in data["missing_blobs"]] == [(gone.id, alice)]
+    assert data["problems"] == 6
+    assert data["files_checked"] == 12
+    assert sorted((m["file_id"], m["user_id"], m["type"]) for m in data["missing_blobs"]) == sorted(
+        [(gone.id, alice, "file"), (gone_image.id, alice, "image")])
     assert data["orphan_blobs"] == [{"name": orphan[0].name, "files": [p.name for p in orphan]}]
     assert data["unnamed_younger_than_orphan_age"] == 1
     assert sorted((t["file_id"], t["widths"]) for t in data["missing_thumbnails"]) == sorted(
@@ -129,9 +132,11 @@ async def test_fsck_reports_real_damage_and_repair_fixes_it(env, storage, redis,
     repaired = supervisor(env, "fsck", "--repair", "--json")
     assert repaired.code == 0, repaired.stderr
     assert repaired.json()["repaired"] == {
-        "documents_removed": [gone.id], "blob_files_removed": 3, "thumbnail_jobs": 2, "users_recounted": 1,
-        "refused": []}
+        "documents_removed": sorted([gone.id, gone_image.id]), "blob_files_removed": 3, "thumbnail_jobs": 2,
+        "users_recounted": 1, "refused": []}
     assert await storage.file_with_trashed(alice, gone.id) is None
+    assert await storage.file_with_trashed(alice, gone_image.id) is None
+    assert not any(os.path.exists(f"{gone_image.local_path}_{w}") for w in THUMBNAIL_WIDTHS)
     assert not any(p.exists() for p in orphan)
     assert all(p.exists() for p in [*young, *not_blobs])
     assert all(Path(r.local_path).exists() for r in [*files[1:], whole, bare, partial, failed, queued])
