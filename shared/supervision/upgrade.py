@@ -104,13 +104,13 @@ class Upgrade:
         old, fd = self._predecessor
         self._predecessor = None
         self.master.notify.send(f"MAINPID={os.getpid()}", "READY=1")  # before the old one exits
+        log.info("upgrade.ready", pid=os.getpid(), old_pid=old)
         try:
             os.write(fd, _READY)
         except OSError as exc:  # the old master is gone already: we serve anyway
             log.warning("upgrade.old_master_gone", old_pid=old, error=exc.strerror)
         finally:
             os.close(fd)
-        log.info("upgrade.ready", pid=os.getpid(), old_pid=old)
 
     # --- the old master's side ----------------------------------------------------
     def start(self) -> None:

@@ -75,6 +75,21 @@ def spawned_since(service: Service, mark: int) -> list[int]:
     return [e["pid"] for e in service.events[mark:] if e.get("event") == "child.spawn"]
 
 
+def with_redis(url: str) -> str:
+    """The default config.toml with [redis] url = `url`."""
+    from shared.config import DEFAULT_CONFIG
+
+    text = re.sub(r'^url = ".*?"', f'url = "{url}"', DEFAULT_CONFIG.read_text(), count=1, flags=re.M)
+    assert url in text
+    return text
+
+
+def dead_redis() -> str:
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        return f"redis://127.0.0.1:{unused.getsockname()[1]}/0"
+
+
 async def stop_new_master(service: Service, pid: int) -> None:
     """The new master stops as any master does: SIGTERM, clean exit 0."""
     mark = service.mark()
@@ -120,8 +135,35 @@ async def test_sigusr2_under_load_hands_over_to_a_new_master_and_fails_no_reques
     load = Load(service.url)
     await load.more(300)
     new_master = await upgrade_and_check(service, load)
+    # The new master upgrades in turn (it dropped its predecessor's variables).
+    mark = service.mark()
+    os.kill(new_master, signal.SIGUSR2)
+    third = (await event(service, "upgrade.start", mark, old_pid=new_master))["pid"]
+    await event(service, "upgrade.done", mark, pid=third, old_pid=new_master)
+    await asyncio.to_thread(wait_until, lambda: not alive(new_master), 60, "the second master gone")
+    assert (await event(service, "exit", mark))["code"] == 0
+    await load.more(300)
     assert await load.stop() == []
-    await stop_new_master(service, new_master)
+    assert [e for e in service.events[mark:] if e.get("event") == "upgrade.failed"] == []
+    await stop_new_master(service, third)
+
+
+async def test_stopping_the_old_master_during_an_upgrade_stops_the_new_one_too(start_service, tmp_path,
+                                                                              env_for):
+    config = tmp_path / "config.toml"
+    config.write_text(with_redis(env_for["REDIS_URL"]))
+    service = start_service("--config", str(config), REDIS_URL="", START_TIMEOUT="5")
+    await asyncio.to_thread(service.ready)
+    config.write_text(with_redis(dead_redis()))  # the new master waits 5 s for it
+    mark = service.mark()
+    service.signal(signal.SIGUSR2)
+    new_master = (await event(service, "upgrade.start", mark))["pid"]
+    service.signal(signal.SIGTERM)
+    await event(service, "upgrade.abandon", mark, pid=new_master)
+    await event(service, "upgrade.abandoned", mark, pid=new_master)
+    assert await asyncio.to_thread(service.wait_exit) == 0
+    assert not alive(new_master)
+    assert [e for e in service.events[mark:] if e.get("event") == "upgrade.failed"] == []
 
 
 async def test_a_new_master_with_a_bad_config_leaves_the_old_one_serving(start_service, tmp_path):
@@ -154,13 +196,6 @@ async def test_a_new_master_with_a_bad_config_leaves_the_old_one_serving(start_s
 
 async def test_a_new_master_failing_its_start_checks_leaves_the_old_one_and_a_second_usr2_is_refused(
         start_service, tmp_path, env_for):
-    from shared.config import DEFAULT_CONFIG
-
-    def with_redis(url: str) -> str:
-        text = re.sub(r'^url = ".*?"', f'url = "{url}"', DEFAULT_CONFIG.read_text(), count=1, flags=re.M)
-        assert url in text
-        return text
-
     config = tmp_path / "config.toml"
     config.write_text(with_redis(env_for["REDIS_URL"]))
     service = start_service("--config", str(config), REDIS_URL="", START_TIMEOUT="3")
@@ -168,10 +203,7 @@ async def test_a_new_master_failing_its_start_checks_leaves_the_old_one_and_a_se
     children = sorted(service.children())
     load = Load(service.url)
     await load.more(200)
-    with socket.socket() as unused:  # a port nobody listens on
-        unused.bind(("127.0.0.1", 0))
-        dead = f"redis://127.0.0.1:{unused.getsockname()[1]}/0"
-    config.write_text(with_redis(dead))
+    config.write_text(with_redis(dead_redis()))
     mark = service.mark()
     service.signal(signal.SIGUSR2)
     started = await event(service, "upgrade.start", mark)
