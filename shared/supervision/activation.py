@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+from collections.abc import MutableMapping
 
 LISTEN_FDS_START = 3  # SD_LISTEN_FDS_START
 _VARIABLES = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
@@ -20,7 +21,7 @@ class ActivationError(Exception):
     """The passed descriptors are not one listening stream socket; the message says why."""
 
 
-def passed_socket(env: os._Environ[str] | dict[str, str] | None = None) -> socket.socket | None:
+def passed_socket(env: MutableMapping[str, str] | None = None) -> socket.socket | None:
     """The socket passed to this process, or None when none was (bind one then).
 
     Raises ActivationError when the variables name this process but fd 3 is not

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..logging import get_logger
@@ -52,7 +53,7 @@ def start_dir() -> str:
     return os.getcwd()
 
 
-def upgrading_from(env: dict[str, str] | os._Environ[str] | None = None) -> int | None:
+def upgrading_from(env: Mapping[str, str] | None = None) -> int | None:
     """The old master's pid when this process was started by a SIGUSR2 upgrade."""
     value = (os.environ if env is None else env).get(ENV_FROM, "")
     return int(value) if value.isdigit() else None
