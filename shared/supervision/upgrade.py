@@ -276,6 +276,10 @@ def _exec_new_master(sock_fd: int, ready_fd: int, cwd: str, argv: list[str],
         for sig in _ALL_SIGNALS:
             if callable(signal.getsignal(sig)):
                 signal.signal(sig, signal.SIG_DFL)
+        # Ignored survives exec: a second SIGUSR2 sent to the whole unit
+        # (`systemctl kill` without --kill-who=main) must not kill the new
+        # master before its own handler is in place.
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
         high_sock = fcntl.fcntl(sock_fd, fcntl.F_DUPFD, 10)
         high_ready = fcntl.fcntl(ready_fd, fcntl.F_DUPFD, 10)
         os.dup2(high_sock, LISTEN_FDS_START)
