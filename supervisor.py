@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             return fail(EXIT_START, f"cannot listen on {configured}: {exc.strerror}")
         log.info("master.socket", source="bound", address=address_of(sock))
     else:
-        # The passed socket wins over server.host/port (systemd's ListenStream=
-        # or the old master's, bound once): said when they differ.
+        # The passed socket wins over server.host/port (systemd's ListenStream=,
+        # or the old master's on an upgrade): `configured` shows what they asked.
         old = upgrading_from()
         log.info("master.socket", source="systemd" if old is None else "upgrade",
                  address=address_of(sock), configured=configured, **({"old_pid": old} if old else {}))
