@@ -5,7 +5,8 @@ same worker count, same run:
 - time to answer again after the only worker was SIGKILLed (the master holds the
   socket, so a request sent right after the kill waits in the backlog until the
   replacement accepts it: the figure is the replacement time, measured from outside);
-- requests failed during a SIGHUP reload and during a SIGTERM, both under load.
+- requests failed during a SIGHUP reload and during a SIGTERM, both under load;
+- a SIGUSR2 upgrade under load (bench/supervisor_upgrade.py).
   "failed" is a request on an accepted connection that got no complete answer
   (for the reload, wrk's read/write/timeout errors and non-2xx; for the SIGTERM,
   our own keep-alive client, since wrk counts a refused connection as a write
@@ -43,6 +44,8 @@ from bench.common import (
     wait_http,
     wrk,
 )
+from bench.supervisor_upgrade import report as report_upgrade
+from bench.supervisor_upgrade import run_upgrade
 from shared.supervision.policy import STABLE_AFTER
 
 RESULTS = ROOT / "bench" / "results" / "supervisor_bench.json"
@@ -292,6 +295,9 @@ def main() -> None:
         for kind in kinds:
             server = servers[kind]
             results[kind]["sigterm"] = sigterm_under_load(server, 2)
+        # SIGUSR2 upgrade under load: servers of its own (their old master exits).
+        for kind, figures in run_upgrade(env, args.workers).items():
+            results[kind]["upgrade"] = figures
         # Replacement time, one worker each.
         for kind in kinds:
             server = start(kind, 1)
@@ -327,6 +333,7 @@ def report(results: dict, args) -> None:
     print(f"| exit code after SIGTERM | {ours['sigterm']['exit_code']} | "
           f"{gun['sigterm']['exit_code']} | |")
     print("\n(ratios: above 1 means ours is better)")
+    report_upgrade({"ours": ours["upgrade"], "gunicorn": gun["upgrade"]})
 
 
 if __name__ == "__main__":

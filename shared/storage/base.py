@@ -103,6 +103,20 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageDrift:
+    """A user whose stored byte counters differ from a recount of the files
+    and unfinished uploads (a crash between two writes, a database edited by
+    other tools): what `fsck` reports and `recount_usage` sets right."""
+
+    user_id: str
+    email: str
+    used_bytes: int  # as stored
+    reserved_bytes: int  # as stored (SQLite computes it on every read: never drifts)
+    counted_used: int
+    counted_reserved: int
+
+
+@dataclass(frozen=True, slots=True)
 class FileRecord:
     id: str
     user_id: str

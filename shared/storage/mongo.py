@@ -67,6 +67,7 @@ from .mongo_docs import (
 )
 from .mongo_edits import MongoEdits
 from .mongo_lists import MongoLists
+from .mongo_scan import MongoScan
 from .mongo_setup import EmailIndexes, legacy_match, prepare
 from .mongo_shares import MongoShares
 from .mongo_trash import MongoTrash
@@ -88,7 +89,8 @@ _PING_TIMEOUT = 0.8
 
 
 @domain_errors(domain_error)
-class MongoStorage(MongoUsage, MongoLists, MongoEdits, MongoTrash, MongoShares, MongoUploads, MongoAccounts):
+class MongoStorage(MongoUsage, MongoLists, MongoEdits, MongoTrash, MongoShares, MongoUploads, MongoScan,
+                   MongoAccounts):
     def __init__(
         self, client: AsyncMongoClient, database_name: str, emails: EmailIndexes | None = None
     ) -> None:

@@ -4,8 +4,8 @@ SQLiteStorage is the one class open_storage returns. Its parts live beside
 it, each a class over the shared connections (sqlite_core.py: reads, writes,
 rows): files and lists (sqlite_files.py), the trash (sqlite_trash.py), share
 links (sqlite_links.py), tus uploads (sqlite_uploads.py), the operator's
-account changes (sqlite_accounts.py); users, usage and
-the sweep's scan are here.
+fsck walk (sqlite_scan.py), the operator's account changes (sqlite_accounts.py);
+users, usage and the sweep's scan are here.
 
 The schema is versioned (sqlite_migrations.py) and brought up to date at open.
 Driver errors become domain errors in one place (sqlite_core.domain_error),
@@ -27,12 +27,13 @@ from .sqlite_files import FilesPart
 from .sqlite_links import LinksPart
 from .sqlite_lists import ListsPart
 from .sqlite_migrations import fill_email_keys, fill_file_keys, migrate
+from .sqlite_scan import ScanPart
 from .sqlite_trash import TrashPart
 from .sqlite_uploads import UploadsPart
 
 
 @domain_errors(domain_error)
-class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart, AccountsPart):
+class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart, ScanPart, AccountsPart):
     @classmethod
     async def open(cls, url: str, write_timeout: float = DEFAULT_WRITE_TIMEOUT) -> SQLiteStorage:
         """Open (creating it if need be) and migrate the database (sqlite_migrations.py)."""

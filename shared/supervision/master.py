@@ -24,6 +24,7 @@ from .children import Child, ChildTarget, fork_child, title_of
 from .notify import Notifier
 from .policy import Backoff, CrashWindow
 from .process import set_title
+from .upgrade import Upgrade
 
 log = get_logger("supervisor")
 
@@ -91,6 +92,7 @@ class Master:
         self._all_gone = asyncio.Event()
         self._last_watchdog = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.upgrade = Upgrade(self)  # SIGUSR2: a new master from the code on disk
 
     # --- wiring ---------------------------------------------------------------
     def _counts(self, settings: Settings) -> dict[str, int]:
@@ -102,7 +104,9 @@ class Master:
         grace = self.grace
         grace.on_error(lambda exc, ctx: log.error("master.error", exc_info=exc, **ctx))
         grace.on_start(self._start)
+        grace.on_shutdown(self.upgrade.abandon)  # a new master still starting stops too
         grace.on_shutdown(self._stop_children)
+        grace.on_shutdown(self.upgrade.wait_abandoned)
         grace.on_exit(self._exit)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_stop_signal, sig)
@@ -110,6 +114,7 @@ class Master:
         loop.add_signal_handler(signal.SIGTTIN, self._scale, +1)
         loop.add_signal_handler(signal.SIGTTOU, self._scale, -1)
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
+        loop.add_signal_handler(signal.SIGUSR2, self.upgrade.start)
         return await grace.run()
 
     def shutdown(self, code: int = 0, reason: str = "shutdown()") -> None:
@@ -222,6 +227,7 @@ class Master:
                 break
             child = self.children.pop(pid, None)
             if child is None:
+                self.upgrade.reaped(pid, status)  # a new master of SIGUSR2's, never a worker
                 continue
             self._forget(child)
             supervision_metrics.child_exited(pid)
@@ -347,6 +353,7 @@ class Master:
             self._ready_announced = True
             log.info("master.ready", pid=os.getpid(), children=len(self.children))
             self.notify.send("READY=1", self._status_line("serving"))
+            self.upgrade.announce_ready()  # when started by SIGUSR2: take over now
         if self._reloading is not None and self._all_ready(self._reloading):
             self._finish_reload()
 

@@ -20,38 +20,38 @@ def checks(done: Ran) -> dict[str, dict]:
     return {c["name"]: c for c in done.json()["checks"]}
 
 
-def test_all_is_well(backend_env):
-    done = cli(backend_env, "check", "--json")
+def test_all_is_well(env):
+    done = cli(env, "check", "--json")
     assert done.code == 0, done.stdout + done.stderr
     assert done.json()["ok"] is True and list(checks(done)) == NAMES
     found = checks(done)
     assert found["redis"]["version"].count(".") == 2
-    assert found["config"]["port"] == int(backend_env["PORT"])
+    assert found["config"]["port"] == int(env["PORT"])
     database = found["database"]
-    assert database["backend"] == ("sqlite" if backend_env["DB_URL"].startswith("sqlite") else "mongodb")
+    assert database["backend"] == ("sqlite" if env["DB_URL"].startswith("sqlite") else "mongodb")
     assert database["serverVersion"]
     assert found["disk"]["freeBytes"] > 0
     assert done.stderr == ""
 
-    text = cli(backend_env, "check")
+    text = cli(env, "check")
     assert text.code == 0
     assert [line.split()[:2] for line in text.stdout.splitlines()] == [["ok", name] for name in NAMES]
 
 
-def test_an_sqlite_database_reports_its_schema_version(env):
-    cli(env, "migrate")
-    found = checks(cli(env, "check", "--json"))["database"]
+def test_an_sqlite_database_reports_its_schema_version(sqlite_env):
+    cli(sqlite_env, "migrate")
+    found = checks(cli(sqlite_env, "check", "--json"))["database"]
     assert (found["schemaVersion"], found["latestSchemaVersion"], found["pending"]) == (5, 5, [])
     assert "schema version 5 of 5" in found["detail"]
 
 
-def test_a_pending_migration_is_said_but_is_no_failure(env, tmp_path):
-    cli(env, "migrate")
+def test_a_pending_migration_is_said_but_is_no_failure(sqlite_env, tmp_path):
+    cli(sqlite_env, "migrate")
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         db.execute("ALTER TABLE users DROP COLUMN disabled")
         db.execute("PRAGMA user_version = 4")
     db.close()
-    done = cli(env, "check", "--json")
+    done = cli(sqlite_env, "check", "--json")
     assert done.code == 0  # the service migrates at start
     found = checks(done)["database"]
     assert found["schemaVersion"] == 4 and len(found["pending"]) == 1 and found["pending"][0].startswith("v5: ")
@@ -60,8 +60,8 @@ def test_a_pending_migration_is_said_but_is_no_failure(env, tmp_path):
     db.close()
 
 
-def test_redis_down_fails(env):
-    done = cli({**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "check", "--json")
+def test_redis_down_fails(sqlite_env):
+    done = cli({**sqlite_env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "check", "--json")
     assert done.code == 1
     found = checks(done)
     assert found["redis"]["ok"] is False and "ConnectionError" in found["redis"]["detail"]
@@ -69,40 +69,40 @@ def test_redis_down_fails(env):
     assert "check redis failed" in done.stderr
 
 
-def test_a_database_newer_than_this_service_fails(env, tmp_path):
-    cli(env, "migrate")
+def test_a_database_newer_than_this_service_fails(sqlite_env, tmp_path):
+    cli(sqlite_env, "migrate")
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         db.execute("PRAGMA user_version = 99")
     db.close()
-    done = cli(env, "check")
+    done = cli(sqlite_env, "check")
     assert done.code == 1
     assert "FAIL  database" in done.stdout and "newer than this service knows" in done.stdout
 
 
-def test_a_folder_that_is_a_file_fails(env, tmp_path):
+def test_a_folder_that_is_a_file_fails(sqlite_env, tmp_path):
     (tmp_path / "not-a-folder").write_text("")
-    done = cli({**env, "FOLDER_PATH": str(tmp_path / "not-a-folder")}, "check", "--json")
+    done = cli({**sqlite_env, "FOLDER_PATH": str(tmp_path / "not-a-folder")}, "check", "--json")
     assert done.code == 1
     assert checks(done)["folder"]["ok"] is False and "not a folder" in checks(done)["folder"]["detail"]
 
 
-def test_a_missing_folder_is_fine_when_it_can_be_created(env, tmp_path):
-    done = cli({**env, "FOLDER_PATH": str(tmp_path / "a" / "b")}, "check", "--json")
+def test_a_missing_folder_is_fine_when_it_can_be_created(sqlite_env, tmp_path):
+    done = cli({**sqlite_env, "FOLDER_PATH": str(tmp_path / "a" / "b")}, "check", "--json")
     assert done.code == 0 and "created at start" in checks(done)["folder"]["detail"]
     assert not (tmp_path / "a").exists()  # a check changes nothing
 
 
-def test_a_nearly_full_disk_fails(env, tmpfs):
+def test_a_nearly_full_disk_fails(sqlite_env, tmpfs):
     small = tmpfs("50m")  # under the 100 MiB a check asks for
-    done = cli({**env, "FOLDER_PATH": str(small / "files")}, "check", "--json")
+    done = cli({**sqlite_env, "FOLDER_PATH": str(small / "files")}, "check", "--json")
     assert done.code == 1
     disk = checks(done)["disk"]
     assert disk["ok"] is False and disk["freeBytes"] <= 50 * 1024 * 1024 and "uploads will fail" in disk["detail"]
     assert checks(done)["folder"]["ok"] is True
 
 
-def test_no_secret_is_shown(env):
-    secret_env = {**env, "METRICS_TOKEN": "metrics-secret-123",
+def test_no_secret_is_shown(sqlite_env):
+    secret_env = {**sqlite_env, "METRICS_TOKEN": "metrics-secret-123",
                   "REDIS_URL": f"redis://someone:redis-secret-456@127.0.0.1:{free_port()}/0"}
     done = cli(secret_env, "check", "--json")
     assert done.code == 1  # nobody at that address
@@ -112,12 +112,12 @@ def test_no_secret_is_shown(env):
 
 
 @pytest.mark.parametrize("setting", [{"PORT": "nope"}, {"DB_URL": "postgres://x"}])
-def test_a_configuration_that_does_not_load_exits_2(env, setting):
-    done = cli({**env, **setting}, "check")
+def test_a_configuration_that_does_not_load_exits_2(sqlite_env, setting):
+    done = cli({**sqlite_env, **setting}, "check")
     assert (done.code, done.stdout) == (2, "")
     assert "configuration error" in done.stderr
 
 
-def test_help_says_what_it_checks(env: dict[str, str], tmp_path: Path):
-    done = cli(env, "check", "--help")
+def test_help_says_what_it_checks(sqlite_env: dict[str, str], tmp_path: Path):
+    done = cli(sqlite_env, "check", "--help")
     assert done.code == 0 and "without changing anything" in done.stdout and "--json" in done.stdout

@@ -13,8 +13,8 @@ from shared.storage.sqlite_migrations import LATEST
 from .conftest import acli, cli
 
 
-def test_a_new_sqlite_database_gets_every_migration_in_order(env, tmp_path):
-    done = cli(env, "migrate", "--json")
+def test_a_new_sqlite_database_gets_every_migration_in_order(sqlite_env, tmp_path):
+    done = cli(sqlite_env, "migrate", "--json")
     assert done.code == 0, done.stderr
     result = done.json()
     assert (result["backend"], result["fromVersion"], result["toVersion"]) == ("sqlite", 0, LATEST)
@@ -24,13 +24,13 @@ def test_a_new_sqlite_database_gets_every_migration_in_order(env, tmp_path):
         assert db.execute("PRAGMA user_version").fetchone() == (LATEST,)
     db.close()
 
-    again = cli(env, "migrate")
+    again = cli(sqlite_env, "migrate")
     assert again.code == 0
-    assert again.stdout == f"{env['DB_URL']}: schema version {LATEST}, nothing to migrate\n"
+    assert again.stdout == f"{sqlite_env['DB_URL']}: schema version {LATEST}, nothing to migrate\n"
 
 
-async def test_an_older_database_gets_the_missing_ones_and_keeps_its_data(env, tmp_path):
-    storage = await open_storage(env["DB_URL"])
+async def test_an_older_database_gets_the_missing_ones_and_keeps_its_data(sqlite_env, tmp_path):
+    storage = await open_storage(sqlite_env["DB_URL"])
     user = await storage.create_user("old@example.com", "hash")
     await storage.close()
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:  # as version 4 left it
@@ -38,13 +38,13 @@ async def test_an_older_database_gets_the_missing_ones_and_keeps_its_data(env, t
         db.execute("PRAGMA user_version = 4")
     db.close()
 
-    done = await acli(env, "migrate")
+    done = await acli(sqlite_env, "migrate")
     assert done.code == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == f"{env['DB_URL']}: schema version 4 -> {LATEST}"
+    assert lines[0] == f"{sqlite_env['DB_URL']}: schema version 4 -> {LATEST}"
     assert lines[1].startswith("  applied v5: ") and len(lines) == 2
 
-    storage = await open_storage(env["DB_URL"])
+    storage = await open_storage(sqlite_env["DB_URL"])
     try:
         kept = await storage.user_by_id(user.id)
         assert kept is not None and kept.email == "old@example.com" and kept.disabled is False
@@ -52,49 +52,49 @@ async def test_an_older_database_gets_the_missing_ones_and_keeps_its_data(env, t
         await storage.close()
 
 
-async def test_nodes_migrating_at_once_apply_each_migration_once(env):
+async def test_nodes_migrating_at_once_apply_each_migration_once(sqlite_env):
     """Four processes on one new database: one applies everything, under the
     database's write lock; the others wait for it and find nothing to do."""
-    runs = await asyncio.gather(*(acli(env, "migrate", "--json") for _ in range(4)))
+    runs = await asyncio.gather(*(acli(sqlite_env, "migrate", "--json") for _ in range(4)))
     assert [run.code for run in runs] == [0, 0, 0, 0], [run.stderr for run in runs]
     applied = sorted(len(run.json()["applied"]) for run in runs)
     assert applied == [0, 0, 0, LATEST]
     assert {run.json()["toVersion"] for run in runs} == {LATEST}
 
 
-def test_a_database_from_a_newer_version_is_refused(env, tmp_path):
-    cli(env, "migrate")
+def test_a_database_from_a_newer_version_is_refused(sqlite_env, tmp_path):
+    cli(sqlite_env, "migrate")
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         db.execute(f"PRAGMA user_version = {LATEST + 1}")
     db.close()
-    done = cli(env, "migrate", "--json")
+    done = cli(sqlite_env, "migrate", "--json")
     assert (done.code, done.stdout) == (1, "")
     assert f"schema version {LATEST + 1}, newer than this service knows" in done.stderr
 
 
-def test_mongodb_gets_its_indexes_once(mongo_db_url, env):
-    env = {**env, "DB_URL": mongo_db_url}
-    before = cli(env, "check", "--json").json()["checks"][2]
+def test_mongodb_gets_its_indexes_once(mongo_db_url, sqlite_env):
+    sqlite_env = {**sqlite_env, "DB_URL": mongo_db_url}
+    before = cli(sqlite_env, "check", "--json").json()["checks"][2]
     assert before["name"] == "database" and len(before["pending"]) > 0
 
-    done = cli(env, "migrate", "--json")
+    done = cli(sqlite_env, "migrate", "--json")
     assert done.code == 0, done.stderr
     result = done.json()
     assert (result["backend"], result["fromVersion"], result["toVersion"]) == ("mongodb", None, None)
     assert sorted(result["applied"]) == sorted(before["pending"]) and result["failed"] == []
     assert "users.emailKey_1" in result["applied"]
 
-    again = cli(env, "migrate")
+    again = cli(sqlite_env, "migrate")
     assert again.code == 0 and again.stdout.endswith("every index present, nothing to migrate\n")
-    assert cli(env, "check", "--json").json()["checks"][2]["pending"] == []
+    assert cli(sqlite_env, "check", "--json").json()["checks"][2]["pending"] == []
 
 
-def test_an_unreachable_database_is_a_problem(env):
-    done = cli({**env, "DB_URL": "mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=500"}, "migrate")
+def test_an_unreachable_database_is_a_problem(sqlite_env):
+    done = cli({**sqlite_env, "DB_URL": "mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=500"}, "migrate")
     assert (done.code, done.stdout) == (1, "")
     assert "does not answer" in done.stderr
 
 
-def test_help_says_what_it_does(env):
-    done = cli(env, "migrate", "--help")
+def test_help_says_what_it_does(sqlite_env):
+    done = cli(sqlite_env, "migrate", "--help")
     assert done.code == 0 and "at the same time" in " ".join(done.stdout.split()) and "--json" in done.stdout

@@ -54,8 +54,8 @@ def until_answered(api: str, token: str, expected: set[int]) -> None:
         assert time.monotonic() < deadline, f"{token} still answered {seen}"
 
 
-def test_a_disabled_user_is_refused_at_once_by_every_api_process(env: dict[str, str], tmp_path: Path):
-    env = {**env, "API_WORKERS": "2", "JOB_WORKERS": "0", "SIGNUP": "closed"}
+def test_a_disabled_user_is_refused_at_once_by_every_api_process(sqlite_env: dict[str, str], tmp_path: Path):
+    env = {**sqlite_env, "API_WORKERS": "2", "JOB_WORKERS": "0", "SIGNUP": "closed"}
     api = f"http://127.0.0.1:{env['PORT']}"
     with running_supervisor(env, tmp_path / "service.log"):
         added = cli(env, "users", "add", "ann@example.com", "--password-stdin", "--json", stdin=PASSWORD)
