@@ -126,7 +126,11 @@ class Recycler:
         log.info("child.recycle", pid=child.pid, kind=child.kind, index=child.index,
                  generation=child.generation, reason=reason, age_s=round(now - child.started, 1),
                  **fields)
-        new = self.master._spawn(child.kind, child.index, child.generation)
+        try:
+            new = self.master._spawn(child.kind, child.index, child.generation)
+        except OSError as exc:  # fork failed (no memory, no pids): the worker serves on
+            self._failed(child, None, reason, f"fork failed: {exc}")
+            return
         sup = self.master.settings.supervisor
         # as long as a start takes at worst: its checks' timeout, then a heartbeat's
         record = _Recycle(child, new, reason, now + sup.start_timeout + sup.heartbeat_timeout)
@@ -158,20 +162,18 @@ class Recycler:
         record = self._by_new.pop(child.pid, None)
         if record is not None:
             self._by_old.pop(record.old.pid, None)
-            self._failed(record, "the successor exited before it was ready")
+            self._failed(record.old, child.pid, record.reason, "the successor exited before it was ready")
 
-    def _failed(self, record: _Recycle, cause: str) -> None:
-        if self.master.grace.stopping or record.old.retiring:
+    def _failed(self, old: Child, successor: int | None, reason: str, cause: str) -> None:
+        if self.master.grace.stopping or old.retiring or old.pid not in self.master.children:
             return
-        slot = record.old.slot
-        delay = self._retry_delay.get(slot, RETRY_FIRST)
-        self._retry_delay[slot] = min(RETRY_MAX, delay * 2)
-        self._retry_at[slot] = self.master._now() + delay
-        if record.reason == "max_requests":  # memory is measured again anyway
-            self._wanted.setdefault(record.old.pid, (record.reason, {}))
-        log.warning("child.recycle_failed", pid=record.old.pid, successor=record.new.pid,
-                    kind=record.old.kind, index=record.old.index, reason=record.reason,
-                    cause=cause, retry_in=delay)
+        delay = self._retry_delay.get(old.slot, RETRY_FIRST)
+        self._retry_delay[old.slot] = min(RETRY_MAX, delay * 2)
+        self._retry_at[old.slot] = self.master._now() + delay
+        if reason == "max_requests":  # memory is measured again anyway
+            self._wanted.setdefault(old.pid, (reason, {}))
+        log.warning("child.recycle_failed", pid=old.pid, successor=successor, kind=old.kind,
+                    index=old.index, reason=reason, cause=cause, retry_in=delay)
 
     def tick(self, now: float) -> None:
         """From the master's supervise task: late successors, retries, memory."""
