@@ -89,6 +89,7 @@ class _Recycle:
     new: Child
     reason: str
     deadline: float  # the successor must be ready by then
+    cause: str = "the successor exited before it was ready"
 
 
 @dataclass
@@ -143,8 +144,9 @@ class Recycler:
             return
         old = record.old
         self._by_old.pop(old.pid, None)
-        if child.retiring:
-            return  # a reload, a scale-down or the shutdown took the slot over
+        if child.retiring:  # too late, or a scale-down or the shutdown took the slot over
+            self._failed(old, child.pid, record.reason, record.cause)
+            return
         self._retry_at.pop(child.slot, None)
         self._retry_delay.pop(child.slot, None)
         if old.pid in self.master.children and not old.retiring:
@@ -162,7 +164,7 @@ class Recycler:
         record = self._by_new.pop(child.pid, None)
         if record is not None:
             self._by_old.pop(record.old.pid, None)
-            self._failed(record.old, child.pid, record.reason, "the successor exited before it was ready")
+            self._failed(record.old, child.pid, record.reason, record.cause)
 
     def _failed(self, old: Child, successor: int | None, reason: str, cause: str) -> None:
         if self.master.grace.stopping or old.retiring or old.pid not in self.master.children:
@@ -179,7 +181,8 @@ class Recycler:
         """From the master's supervise task: late successors, retries, memory."""
         for record in list(self._by_new.values()):
             if now > record.deadline and not record.new.retiring:
-                # its exit comes back through exited(): a failed recycle
+                # its exit (or readiness) comes back here as a failed recycle
+                record.cause = f"the successor was not ready within {now - record.new.started:.0f} s"
                 self.master._retire(record.new)
         for pid in list(self._wanted):
             child = self.master.children.get(pid)
