@@ -280,6 +280,8 @@ def main() -> None:
                            "jitter": args.max_requests_jitter}
         results["recycle"] = recycling(start, rounds=args.rounds, **recycle_options)
         if args.only == "recycle":
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.with_name("supervisor_recycle.json").write_text(json.dumps(results["recycle"], indent=2))
             report_recycling(results["recycle"], **recycle_options)
             return
         # Throughput: both servers up, runs alternating.

@@ -133,6 +133,13 @@ def report(results: dict, *, workers: int, seconds: int, max_requests: int, jitt
     print(f"| req/s | {o['rps']:.0f} | {g['rps']:.0f} | {o['rps'] / g['rps']:.2f}x |")
     print(f"| p99 ms | {o['p99_ms']:.1f} | {g['p99_ms']:.1f} | {g['p99_ms'] / o['p99_ms']:.2f}x |")
     print(f"| max ms | {o['max_ms']:.1f} | {g['max_ms']:.1f} | {g['max_ms'] / o['max_ms']:.2f}x |")
+    o, g = ours["off"], gun["off"]
+    print(f"| not recycling: req/s | {o['rps']:.0f} | {g['rps']:.0f} | {o['rps'] / g['rps']:.2f}x |")
+    print(f"| not recycling: p99 / max ms | {o['p99_ms']:.1f} / {o['max_ms']:.1f} | "
+          f"{g['p99_ms']:.1f} / {g['max_ms']:.1f} | {g['p99_ms'] / o['p99_ms']:.2f}x / "
+          f"{g['max_ms'] / o['max_ms']:.2f}x |")
+    print(f"| not recycling: failed / requests | {o['failed']} / {o['requests']} | "
+          f"{g['failed']} / {g['requests']} | |")
     for kind, rows in (("ours", ours), ("gunicorn", gun)):
         print(f"| {kind}: req/s recycling / not | {rows['on']['rps']:.0f} / {rows['off']['rps']:.0f} | | "
               f"{rows['on']['rps'] / rows['off']['rps']:.2f}x |")
