@@ -194,3 +194,29 @@ def test_no_recycling_when_the_limits_are_0(start_service):
     assert set(service.children("api")) == workers and all(alive(pid) for pid in workers)
     service.signal(signal.SIGTERM)
     assert service.wait_exit() == 0
+
+
+def test_a_reload_while_workers_recycle_fails_no_request(start_service):
+    """SIGHUP in the middle of continuous recycling: successors of the old
+    generation are retired with it, the new generation serves, nothing fails."""
+    service = start_service(MAX_REQUESTS="20", MAX_REQUESTS_JITTER="5").ready()
+    load = Load(service.port)
+    try:
+        wait_until(lambda: len(service.named("child.recycled")) >= 2, 60, "two recycles")
+        mark = service.mark()
+        service.signal(signal.SIGHUP)
+        service.wait_for("reload.done", timeout=60, after=mark)
+        after = service.mark()
+        wait_until(lambda: sum(1 for e in service.events[after:] if e.get("event") == "child.recycled") >= 2,
+                   60, "two recycles after the reload")
+    finally:
+        load.stop()
+    assert load.failures == [], load.failures[:5]
+    assert service.named("child.restart") == [] and service.named("reload.failed") == []
+    spawned = {e["pid"]: e["generation"] for e in service.named("child.spawn")}
+    wait_until(lambda: all(spawned[pid] == 2 for pid in service.children("api")), 30,
+               "the first generation's exit")  # they drain; none is replaced
+    assert len(service.children("api")) >= 2
+    assert all(e["generation"] == 2 for e in service.events[after:] if e.get("event") == "child.recycle")
+    service.signal(signal.SIGTERM)
+    assert service.wait_exit() == 0
