@@ -11,8 +11,8 @@ crash: no backoff, nothing counted in the crash window.
 Requests: aiohttp counts them already (`Server.requests_count`, read the same
 way by aiohttp's own gunicorn worker), so the worker looks at that count every
 CHECK_EVERY seconds and a request costs nothing more. The overshoot (at most
-CHECK_EVERY seconds of requests) is smaller than what the worker serves anyway
-while its successor starts.
+CHECK_EVERY seconds of requests) is of the order of what the worker serves
+anyway while its successor starts (a fork and the app's start, ~0.05-0.1 s).
 
 Memory: the master reads each API worker's resident memory (/proc/PID/statm)
 every MEMORY_EVERY seconds. A worker is recycled for memory only once it has
