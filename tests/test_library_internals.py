@@ -7,6 +7,8 @@ are pinned in pyproject.toml (aiohttp's upper bound) for the same reason.
   on uvloop, which has no `loop.sendfile`.
 - shared/supervision/children.py forks inside the master's running loop and
   relies on CPython forgetting that running loop in the child.
+- services/api/serve.py reads aiohttp's `Server.requests_count` (undocumented,
+  read the same way by aiohttp's own gunicorn worker) for `server.max_requests`.
 """
 
 from __future__ import annotations
@@ -98,3 +100,24 @@ def test_a_child_forked_inside_a_running_loop_can_run_its_own() -> None:
 
     with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:  # as supervisor.py runs the master
         assert runner.run(in_master()) == b"ok", f"{FORK_HINT} (Python {sys.version.split()[0]})"
+
+
+COUNT_HINT = ("aiohttp's Server.requests_count no longer counts each request: services/api/serve.py reads it "
+              "for server.max_requests (shared/supervision/recycle.py); count the requests another way")
+
+
+async def test_the_runners_server_counts_every_request(aiohttp_client) -> None:
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    client = await aiohttp_client(app)
+    server = client.server.runner.server
+    before = server.requests_count
+    for _ in range(3):
+        async with client.get("/") as resp:
+            assert resp.status == 200
+    async with client.get("/nowhere") as resp:
+        assert resp.status == 404
+    assert server.requests_count - before == 4, COUNT_HINT

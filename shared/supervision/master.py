@@ -18,12 +18,13 @@ from ..config import ConfigError, Settings, cpu_count
 from ..grace import Grace
 from ..logging import get_logger
 from ..metrics import supervision as supervision_metrics
-from .beacon import READY
+from .beacon import READY, RECYCLE
 from .child import ChildContext
 from .children import Child, ChildTarget, fork_child, title_of
 from .notify import Notifier
 from .policy import Backoff, CrashWindow
 from .process import set_title
+from .recycle import Recycler
 from .upgrade import Upgrade
 
 log = get_logger("supervisor")
@@ -93,6 +94,7 @@ class Master:
         self._last_watchdog = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.upgrade = Upgrade(self)  # SIGUSR2: a new master from the code on disk
+        self.recycler = Recycler(self)
 
     # --- wiring ---------------------------------------------------------------
     def _counts(self, settings: Settings) -> dict[str, int]:
@@ -216,6 +218,9 @@ class Master:
                      generation=child.generation,
                      boot_ms=round((child.last_beat - child.started) * 1000, 1))
             self._check_progress()
+            self.recycler.ready(child)
+        if RECYCLE in data:
+            self.recycler.asked(child)
 
     def _reap(self) -> None:
         while True:
@@ -239,6 +244,7 @@ class Master:
                      **fields)
             if child.hung:
                 cause = f"hung (no heartbeat for {self.settings.supervisor.heartbeat_timeout:g} s)"
+            self.recycler.exited(child)
             self._after_exit(child, crashed, cause)
         if not self.children:
             self._all_gone.set()
@@ -292,6 +298,11 @@ class Master:
                 return child
         return None
 
+    def may_recycle(self, child: Child) -> bool:
+        """Not while stopping or reloading (a reload replaces it anyway), nor a child on its way out."""
+        return (not self.grace.stopping and self._reloading is None and not child.retiring
+                and child.generation == self.generation and child.index <= self.counts.get(child.kind, 0))
+
     def _retire(self, child: Child, sig: int = signal.SIGTERM) -> None:
         child.retiring = True
         child.stop_sent_at = self._now()
@@ -327,6 +338,7 @@ class Master:
                     except ProcessLookupError:
                         pass
             self._spawn_due()
+            self.recycler.tick(now)
             self._watchdog(now)
 
     def _watchdog(self, now: float) -> None:
