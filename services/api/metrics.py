@@ -1,7 +1,82 @@
-"""What the API counts for /metrics: requests by route template, bytes in and out."""
+"""What the API counts for /metrics: requests by route template, bytes in and out.
+
+Recording is on only in a worker of a master that serves metrics (its
+metrics directory exists: shared/metrics/directory.py) and whose settings
+still ask for them; otherwise every hook here returns at once. The metrics are
+made in the worker (after the fork), on `start_recording`.
+
+`record_request` runs for every request: the labelled children are cached per
+(route, method, status), a dict lookup instead of prometheus_client's label
+handling. Labels stay few whatever clients send: the route is its template,
+an unknown method is "other"."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from shared.config import Settings
+from shared.metrics.directory import metrics_directory, metrics_wanted
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Seconds: from a cached GET (sub-millisecond) to a large upload.
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                    float("inf"))
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Histogram
+
+        self.requests = Counter("http_requests_total", "HTTP requests answered, by route template, method and "
+                                "status (499: the client went away first)", ["route", "method", "status"])
+        self.durations = Histogram("http_request_duration_seconds", "Time to answer, by route template and method",
+                                   ["route", "method"], buckets=DURATION_BUCKETS)
+        self.uploaded = Counter("upload_bytes_total", "Bytes of file content received from clients")
+        self.downloaded = Counter("download_bytes_total", "Bytes of file content sent to clients")
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        if method not in METHODS:
+            method = "other"
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(route, method, str(status)),
+                                               self.durations.labels(route, method))
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+_recorder: _Recorder | None = None
+
+
+def start_recording(settings: Settings) -> bool:
+    """In the API worker, at start: whether its requests are counted."""
+    global _recorder
+    if metrics_directory() is None or not metrics_wanted(settings.metrics):
+        _recorder = None
+    elif _recorder is None:
+        _recorder = _Recorder()
+    return _recorder is not None
+
+
+def recording() -> bool:
+    return _recorder is not None
 
 
 def record_request(route: str, method: str, status: int, seconds: float) -> None:
     """One request answered (or abandoned: status 499) after `seconds`."""
+    if _recorder is not None:
+        _recorder.request(route, method, status, seconds)
+
+
+def record_upload(size: int) -> None:
+    """`size` bytes of a file's content came in (counted as they arrive)."""
+    if _recorder is not None:
+        _recorder.uploaded.inc(size)
+
+
+def record_download(size: int) -> None:
+    """`size` bytes of a file's content went out."""
+    if _recorder is not None:
+        _recorder.downloaded.inc(size)
