@@ -98,3 +98,36 @@ def test_a_child_forked_inside_a_running_loop_can_run_its_own() -> None:
 
     with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:  # as supervisor.py runs the master
         assert runner.run(in_master()) == b"ok", f"{FORK_HINT} (Python {sys.version.split()[0]})"
+
+
+MULTIPROCESS_HINT = ("prometheus_client changed its multiprocess files, which shared/metrics/store.py writes "
+                     "(a dead child's figures folded into <type>_archive.db with mmap_dict.MmapedDict): read the "
+                     "new prometheus_client's values.py, mmap_dict.py and multiprocess.py, adapt store.py, then "
+                     "widen the pin in pyproject.toml")
+
+
+def test_the_multiprocess_files_are_what_the_metrics_archive_writes(tmp_path) -> None:
+    """A process's files are `<type>_<pid>.db` (gauges `gauge_<mode>_<pid>.db`), MmapedDict reads
+    (key, value, timestamp, position) from them and writes an archive the collector sums with them."""
+    import subprocess
+
+    from prometheus_client.mmap_dict import MmapedDict
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    pid = int(subprocess.run([sys.executable, "-m", "tests.metrics.processes_with_figures", "3"], env=env,
+                             check=True, capture_output=True, text=True).stdout)
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert names == [f"counter_{pid}.db", f"gauge_liveall_{pid}.db", f"histogram_{pid}.db"], MULTIPROCESS_HINT
+    entries = list(MmapedDict.read_all_values_from_file(str(tmp_path / f"counter_{pid}.db")))
+    assert [len(entry) for entry in entries] == [4], MULTIPROCESS_HINT
+    key, count, _timestamp, _position = entries[0]
+    assert count == 3.0, MULTIPROCESS_HINT
+
+    archive = MmapedDict(str(tmp_path / "counter_archive.db"))
+    total, _ = archive.read_value(key)
+    archive.write_value(key, total + 4.0, 0.0)
+    archive.close()
+    samples = {sample.name: sample.value for family in MultiProcessCollector(None, str(tmp_path)).collect()
+               for sample in family.samples if family.name == "test_requests"}
+    assert samples == {"test_requests_total": 7.0}, MULTIPROCESS_HINT

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import free_port
-from tests.supervisor.conftest import Service, sup_env, start_service  # noqa: F401 - fixtures
+from tests.supervisor.conftest import Service, start_service, sup_env  # noqa: F401 - fixtures
 from tests.supervisor.conftest import wait_until as wait_until
 
 TOKEN = "metrics-token-for-tests"
