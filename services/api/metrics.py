@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.config import Settings
+from shared.logging import get_logger
 from shared.metrics.directory import metrics_directory, metrics_wanted
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -54,6 +55,9 @@ def start_recording(settings: Settings) -> bool:
     """In the API worker, at start: whether its requests are counted."""
     global _recorder
     if metrics_directory() is None or not metrics_wanted(settings.metrics):
+        if metrics_wanted(settings.metrics) and _recorder is None:  # turned on by a reload
+            get_logger("metrics").warning("metrics.restart_needed",
+                                          reason="metrics were off when the service started")
         _recorder = None
     elif _recorder is None:
         _recorder = _Recorder()
