@@ -3,7 +3,8 @@
 Recording is on only in a worker of a master that serves metrics (its
 metrics directory exists: shared/metrics/directory.py) and whose settings
 still ask for them; otherwise every hook here returns at once. The metrics are
-made in the worker (after the fork), on `start_recording`.
+made in the worker (after the fork), on `start_recording`, with
+shared/metrics/recorder.py (a few writes to an mmapped file per request).
 
 `record_request` runs for every request: the labelled children are cached per
 (route, method, status), a dict lookup instead of prometheus_client's label
@@ -12,11 +13,15 @@ an unknown method is "other"."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.config import Settings
 from shared.logging import get_logger
 from shared.metrics.directory import metrics_directory, metrics_wanted
+
+if TYPE_CHECKING:
+    from shared.metrics.recorder import CounterValue, HistogramValue
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Seconds: from a cached GET (sub-millisecond) to a large upload.
@@ -25,16 +30,19 @@ DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 
 class _Recorder:
-    def __init__(self) -> None:
-        from prometheus_client import Counter, Histogram
+    def __init__(self, directory: Path) -> None:
+        from shared.metrics.recorder import process_files
 
-        self.requests = Counter("http_requests_total", "HTTP requests answered, by route template, method and "
-                                "status (499: the client went away first)", ["route", "method", "status"])
-        self.durations = Histogram("http_request_duration_seconds", "Time to answer, by route template and method",
-                                   ["route", "method"], buckets=DURATION_BUCKETS)
-        self.uploaded = Counter("upload_bytes_total", "Bytes of file content received from clients")
-        self.downloaded = Counter("download_bytes_total", "Bytes of file content sent to clients")
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        files = process_files(directory)
+        self.requests = files.counter(
+            "http_requests_total", "HTTP requests answered, by route template, method and status "
+            "(499: the client went away first)", ["route", "method", "status"])
+        self.durations = files.histogram(
+            "http_request_duration_seconds", "Time to answer, by route template and method", ["route", "method"],
+            DURATION_BUCKETS)
+        self.uploaded = files.counter("upload_bytes_total", "Bytes of file content received from clients").labels()
+        self.downloaded = files.counter("download_bytes_total", "Bytes of file content sent to clients").labels()
+        self._children: dict[tuple[str, str, int], tuple[CounterValue, HistogramValue]] = {}
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         if method not in METHODS:
@@ -54,13 +62,14 @@ _recorder: _Recorder | None = None
 def start_recording(settings: Settings) -> bool:
     """In the API worker, at start: whether its requests are counted."""
     global _recorder
-    if metrics_directory() is None or not metrics_wanted(settings.metrics):
+    directory = metrics_directory()
+    if directory is None or not metrics_wanted(settings.metrics):
         if metrics_wanted(settings.metrics) and _recorder is None:  # turned on by a reload
             get_logger("metrics").warning("metrics.restart_needed",
                                           reason="metrics were off when the service started")
         _recorder = None
     elif _recorder is None:
-        _recorder = _Recorder()
+        _recorder = _Recorder(directory)
     return _recorder is not None
 
 

@@ -4,6 +4,10 @@ long their handlers ran. On only in a worker of a master that serves metrics
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from shared.config import Settings
 from shared.metrics.directory import metrics_directory, metrics_wanted
 
@@ -14,13 +18,28 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 
 
 class _Recorder:
-    def __init__(self) -> None:
-        from prometheus_client import Counter, Histogram
+    def __init__(self, directory: Path) -> None:
+        from shared.metrics.recorder import process_files
 
-        self.jobs = Counter("jobs_total", "Jobs settled, by kind and outcome (done: skipped ones too)",
-                            ["kind", "outcome"])
-        self.durations = Histogram("job_duration_seconds", "Time a job's handler ran, by kind", ["kind"],
-                                   buckets=DURATION_BUCKETS)
+        files = process_files(directory)
+        jobs = files.counter("jobs_total", "Jobs settled, by kind and outcome (done: skipped ones too)",
+                             ["kind", "outcome"])
+        durations = files.histogram("job_duration_seconds", "Time a job's handler ran, by kind", ["kind"],
+                                    DURATION_BUCKETS)
+        self.jobs = _Cached(jobs.labels)
+        self.durations = _Cached(durations.labels)
+
+
+class _Cached(dict):
+    """Series by their label values, made on first use."""
+
+    def __init__(self, make: Callable[..., Any]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, labels: tuple[str, ...]) -> Any:
+        series = self[labels] = self._make(*labels)
+        return series
 
 
 _recorder: _Recorder | None = None
@@ -30,14 +49,15 @@ def start_recording(settings: Settings, kinds: tuple[str, ...] = ()) -> bool:
     """In the job worker, at start: whether its jobs are counted (`kinds`
     start at 0 for each outcome, so a first job shows as an increase)."""
     global _recorder
-    if metrics_directory() is None or not metrics_wanted(settings.metrics):
+    directory = metrics_directory()
+    if directory is None or not metrics_wanted(settings.metrics):
         _recorder = None
         return False
     if _recorder is None:
-        _recorder = _Recorder()
+        _recorder = _Recorder(directory)
     for kind in kinds:
         for outcome in OUTCOMES:
-            _recorder.jobs.labels(kind, outcome)
+            _recorder.jobs[kind, outcome]  # made now: each series shows from 0
     return True
 
 
@@ -47,6 +67,6 @@ def record_job(kind: str, outcome: str, seconds: float | None) -> None:
     recorder = _recorder
     if recorder is None:
         return
-    recorder.jobs.labels(kind, outcome).inc()
+    recorder.jobs[kind, outcome].inc()
     if seconds is not None:
-        recorder.durations.labels(kind).observe(seconds)
+        recorder.durations[kind,].observe(seconds)

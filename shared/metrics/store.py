@@ -16,6 +16,7 @@ so a process-wide mutex comes first.
 
 The archive is written with prometheus_client's MmapedDict, the format its
 collector reads (pinned version; tests/test_library_internals.py checks it).
+A scrape reads the files with it too, and sums them with text.py.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from .text import Summed
 
 LOCK = "merge.lock"  # not *.db: the collector reads only those
 ARCHIVE = "archive"  # stands where the pid goes in a file's name
@@ -51,12 +54,26 @@ def reading(directory: Path) -> Iterator[None]:
             os.close(fd)  # releases the lock
 
 
-def collect(directory: Path) -> Iterable[Any]:
-    """Every process's figures, summed as prometheus_client does."""
+def read(directory: Path) -> tuple[Summed, list[Any]]:
+    """Every process's figures: counters and histograms summed (text.py),
+    and the families of any other file (gauges, summaries) as prometheus_client reads them."""
+    from prometheus_client.mmap_dict import MmapedDict
     from prometheus_client.multiprocess import MultiProcessCollector
 
+    summed, others = Summed(), []
     with reading(directory):
-        return list(MultiProcessCollector(None, str(directory)).collect())
+        for path in directory.glob("*.db"):
+            kind = path.name.partition("_")[0]
+            if kind not in ("counter", "histogram"):
+                others.append(str(path))
+                continue
+            try:
+                entries = MmapedDict.read_all_values_from_file(str(path))
+            except FileNotFoundError:
+                continue
+            summed.add(kind, ((key, value) for key, value, _, _ in entries))
+        families = list(MultiProcessCollector.merge(others)) if others else []
+    return summed, families
 
 
 def try_archive(directory: Path, pid: int) -> bool:

@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from shared.metrics import supervision
-from shared.metrics.store import collect, try_archive
+from shared.metrics.exposition import render
+from shared.metrics.store import try_archive
+
+from .conftest import parse
 
 
 def figures(directory: Path, count: int) -> int:
@@ -25,8 +28,9 @@ def figures(directory: Path, count: int) -> int:
 
 
 def totals(directory: Path) -> dict[tuple[str, tuple], float]:
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in collect(directory) for sample in family.samples}
+    """What a scrape of `directory` shows."""
+    return {(name, tuple(sorted(labels))): value
+            for (name, labels), value in parse(render(directory, None).decode()).items()}
 
 
 def test_dead_processes_are_folded_into_the_archive_once(tmp_path: Path):
@@ -86,3 +90,26 @@ async def test_the_master_folds_a_dead_child_once_the_scrape_is_over(tmp_path: P
         assert asyncio.get_running_loop().time() < deadline, "the fold never happened"
         await asyncio.sleep(0.01)
     assert totals(tmp_path)[("test_requests_total", (("route", "/files/{id}"),))] == 4
+
+
+def test_the_text_is_prometheus_client_s_sums(tmp_path: Path):
+    """The scrape's own summing (shared/metrics/text.py) says what prometheus_client's collector says,
+    label values any client could send included."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from shared.metrics.recorder import process_files
+
+    figures(tmp_path, 3)
+    files = process_files(tmp_path)
+    requests = files.counter("test_requests_total", "Requests", ["route"])
+    durations = files.histogram("test_duration_seconds", "Durations", ["route"], (0.01, 0.05))
+    for route in ("/files/{id}", 'a "quoted" \\ back\nslash', "é ü ☃"):
+        requests.labels(route).inc(2)
+        durations.labels(route).observe(0.007)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, str(tmp_path))
+    theirs = parse(generate_latest(registry).decode())
+    ours = parse(render(tmp_path, None).decode())
+    assert {key: value for key, value in ours.items() if key[0].startswith("test_")} == theirs
+    assert theirs[("test_requests_total", frozenset({("route", "/files/{id}")}))] == 5
