@@ -42,18 +42,15 @@ class _Recorder:
             DURATION_BUCKETS)
         self.uploaded = files.counter("upload_bytes_total", "Bytes of file content received from clients").labels()
         self.downloaded = files.counter("download_bytes_total", "Bytes of file content sent to clients").labels()
-        self._children: dict[tuple[str, str, int], tuple[CounterValue, HistogramValue]] = {}
+        # By (route, method as sent, status): no label work per request. aiohttp takes only the
+        # methods HTTP knows (a few dozen); those outside METHODS share the label "other".
+        self.cache: dict[tuple[str, str, int], tuple[CounterValue, HistogramValue]] = {}
 
-    def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        if method not in METHODS:
-            method = "other"
-        key = (route, method, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (self.requests.labels(route, method, str(status)),
-                                               self.durations.labels(route, method))
-        children[0].inc()
-        children[1].observe(seconds)
+    def series(self, route: str, method: str, status: int) -> tuple[CounterValue, HistogramValue]:
+        label = method if method in METHODS else "other"
+        series = self.requests.labels(route, label, str(status)), self.durations.labels(route, label)
+        self.cache[route, method, status] = series
+        return series
 
 
 _recorder: _Recorder | None = None
@@ -79,8 +76,12 @@ def recording() -> bool:
 
 def record_request(route: str, method: str, status: int, seconds: float) -> None:
     """One request answered (or abandoned: status 499) after `seconds`."""
-    if _recorder is not None:
-        _recorder.request(route, method, status, seconds)
+    recorder = _recorder
+    if recorder is None:
+        return
+    series = recorder.cache.get((route, method, status)) or recorder.series(route, method, status)
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def record_upload(size: int) -> None:
