@@ -226,3 +226,23 @@ class socket_on:
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
+
+
+def test_a_reload_changes_the_token(start_service, tmp_path):
+    from shared.config import DEFAULT_CONFIG
+
+    config = tmp_path / "config.toml"
+    text = DEFAULT_CONFIG.read_text()
+    assert text.count('token = ""') == 1
+    config.write_text(text.replace('token = ""', 'token = "first"'))
+    service = start_service("--config", str(config), TMPDIR=str(tmp_path)).ready(60)
+    url = f"{service.url}/metrics"
+    assert get(url, {"Authorization": "Bearer first"})[0] == 200
+    config.write_text(text.replace('token = ""', 'token = "second"'))
+    old = set(service.children())
+    mark = service.mark()
+    service.signal(signal.SIGHUP)
+    service.wait_for("reload.done", after=mark, timeout=60)
+    wait_until(lambda: not old & set(service.children()), 60, "the old children to exit")
+    assert get(url, {"Authorization": "Bearer first"})[0] == 401
+    assert get(url, {"Authorization": "Bearer second"})[0] == 200
