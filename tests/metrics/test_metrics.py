@@ -5,6 +5,7 @@ who may read them."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import time
@@ -246,3 +247,32 @@ def test_a_reload_changes_the_token(start_service, tmp_path):
     wait_until(lambda: not old & set(service.children()), 60, "the old children to exit")
     assert get(url, {"Authorization": "Bearer first"})[0] == 401
     assert get(url, {"Authorization": "Bearer second"})[0] == 200
+
+
+def listening_inodes(port: int) -> set[str]:
+    """Inodes of the sockets listening on 127.0.0.1:`port` (/proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":
+            found.add(fields[9])
+    return found
+
+
+def socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    return inodes
+
+
+def test_only_the_master_holds_the_metrics_port(metered: Metered):
+    [inode] = listening_inodes(metered.metrics_port)
+    assert inode in socket_inodes(metered.service.proc.pid)
+    children = metered.service.children()
+    assert len(children) == 3
+    for pid in children:
+        assert inode not in socket_inodes(pid), f"child {pid} holds metrics.port"
