@@ -119,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log, role="master")
     log = get_logger("supervisor")
 
+    from shared.metrics.directory import prepare_directory
+
+    # Before anything imports prometheus_client (it picks its storage then) and before any child exists.
+    metrics_dir = prepare_directory(settings.metrics)
+
     from shared.supervision.activation import ActivationError, address_of, passed_socket
     from shared.supervision.upgrade import upgrading_from
 
@@ -141,6 +146,15 @@ def main(argv: list[str] | None = None) -> int:
         old = upgrading_from()
         log.info("master.socket", source="systemd" if old is None else "upgrade",
                  address=address_of(sock), configured=configured, **({"old_pid": old} if old else {}))
+
+    from shared.metrics.server import MetricsServer, bind_metrics
+
+    try:
+        metrics_sock = bind_metrics(settings.metrics)
+    except OSError as exc:
+        where = f"{settings.metrics.host}:{settings.metrics.port}"
+        log.error("master.bind_failed", address=where, error=exc.strerror, what="metrics.port")
+        return fail(EXIT_START, f"cannot listen on {where} (metrics.port): {exc.strerror}")
 
     from shared.supervision.checks import StartCheckFailed, check_dependencies, warn_about_durability
 
@@ -166,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         sock,
         reload_settings=load,
     )
+    if metrics_sock is not None and metrics_dir is not None:
+        MetricsServer(metrics_sock, metrics_dir, settings).serve_with(master.grace)
     with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
         code = runner.run(master.run())
     sock.close()

@@ -29,7 +29,7 @@ from shared.logging import request_logger, request_logging_enabled
 
 from .drain import Drain
 from .errors import CLIENT_CLOSED, response_for
-from .metrics import record_request
+from .metrics import record_request, recording
 from .timeouts import HeadTimeouts
 
 log = request_logger("api.access")
@@ -119,7 +119,7 @@ class RequestLog(AbstractAccessLogger):
 
     @property
     def enabled(self) -> bool:
-        return request_logging_enabled()
+        return request_logging_enabled() or recording()  # the line also counts the request (/metrics)
 
 
 # What an aiohttp runner needs to write the request line: serve.py's AppRunner,

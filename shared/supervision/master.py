@@ -175,7 +175,7 @@ class Master:
         assert self._loop is not None
         self._loop.add_reader(child.fd, self._on_pipe, child)
         log.info("child.spawn", pid=child.pid, kind=kind, index=index, generation=generation)
-        supervision_metrics.children_changed(c.kind for c in self.children.values())
+        supervision_metrics.children_changed(self.children.values())
         return child
 
     def _in_child(self, kind: str) -> None:
@@ -236,7 +236,7 @@ class Master:
                 continue
             self._forget(child)
             supervision_metrics.child_exited(pid)
-            supervision_metrics.children_changed(c.kind for c in self.children.values())
+            supervision_metrics.children_changed(self.children.values())
             fields, cause = _describe(status)
             crashed = not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
             log.info("child.exit", pid=pid, kind=child.kind, index=child.index,
