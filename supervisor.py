@@ -24,7 +24,10 @@ API worker processes (all serving that socket) and job worker processes.
 
 Signals to the master: SIGINT/SIGTERM graceful shutdown (a second one forces it,
 exit 1); SIGHUP rolling reload (re-reads the config, new workers before old ones
-retire); SIGTTIN/SIGTTOU one API worker more/less.
+retire); SIGTTIN/SIGTTOU one API worker more/less; SIGUSR2 upgrade (a new master
+from the code on disk takes the socket over, then this one exits 0).
+Socket activation: started with LISTEN_FDS=1 (systemd's .socket unit), the
+master serves the socket at fd 3 instead of binding server.host/port.
 Exit codes: 0 clean, 1 forced or fatal, 2 bad command line or config,
 3 start-up failed (port in use, Redis or the database unreachable), 128+N killed by signal N.
 Every setting also has an environment variable (see config.toml); flags win over both.
@@ -116,12 +119,42 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log, role="master")
     log = get_logger("supervisor")
 
+    from shared.metrics.directory import prepare_directory
+
+    # Before anything imports prometheus_client (it picks its storage then) and before any child exists.
+    metrics_dir = prepare_directory(settings.metrics)
+
+    from shared.supervision.activation import ActivationError, address_of, passed_socket
+    from shared.supervision.upgrade import upgrading_from
+
+    configured = f"{settings.server.host}:{settings.server.port}"
     try:
-        sock = bind(settings)
+        sock = passed_socket()
+    except ActivationError as exc:
+        log.error("master.activation_failed", error=str(exc))
+        return fail(EXIT_START, f"socket activation: {exc}")
+    if sock is None:
+        try:
+            sock = bind(settings)
+        except OSError as exc:
+            log.error("master.bind_failed", address=configured, error=exc.strerror)
+            return fail(EXIT_START, f"cannot listen on {configured}: {exc.strerror}")
+        log.info("master.socket", source="bound", address=address_of(sock))
+    else:
+        # The passed socket wins over server.host/port (systemd's ListenStream=,
+        # or the old master's on an upgrade): `configured` shows what they asked.
+        old = upgrading_from()
+        log.info("master.socket", source="systemd" if old is None else "upgrade",
+                 address=address_of(sock), configured=configured, **({"old_pid": old} if old else {}))
+
+    from shared.metrics.server import MetricsServer, bind_metrics
+
+    try:
+        metrics_sock = bind_metrics(settings.metrics)
     except OSError as exc:
-        where = f"{settings.server.host}:{settings.server.port}"
-        log.error("master.bind_failed", address=where, error=exc.strerror)
-        return fail(EXIT_START, f"cannot listen on {where}: {exc.strerror}")
+        where = f"{settings.metrics.host}:{settings.metrics.port}"
+        log.error("master.bind_failed", address=where, error=exc.strerror, what="metrics.port")
+        return fail(EXIT_START, f"cannot listen on {where} (metrics.port): {exc.strerror}")
 
     from shared.supervision.checks import StartCheckFailed, check_dependencies, warn_about_durability
 
@@ -147,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         sock,
         reload_settings=load,
     )
+    if metrics_sock is not None and metrics_dir is not None:
+        MetricsServer(metrics_sock, metrics_dir, settings).serve_with(master.grace)
     with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
         code = runner.run(master.run())
     sock.close()

@@ -5,13 +5,17 @@ same worker count, same run:
 - time to answer again after the only worker was SIGKILLed (the master holds the
   socket, so a request sent right after the kill waits in the backlog until the
   replacement accepts it: the figure is the replacement time, measured from outside);
-- requests failed during a SIGHUP reload and during a SIGTERM, both under load.
+- requests failed during a SIGHUP reload and during a SIGTERM, both under load;
+- a SIGUSR2 upgrade under load (bench/supervisor_upgrade.py);
+- recycling under load: `MAX_REQUESTS` against gunicorn's `--max-requests`
+  (bench/supervisor_recycle.py).
   "failed" is a request on an accepted connection that got no complete answer
   (for the reload, wrk's read/write/timeout errors and non-2xx; for the SIGTERM,
   our own keep-alive client, since wrk counts a refused connection as a write
   error: connections refused once nobody listens are counted apart, "refused").
 
     .venv/bin/python bench/supervisor_bench.py [--seconds 5] [--rounds 2] [--workers 2]
+        [--max-requests 1000] [--max-requests-jitter 100] [--only recycle]
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ from bench.common import (
     wait_http,
     wrk,
 )
+from bench.supervisor_recycle import recycling
+from bench.supervisor_recycle import report as report_recycling
+from bench.supervisor_upgrade import report as report_upgrade
+from bench.supervisor_upgrade import run_upgrade
 from shared.supervision.policy import STABLE_AFTER
 
 RESULTS = ROOT / "bench" / "results" / "supervisor_bench.json"
@@ -59,7 +67,7 @@ def children_of(pid: int) -> list[int]:
 class Server:
     """ours: python supervisor.py; gunicorn: the same app under aiohttp's uvloop worker."""
 
-    def __init__(self, kind: str, env: dict[str, str], workers: int) -> None:
+    def __init__(self, kind: str, env: dict[str, str], workers: int, args: list[str] | None = None) -> None:
         self.kind = kind
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -71,6 +79,7 @@ class Server:
                    "--worker-class", "aiohttp.GunicornUVLoopWebWorker",
                    "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
                    "--graceful-timeout", env["GRACEFUL_TIMEOUT"], "--log-level", "warning"]
+        cmd += args or []
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         try:
@@ -245,6 +254,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-requests", type=int, default=1000, help="recycling scenario")
+    parser.add_argument("--max-requests-jitter", type=int, default=100, help="recycling scenario")
+    parser.add_argument("--only", choices=("all", "recycle"), default="all")
     args = parser.parse_args()
     try:
         import gunicorn  # noqa: F401 - the peer: fail before starting anything
@@ -258,11 +270,20 @@ def main() -> None:
                "FOLDER_PATH": f"{tmp}/files", "LOG_FORMAT": "json", "GRACEFUL_TIMEOUT": "10",
                "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "64", "PYTHONPATH": str(ROOT)}
 
-        def start(kind: str, workers: int) -> Server:
-            server = Server(kind, env, workers)
+        def start(kind: str, workers: int, extra_env: dict[str, str] | None = None,
+                  server_args: list[str] | None = None) -> Server:
+            server = Server(kind, {**env, **(extra_env or {})}, workers, server_args)
             running.callback(server.close)  # stopped at the end whatever happens
             return server
 
+        recycle_options = {"workers": args.workers, "seconds": args.seconds, "max_requests": args.max_requests,
+                           "jitter": args.max_requests_jitter}
+        results["recycle"] = recycling(start, rounds=args.rounds, **recycle_options)
+        if args.only == "recycle":
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.with_name("supervisor_recycle.json").write_text(json.dumps(results["recycle"], indent=2))
+            report_recycling(results["recycle"], **recycle_options)
+            return
         # Throughput: both servers up, runs alternating.
         servers = {k: start(k, args.workers) for k in kinds}
         token, file_id = account(servers["ours"].url)
@@ -292,6 +313,9 @@ def main() -> None:
         for kind in kinds:
             server = servers[kind]
             results[kind]["sigterm"] = sigterm_under_load(server, 2)
+        # SIGUSR2 upgrade under load: servers of its own (their old master exits).
+        for kind, figures in run_upgrade(env, args.workers).items():
+            results[kind]["upgrade"] = figures
         # Replacement time, one worker each.
         for kind in kinds:
             server = start(kind, 1)
@@ -300,6 +324,8 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     report(results, args)
+    report_recycling(results["recycle"], workers=args.workers, seconds=args.seconds,
+                     max_requests=args.max_requests, jitter=args.max_requests_jitter)
 
 
 def report(results: dict, args) -> None:
@@ -327,6 +353,7 @@ def report(results: dict, args) -> None:
     print(f"| exit code after SIGTERM | {ours['sigterm']['exit_code']} | "
           f"{gun['sigterm']['exit_code']} | |")
     print("\n(ratios: above 1 means ours is better)")
+    report_upgrade({"ours": ours["upgrade"], "gunicorn": gun["upgrade"]})
 
 
 if __name__ == "__main__":

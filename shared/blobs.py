@@ -17,6 +17,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import threading
 import time
 import uuid
@@ -35,6 +36,10 @@ _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 HEAD_BYTES = 64
 # The thumbnails every image gets, largest first: `<blob>_500`, `<blob>_250`, `<blob>_100`.
 THUMBNAIL_WIDTHS: tuple[int, ...] = (500, 250, 100)
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# The only names this service (and the original) give blobs: a UUID, or a UUID
+# and `_<width>` for its thumbnails. Anything else in the folder is not ours to judge.
+BLOB_NAME = re.compile(rf"({_UUID})(?:_({'|'.join(map(str, THUMBNAIL_WIDTHS))}))?")
 
 
 def thumbnail_path(local_path: str, width: int) -> str:

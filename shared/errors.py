@@ -23,6 +23,15 @@ class Unauthorized(DomainError):
     message = "Unauthorized"
 
 
+class AccountDisabled(Unauthorized):
+    """Right credentials for an account the operator disabled: 401 as any
+    failed login; v2 says why (v1's /connect keeps `Unauthorized`). Only
+    ever raised after the password checked, so it tells nothing to a guesser."""
+
+    message = "Account disabled"
+    code = "account_disabled"
+
+
 class NotFound(DomainError):
     """No such thing for this caller (404): unknown and forbidden look the same."""
 

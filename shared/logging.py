@@ -15,7 +15,7 @@ from collections.abc import MutableMapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from time import time_ns
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 import structlog
@@ -262,11 +262,13 @@ atexit.register(flush_logs)
 
 
 def configure_logging(settings: LogSettings, *, cache: bool = True, buffered: bool = True,
-                      **context: object) -> None:
+                      stream: TextIO | None = None, **context: object) -> None:
     """Configure structlog and stdlib logging for this process. `context`
     (e.g. role="api", worker=2) is bound to every line. `cache=False` looks
     up sys.stdout at every call and `buffered=False` writes request lines at
-    once (tests that capture output need both)."""
+    once (tests that capture output need both). `stream`: where lines go
+    instead of stdout (the operator CLI, whose stdout is its answer; request
+    lines are never written there)."""
     request_lines.flush()
     request_lines.delay = 0.1 if buffered else 0.0
     level = getattr(logging, settings.level.upper())
@@ -284,7 +286,7 @@ def configure_logging(settings: LogSettings, *, cache: bool = True, buffered: bo
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=cache,
     )
     structlog.contextvars.clear_contextvars()
@@ -294,7 +296,7 @@ def configure_logging(settings: LogSettings, *, cache: bool = True, buffered: bo
     _sink.enabled = level <= logging.INFO
     _sink.set_context(context)
 
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],

@@ -7,6 +7,8 @@ are pinned in pyproject.toml (aiohttp's upper bound) for the same reason.
   on uvloop, which has no `loop.sendfile`.
 - shared/supervision/children.py forks inside the master's running loop and
   relies on CPython forgetting that running loop in the child.
+- services/api/serve.py reads aiohttp's `Server.requests_count` (undocumented,
+  read the same way by aiohttp's own gunicorn worker) for `server.max_requests`.
 """
 
 from __future__ import annotations
@@ -98,3 +100,76 @@ def test_a_child_forked_inside_a_running_loop_can_run_its_own() -> None:
 
     with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:  # as supervisor.py runs the master
         assert runner.run(in_master()) == b"ok", f"{FORK_HINT} (Python {sys.version.split()[0]})"
+
+
+COUNT_HINT = ("aiohttp's Server.requests_count no longer counts each request: services/api/serve.py reads it "
+              "for server.max_requests (shared/supervision/recycle.py); count the requests another way")
+
+
+async def test_the_runners_server_counts_every_request(aiohttp_client) -> None:
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    client = await aiohttp_client(app)
+    server = client.server.runner.server
+    before = server.requests_count
+    for _ in range(3):
+        async with client.get("/") as resp:
+            assert resp.status == 200
+    async with client.get("/nowhere") as resp:
+        assert resp.status == 404
+    assert server.requests_count - before == 4, COUNT_HINT
+
+
+MULTIPROCESS_HINT = ("prometheus_client changed its multiprocess files, which shared/metrics writes itself "
+                     "(store.py folds a dead child's figures into <type>_archive.db, recorder.py writes the "
+                     "children's counters and histograms, both with mmap_dict.MmapedDict): read the new "
+                     "prometheus_client's values.py, metrics.py, mmap_dict.py and multiprocess.py, adapt them, "
+                     "then widen the pin in pyproject.toml")
+
+
+def _figures(directory, *args: str) -> int:
+    import subprocess
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    return int(subprocess.run([sys.executable, "-m", "tests.metrics.processes_with_figures", *args], env=env,
+                              check=True, capture_output=True, text=True).stdout)
+
+
+def test_the_multiprocess_files_are_what_the_metrics_archive_writes(tmp_path) -> None:
+    """A process's files are `<type>_<pid>.db` (gauges `gauge_<mode>_<pid>.db`), MmapedDict reads
+    (key, value, timestamp, position) from them and writes an archive the collector sums with them."""
+    from prometheus_client.mmap_dict import MmapedDict
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    pid = _figures(tmp_path, "3")
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert names == [f"counter_{pid}.db", f"gauge_liveall_{pid}.db", f"histogram_{pid}.db"], MULTIPROCESS_HINT
+    entries = list(MmapedDict.read_all_values_from_file(str(tmp_path / f"counter_{pid}.db")))
+    assert [len(entry) for entry in entries] == [4], MULTIPROCESS_HINT
+    key, count, _timestamp, _position = entries[0]
+    assert count == 3.0, MULTIPROCESS_HINT
+
+    archive = MmapedDict(str(tmp_path / "counter_archive.db"))
+    total, _ = archive.read_value(key)
+    archive.write_value(key, total + 4.0, 0.0)
+    archive.close()
+    samples = {sample.name: sample.value for family in MultiProcessCollector(None, str(tmp_path)).collect()
+               for sample in family.samples if family.name == "test_requests"}
+    assert samples == {"test_requests_total": 7.0}, MULTIPROCESS_HINT
+
+
+def test_the_recorder_writes_what_prometheus_client_s_own_metrics_write(tmp_path) -> None:
+    """shared/metrics/recorder.py's counters and histograms are, entry for entry, prometheus_client's."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    theirs, ours = tmp_path / "prometheus_client", tmp_path / "recorder"
+    theirs.mkdir()
+    ours.mkdir()
+    their_pid, our_pid = _figures(theirs, "5"), _figures(ours, "5", "recorder")
+    for kind in ("counter", "histogram"):
+        entries = [{key: value for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path))}
+                   for path in (theirs / f"{kind}_{their_pid}.db", ours / f"{kind}_{our_pid}.db")]
+        assert entries[0] == entries[1], MULTIPROCESS_HINT

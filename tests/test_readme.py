@@ -68,10 +68,16 @@ def walkthrough() -> str:
     return block
 
 
+def installs_system_wide(block: str) -> bool:
+    """The systemd install needs root and a booted systemd; its units are checked
+    by tests/supervisor/test_systemd_units.py instead."""
+    return "systemctl " in block
+
+
 def operator_blocks() -> list[str]:
     return [b for b in sh_blocks()
             if not (b.startswith(("API=", V2_MARK)) or starts_the_service(b) or starts_a_worker(b)
-                    or is_the_test_suite(b))]
+                    or is_the_test_suite(b) or installs_system_wide(b))]
 
 
 def wait_until(condition, what: str, timeout: float = 60.0) -> None:
@@ -109,12 +115,24 @@ def run_bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
 
 
 def test_every_sh_block_is_run_by_this_module():
-    kinds = [walkthrough(), v2_walkthrough(), *operator_blocks()]
+    kinds = [walkthrough(), v2_walkthrough(), *operator_blocks(),
+             *[b for b in sh_blocks() if installs_system_wide(b)]]
     starting = [b for b in sh_blocks() if starts_the_service(b)]
     workers = [b for b in sh_blocks() if starts_a_worker(b)]
     suite = [b for b in sh_blocks() if is_the_test_suite(b)]
     assert len(kinds) + len(starting) + len(workers) + len(suite) == len(sh_blocks())
     assert starting and workers and suite and operator_blocks()
+
+
+def test_the_system_install_names_files_that_exist():
+    """What can be checked of an install that needs root and systemd: every
+    file of the checkout it copies or runs is there (the units themselves are
+    verified by tests/supervisor/test_systemd_units.py)."""
+    blocks = [b for b in sh_blocks() if installs_system_wide(b)]
+    paths = {path for block in blocks for path in re.findall(r"/opt/files-manager/([\w./-]+)", block)}
+    assert {"deploy/files-manager.service", "deploy/files-manager.socket"} <= paths
+    for path in paths - {".venv/bin/python"}:
+        assert (ROOT / path).exists(), f"the README's install uses {path}, which is not in the checkout"
 
 
 def test_the_api_walkthrough_works_as_written(service, tmp_path):

@@ -46,7 +46,23 @@ from .keys import (
     UI_ASSETS,
     USERS,
 )
-from .routes import accounts, auth, file_data, files, health, links, shares, status, tus, ui, users, v2_files, v2_upload
+from .metrics import start_recording
+from .routes import (
+    accounts,
+    auth,
+    file_data,
+    files,
+    health,
+    links,
+    metrics,
+    shares,
+    status,
+    tus,
+    ui,
+    users,
+    v2_files,
+    v2_upload,
+)
 from .timeouts import HEAD_TIMEOUTS, HeadTimeouts
 from .ui_assets import UiAssets
 from .user_cache import UserCache
@@ -132,7 +148,8 @@ def create_app(settings: Settings) -> web.Application:
     tus.install(app)
     health.install(app)
     app.cleanup_ctx.extend([_request_log, _storage, _redis, _cursor_key, _passwords, _accounts, _blobs, _ui_assets])
+    start_recording(settings)
     for module in (status, health, users, auth, files, file_data, accounts, v2_upload, v2_files, tus, links,
-                   shares, ui, openapi):
+                   shares, ui, metrics, openapi):
         app.router.add_routes(module.routes)
     return app

@@ -37,7 +37,7 @@ def request_token(request: web.Request) -> str | None:
 
 async def current_user(request: web.Request) -> User:
     """The authenticated user, or Unauthorized (missing, unknown or expired
-    token, or a token whose user no longer exists)."""
+    token, or a token whose user no longer exists or is disabled)."""
     user = await optional_user(request)
     if user is None:
         raise Unauthorized()
@@ -53,8 +53,11 @@ async def optional_user(request: web.Request) -> User | None:
     user = cache.get(user_id)
     if user is None:
         user = await request.app[STORAGE].user_by_id(user_id)
-        if user is None:
-            return None
-        cache.put(user)
+        if user is not None:
+            cache.put(user)
+    if user is None or user.disabled:
+        # A disabled user's tokens were ended when it was disabled; this one
+        # escaped the sweep (written by another tool): refused all the same.
+        return None
     AUTHENTICATED.set(user_id)
     return user

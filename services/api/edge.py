@@ -32,7 +32,7 @@ from shared.logging import REQUEST_ID, request_logger, request_logging_enabled
 from .auth import AUTHENTICATED
 from .drain import Drain
 from .errors import CLIENT_CLOSED, response_for
-from .metrics import record_request
+from .metrics import record_request, recording
 from .request_route import route_of
 from .timeouts import HeadTimeouts
 
@@ -141,7 +141,7 @@ class RequestLog(AbstractAccessLogger):
 
     @property
     def enabled(self) -> bool:
-        return request_logging_enabled()
+        return request_logging_enabled() or recording()  # the line also counts the request (/metrics)
 
 
 # What an aiohttp runner needs to write the request line: serve.py's AppRunner,

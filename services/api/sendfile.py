@@ -24,6 +24,8 @@ from typing import IO, Any
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
+from .metrics import record_download
+
 _CHUNK = 16 * 1024 * 1024  # upper bound per sendfile call; the socket buffer takes less
 
 
@@ -39,7 +41,9 @@ class ZeroCopyFileResponse(web.FileResponse):
         sock = transport.get_extra_info("socket") if transport is not None else None
         if (transport is None or sock is None or not _is_uvloop(loop) or self.compression
                 or transport.get_extra_info("sslcontext") is not None):
-            return await super()._sendfile(request, fobj, offset, count)
+            sent = await super()._sendfile(request, fobj, offset, count)
+            record_download(count)  # aiohttp's way: sent whole, or it raised
+            return sent
 
         writer = await web.StreamResponse.prepare(self, request)
         assert writer is not None
@@ -91,6 +95,7 @@ async def _pump(loop: asyncio.AbstractEventLoop, out_fd: int, in_fd: int, offset
             if sent == 0:  # the file shrank under us: the client sees a short body
                 raise ConnectionResetError("file truncated during send")
             if sent is not None:
+                record_download(sent)
                 offset += sent
                 count -= sent
             if sent is None or (sent < chunk and count > 0):

@@ -22,6 +22,7 @@ from aiohttp import web
 from shared.grace import Grace
 from shared.logging import get_logger
 from shared.supervision.child import ChildContext, run_child
+from shared.supervision.recycle import request_limit, watch_requests
 
 from .app import create_app
 from .edge import RUNNER_OPTIONS
@@ -101,3 +102,9 @@ async def serve(grace: Grace, ctx: ChildContext) -> None:
 
     grace.on_shutdown(stop)
     listening = await listen(app, runner, sock=sock)
+    limit = request_limit(settings.server)
+    if limit is not None:  # aiohttp counts the requests: no work per request here
+        server = runner.server
+        assert server is not None
+        grace.spawn(watch_requests(lambda: server.requests_count, limit, ctx.beacon.recycle,
+                                   lambda: grace.stopping), name="recycle")

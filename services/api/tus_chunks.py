@@ -36,6 +36,7 @@ from shared.upload_parts import PartFile, PartLost, place, read_head, remove_par
 
 from .bodies import BodyReader
 from .keys import REDIS, RUNNING_HASHES, SETTINGS, STORAGE
+from .metrics import record_upload
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ async def _take_body(request: web.Request, part: PartFile, remaining: int) -> Ba
                     return None
                 except (Invalid, web.HTTPRequestTimeout, asyncio.CancelledError) as exc:
                     return exc  # a broken or stalled body (413 past the length is raised as is)
+                record_upload(len(data))
                 await part.write(data)
     except BaseException:
         await part.rollback()

@@ -34,6 +34,7 @@ from shared.storage import ParentId
 
 from .bodies import BodyReader
 from .form_parts import FormReader
+from .metrics import record_upload
 
 T = TypeVar("T")
 
@@ -171,6 +172,7 @@ async def store_file(name: str, content: AsyncIterable[bytes], limits: UploadLim
     limits.start_file()
     async with blobs.writer() as writer:
         async for chunk in content:
+            record_upload(len(chunk))
             if limits.add(len(chunk)):
                 await writer.write(chunk)
             else:

@@ -13,6 +13,10 @@ from typing import Any, TextIO
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 
+class Problem(Exception):
+    """What a command raises to stop with its message on stderr and exit 1 (main.py)."""
+
+
 class Output:
     def __init__(self, as_json: bool, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.as_json = as_json

@@ -1,5 +1,9 @@
 """python -m services.worker [--config PATH] [run | status [--json] | requeue-dead]
 
+`status` and `requeue-dead` are `python supervisor.py queue status|requeue-dead`
+(the operator's command line, which also purges), kept for scripts: the same
+functions (shared/queue_status.py, shared/dead_letters.py) answer both.
+
 `run` (the default) runs one standalone worker until SIGINT/SIGTERM (the same
 life as under the supervisor, `serve.py`): exit 0 after a graceful stop (a
 second signal cuts it short: the jobs in hand stay pending for the next
@@ -17,12 +21,13 @@ import sys
 from redis.exceptions import RedisError
 
 from shared.config import ConfigError, Settings, load_settings
+from shared.dead_letters import requeue_dead
+from shared.jobs import KINDS
 from shared.logging import configure_logging
 from shared.queue_status import format_status, queue_status
 from shared.redis_client import open_redis
 
 from .serve import run_standalone
-from .status import requeue_dead
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,9 +38,11 @@ def _parser() -> argparse.ArgumentParser:
                         "a worker restarted under the same name first finishes its own pending jobs")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="consume jobs until SIGINT/SIGTERM (the default)")
-    status = commands.add_parser("status", help="queue depth, pending, retries, dead letters")
+    status = commands.add_parser("status", help="queue depth, pending, retries, dead letters "
+                                     "(as `python supervisor.py queue status`)")
     status.add_argument("--json", action="store_true", help="print JSON")
-    commands.add_parser("requeue-dead", help="put the dead letters back on their streams")
+    commands.add_parser("requeue-dead", help="put the dead letters back on their streams "
+                        "(as `python supervisor.py queue requeue-dead`)")
     return parser
 
 
@@ -52,7 +59,7 @@ async def _status(settings: Settings, as_json: bool) -> int:
 async def _requeue(settings: Settings) -> int:
     redis = open_redis(settings.redis.url)
     try:
-        moved = await requeue_dead(redis)
+        moved = await requeue_dead(redis, KINDS)
     finally:
         await redis.aclose()
     print(f"requeued {moved} dead letter(s)")

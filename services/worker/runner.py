@@ -32,6 +32,7 @@ from shared.logging import REQUEST_ID
 from .acker import Acker
 from .control import REDIS_DOWN
 from .handlers import Handler, JobRejected, JobSkipped
+from .metrics import record_job
 from .settle import Settler
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -82,7 +83,7 @@ class JobRunner:
         if job.attempts + deliveries > self._settings.max_attempts:
             error = (f"Stalled: delivered {deliveries} times without finishing "
                      "(its worker died or was stopped each time)")
-            await self._fail(stream, entry_id, job, error, permanent=True, exc=None)
+            await self._fail(stream, entry_id, job, error, permanent=True, exc=None, ran=None)
             return
         log = self._job_log
         log.info("job.start", job_id=entry_id, kind=kind, attempt=attempt)
@@ -91,10 +92,12 @@ class JobRunner:
             await self._handlers[stream](job)
         except JobSkipped as exc:
             self._counts["skipped"] += 1
+            record_job(kind, "done", time.perf_counter() - started)
             self._log.info("job.skipped", job_id=entry_id, kind=kind, attempt=attempt, reason=str(exc))
             self._acker.ack(stream, entry_id)
         except JobRejected as exc:
-            await self._fail(stream, entry_id, job, str(exc), permanent=True, exc=None)
+            await self._fail(stream, entry_id, job, str(exc), permanent=True, exc=None,
+                             ran=time.perf_counter() - started)
         except asyncio.CancelledError:
             # Past the stop deadline: leave the entry pending for the next consumer.
             self._acker.release(stream, entry_id)
@@ -103,15 +106,19 @@ class JobRunner:
             raise
         except Exception as exc:  # noqa: BLE001 - contained: this job is retried, the worker goes on
             error = f"{type(exc).__name__}: {exc}"
-            await self._fail(stream, entry_id, job, error, permanent=False, exc=exc, fields=fields)
+            await self._fail(stream, entry_id, job, error, permanent=False, exc=exc, fields=fields,
+                             ran=time.perf_counter() - started)
         else:
             self._counts["done"] += 1
-            log.info("job.done", job_id=entry_id, kind=kind, attempt=attempt,
-                     duration_ms=round((time.perf_counter() - started) * 1000, 3))
+            ran = time.perf_counter() - started
+            record_job(kind, "done", ran)
+            log.info("job.done", job_id=entry_id, kind=kind, attempt=attempt, duration_ms=round(ran * 1000, 3))
             self._acker.ack(stream, entry_id)
 
     async def _fail(self, stream: str, entry_id: str, job: Job, error: str, *,
-                    permanent: bool, exc: BaseException | None, fields: dict | None = None) -> None:
+                    permanent: bool, exc: BaseException | None, ran: float | None,
+                    fields: dict | None = None) -> None:
+        """`ran`: seconds the handler ran (None: it did not run)."""
         w = self._settings
         attempt = job.attempts + 1
         reason = None if exc is None else machine_trouble(exc)
@@ -122,17 +129,20 @@ class JobRunner:
                 delay = min(w.retry_base_delay * 2 ** waits, w.retry_max_delay)
                 settled = await self._settler.retry(stream, entry_id, job, delay, waits=waits + 1)
                 self._counts["retried"] += 1
+                record_job(job.kind, "retried", ran)
                 self._log.warning("job.retry", **common, delay=delay, settled=settled,
                                   counted=False, reason=reason, waits=waits + 1)
                 self._retry_scheduled()
             elif permanent or attempt >= w.max_attempts:
                 settled = await self._settler.dead(stream, entry_id, job, error)
                 self._counts["dead"] += 1
+                record_job(job.kind, "dead", ran)
                 self._log.error("job.dead", **common, settled=settled, exc_info=exc)
             else:
                 delay = min(w.retry_base_delay * 2 ** (attempt - 1), w.retry_max_delay)
                 settled = await self._settler.retry(stream, entry_id, job, delay)
                 self._counts["retried"] += 1
+                record_job(job.kind, "retried", ran)
                 self._log.warning("job.retry", **common, delay=delay, settled=settled, exc_info=exc)
                 self._retry_scheduled()
         except REDIS_DOWN as redis_exc:

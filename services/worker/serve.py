@@ -13,15 +13,18 @@ import signal
 
 from shared.config import Settings
 from shared.grace import Grace
+from shared.jobs import KINDS
 from shared.logging import get_logger
 from shared.supervision.checks import warn_about_durability
 
 from .consumer import JobWorker
+from .metrics import start_recording
 
 EXIT_START_FAILED = 3  # Redis or the database unreachable, a bad folder...
 
 
 async def serve(grace: Grace, settings: Settings, *, name: str | None = None) -> JobWorker:
+    start_recording(settings, KINDS)
     worker = JobWorker(settings, name=name)
     try:
         await worker.start()

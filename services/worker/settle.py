@@ -33,7 +33,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from shared.jobs import DEAD_LETTERS, GROUP, PREFIX, Job, delayed_key
+from shared.jobs import DEAD_LETTERS, GROUP, Job, delayed_key
 
 
 def now_ms() -> int:
@@ -76,32 +76,6 @@ local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {#due, nxt[2] or false}
 """
 
-# KEYS: dead-letter stream.  ARGV: prefix of job streams, start id (exclusive),
-# max entries, then the kinds that may be requeued. Moves each dead letter back
-# to its stream with attempts reset, atomically per call, so two operators
-# running requeue-dead at once never duplicate a job. Letters of other kinds
-# stay where they are. Returns {moved, seen, last id seen}.
-_REQUEUE_DEAD = """
-local kinds = {}
-for i = 4, #ARGV do kinds[ARGV[i]] = true end
-local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', tonumber(ARGV[3]))
-local moved = 0
-local last = ARGV[2]
-for _, entry in ipairs(entries) do
-  last = entry[1]
-  local f = {}
-  for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
-  if f.kind and f.data and kinds[f.kind] then
-    redis.call('XADD', ARGV[1] .. f.kind, '*', 'data', f.data, 'attempts', '0',
-               'first_at', f.first_at or '0')
-    redis.call('XDEL', KEYS[1], entry[1])
-    moved = moved + 1
-  end
-end
-return {moved, #entries, last}
-"""
-
-
 class Settler:
     """The Redis side of a job's end. One per worker; scripts registered once."""
 
@@ -109,7 +83,6 @@ class Settler:
         self.redis = redis
         self._settle = redis.register_script(_SETTLE)
         self._move_due = redis.register_script(_MOVE_DUE)
-        self._requeue_dead = redis.register_script(_REQUEUE_DEAD)
 
     async def ack(self, acks: Mapping[str, list[str]], then_read: Mapping[str, str] | None = None,
                   *, consumer: str = "", count: int = 0) -> Any:
@@ -176,16 +149,3 @@ class Settler:
                 due = float(nxt) / 1000
                 earliest = due if earliest is None else min(earliest, due)
         return earliest
-
-    async def requeue_dead(self, kinds: Iterable[str], batch: int = 500) -> int:
-        """Put every dead letter of `kinds` back on its stream (attempts 0);
-        returns how many."""
-        kinds = list(kinds)
-        total, start = 0, "0-0"
-        while True:
-            moved, seen, last = await self._requeue_dead(
-                keys=[DEAD_LETTERS], args=[PREFIX, start, batch, *kinds])
-            total += int(moved)
-            start = last.decode() if isinstance(last, bytes) else str(last)
-            if int(seen) < batch:
-                return total

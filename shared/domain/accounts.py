@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from shared.attempts import AttemptLimiter
 from shared.errors import (
+    AccountDisabled,
     EmailTaken,
     Invalid,
     InvalidEmail,
@@ -93,6 +94,25 @@ def given_text(value: object, name: str, max_length: int) -> str:
     return value
 
 
+async def create_account(storage: Storage, passwords: PasswordHasher, redis: Redis,
+                         email: str, password: str) -> User:
+    """A new account with its welcome job enqueued, or nothing at all (a
+    sign-up, or the operator's `users add`). EmailTaken before hashing, and
+    on a race by the database's unique index."""
+    if await storage.user_by_email(email) is not None:
+        raise EmailTaken()
+    password_hash = await passwords.hash(password)
+    user = await storage.create_user(email, password_hash)
+    try:
+        await enqueue(redis, welcome_job(user.id))
+    except BaseException:
+        # A failed request leaves nothing behind: no user without its welcome job.
+        with contextlib.suppress(Exception):
+            await storage.delete_user(user.id)
+        raise
+    return user
+
+
 class Accounts:
     """Sign-up, login and password change over the storage, the password
     hasher, the tokens and the brute-force limits."""
@@ -111,19 +131,7 @@ class Accounts:
         Every well-formed sign-up counts against the address's limit, taken
         or not (429 before any hashing); EmailTaken before hashing too."""
         await self._signups.attempt(None, address)
-        storage = self._storage
-        if await storage.user_by_email(email) is not None:
-            raise EmailTaken()
-        password_hash = await self._passwords.hash(password)
-        user = await storage.create_user(email, password_hash)  # EmailTaken on a race
-        try:
-            await enqueue(self._redis, welcome_job(user.id))
-        except BaseException:
-            # A failed request leaves nothing behind: no user without its welcome job.
-            with contextlib.suppress(Exception):
-                await storage.delete_user(user.id)
-            raise
-        return user
+        return await create_account(self._storage, self._passwords, self._redis, email, password)
 
     async def log_in(self, email: str, password: str, address: str) -> Session:
         """A new session, or Unauthorized: the same answer, at the same cost
@@ -135,6 +143,8 @@ class Accounts:
         user = await storage.user_by_email(email)
         if not await passwords.verify(user.password_hash if user else None, password) or user is None:
             raise Unauthorized()  # the attempt stays counted
+        if user.disabled:
+            raise AccountDisabled()  # the attempt stays counted too
         await attempt.succeeded()
         verified = user.password_hash
         if passwords.needs_rehash(verified):
@@ -160,6 +170,8 @@ class Accounts:
         current = await self._storage.user_by_id(user_id)
         if current is None:
             raise Unauthorized()
+        if current.disabled:  # disabled meanwhile: the operator's sweep may have missed this token
+            raise AccountDisabled()
         if current.password_hash != verified and not await self._passwords.verify(current.password_hash, password):
             raise Unauthorized()
 

@@ -20,6 +20,7 @@ from .base import (
     SortField,
     Upload,
     Usage,
+    UsageDrift,
     User,
     email_key,
     is_id,
@@ -34,7 +35,7 @@ from .protocol import Storage
 __all__ = [
     "DEFAULT_WRITE_TIMEOUT", "FILE_TYPES", "INTO_ITSELF", "NOT_A_FOLDER", "PAGE_SIZE", "PARENT_NOT_FOUND",
     "ROOT", "FileRecord", "NewContent", "NewFile", "Order", "ParentId", "Position", "ShareLink", "SortField",
-    "Storage", "Upload", "Usage", "User", "email_key", "is_id", "is_root", "name_key", "new_id",
+    "Storage", "Upload", "Usage", "UsageDrift", "User", "email_key", "is_id", "is_root", "name_key", "new_id",
     "new_object_id", "open_storage", "position_of",
 ]
 

@@ -89,6 +89,8 @@ class User:
     created_at: float = 0.0
     # Set per user by the operator; None: storage.default_quota applies.
     quota_bytes: int | None = None
+    # Set by the operator (`users disable`): no login, no token (shared/domain/account_admin.py).
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,20 @@ class Usage:
     used_bytes: int  # live + trashed files' sizes
     reserved_bytes: int  # Upload-Length of the user's unfinished tus uploads
     quota_bytes: int | None  # the user's own quota (None: the default applies)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageDrift:
+    """A user whose stored byte counters differ from a recount of the files
+    and unfinished uploads (a crash between two writes, a database edited by
+    other tools): what `fsck` reports and `recount_usage` sets right."""
+
+    user_id: str
+    email: str
+    used_bytes: int  # as stored
+    reserved_bytes: int  # as stored (SQLite computes it on every read: never drifts)
+    counted_used: int
+    counted_reserved: int
 
 
 @dataclass(frozen=True, slots=True)

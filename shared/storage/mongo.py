@@ -16,8 +16,8 @@ Fields are added beside the original's, never in place of them: on users
 `emailKey` (the email as compared, under a unique sparse index, so the
 database itself refuses a second account for one email; users written
 without it are found by their exact email and get it at the next open,
-mongo_setup.py), `createdAt`, `quotaBytes` and the counters of
-mongo_usage.py; on files v2's fields (mongo_docs.py); and the collections
+mongo_setup.py), `createdAt`, `quotaBytes`, `disabled` (mongo_accounts.py)
+and the counters of mongo_usage.py; on files v2's fields (mongo_docs.py); and the collections
 `shareLinks` and `uploads`. The v2 methods live beside this module, one
 module per area, each a mixin of MongoStorage. There are no multi-document
 transactions: each write is made of single-document atomic updates, ordered
@@ -55,6 +55,7 @@ from .base import (
     new_object_id,
 )
 from .guard import domain_errors
+from .mongo_accounts import MongoAccounts
 from .mongo_docs import (
     LIVE,
     domain_error,
@@ -66,6 +67,7 @@ from .mongo_docs import (
 )
 from .mongo_edits import MongoEdits
 from .mongo_lists import MongoLists
+from .mongo_scan import MongoScan
 from .mongo_setup import EmailIndexes, legacy_match, prepare
 from .mongo_shares import MongoShares
 from .mongo_trash import MongoTrash
@@ -87,7 +89,8 @@ _PING_TIMEOUT = 0.8
 
 
 @domain_errors(domain_error)
-class MongoStorage(MongoUsage, MongoLists, MongoEdits, MongoTrash, MongoShares, MongoUploads):
+class MongoStorage(MongoUsage, MongoLists, MongoEdits, MongoTrash, MongoShares, MongoUploads, MongoScan,
+                   MongoAccounts):
     def __init__(
         self, client: AsyncMongoClient, database_name: str, emails: EmailIndexes | None = None
     ) -> None:

@@ -254,4 +254,5 @@ def user_record(doc: dict[str, Any] | None) -> User | None:
         password_hash=as_str(doc.get("password")),
         created_at=oid_time(doc["_id"]) if created_at is None else created_at,
         quota_bytes=as_int(doc.get("quotaBytes")),
+        disabled=doc.get("disabled") is True,
     )

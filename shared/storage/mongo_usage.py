@@ -144,5 +144,5 @@ class MongoUsage(MongoBase):
         return (await self._users.update_one({"_id": ObjectId(user_id)}, change)).matched_count == 1
 
     async def recount_usage(self, user_id: str) -> Usage:
-        """MongoDB only: see recount_usage (an operator's repair)."""
+        """See recount_usage (an operator's repair: `fsck --repair`)."""
         return await recount_usage(self._users, self._files, self._uploads, user_id)

@@ -14,6 +14,7 @@ from .base import (
     ShareLink,
     Upload,
     Usage,
+    UsageDrift,
     User,
 )
 
@@ -51,6 +52,13 @@ class Storage(Protocol):
         """Replace the hash only if it still is `old_hash` (a legacy rehash racing another)."""
 
     async def count_users(self) -> int: ...
+
+    # users, for the operator (services/cli/users.py)
+    async def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        """Mark the account disabled (or not); False: no such user."""
+
+    async def list_users(self, limit: int, after: str | None) -> list[User]:
+        """Up to `limit` users in id order (ids start with their creation second), after the id `after`."""
 
     # files, always scoped to a user
     async def create_file(self, new: NewFile, quota: int | None = None) -> FileRecord:
@@ -211,3 +219,21 @@ class Storage(Protocol):
         all). Matched by name, not whole path: a database written by the
         original may hold its paths in another form. Reads every file's path
         once, off the event loop."""
+
+    # the operator's consistency check: `python supervisor.py fsck` (services/cli/fsck.py)
+    async def count_files_with_blobs(self) -> int:
+        """How many files (any user, live or trashed) name a local path."""
+
+    async def files_with_blobs(self, after: str | None, limit: int) -> list[FileRecord]:
+        """Up to `limit` files (any user, live or trashed) that name a local
+        path, by id, after the id `after` (None: from the first): a keyset
+        walk, so a million files are read a page at a time. Read off the
+        event loop."""
+
+    async def usage_drifts(self) -> list[UsageDrift]:
+        """Every user whose stored counters differ from a recount (read off the event loop)."""
+
+    async def recount_usage(self, user_id: str) -> Usage:
+        """Set the user's counters to what their files and unfinished uploads
+        hold; the usage after. An operator's repair (MongoDB: a write racing it
+        may be miscounted; SQLite: one transaction)."""

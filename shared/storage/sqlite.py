@@ -3,8 +3,9 @@
 SQLiteStorage is the one class open_storage returns. Its parts live beside
 it, each a class over the shared connections (sqlite_core.py: reads, writes,
 rows): files and lists (sqlite_files.py), the trash (sqlite_trash.py), share
-links (sqlite_links.py), tus uploads (sqlite_uploads.py); users, usage and
-the sweep's scan are here.
+links (sqlite_links.py), tus uploads (sqlite_uploads.py), the operator's
+fsck walk (sqlite_scan.py), the operator's account changes (sqlite_accounts.py);
+users, usage and the sweep's scan are here.
 
 The schema is versioned (sqlite_migrations.py) and brought up to date at open.
 Driver errors become domain errors in one place (sqlite_core.domain_error),
@@ -20,27 +21,19 @@ import time
 from ..errors import EmailTaken
 from .base import DEFAULT_WRITE_TIMEOUT, Usage, User, blob_name, email_key, is_id, is_storable_text, new_id
 from .guard import domain_errors
+from .sqlite_accounts import USER_COLUMNS, AccountsPart, user_record
 from .sqlite_core import connect, domain_error, sqlite_path
 from .sqlite_files import FilesPart
 from .sqlite_links import LinksPart
 from .sqlite_lists import ListsPart
-from .sqlite_migrations import fill_email_keys, fill_file_keys, id_time, migrate
+from .sqlite_migrations import fill_email_keys, fill_file_keys, migrate
+from .sqlite_scan import ScanPart
 from .sqlite_trash import TrashPart
 from .sqlite_uploads import UploadsPart
 
-_USER_COLUMNS = "id, email, password, created_at, quota_bytes"
-
-
-def _user(row: tuple | None) -> User | None:
-    if row is None:
-        return None
-    user_id, email, password_hash, created_at, quota_bytes = row
-    # Accounts written by older code have no time: the id's.
-    return User(user_id, email, password_hash, id_time(user_id) if created_at is None else created_at, quota_bytes)
-
 
 @domain_errors(domain_error)
-class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart):
+class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart, ScanPart, AccountsPart):
     @classmethod
     async def open(cls, url: str, write_timeout: float = DEFAULT_WRITE_TIMEOUT) -> SQLiteStorage:
         """Open (creating it if need be) and migrate the database (sqlite_migrations.py)."""
@@ -95,16 +88,16 @@ class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart):
     async def user_by_id(self, user_id: str) -> User | None:
         if not is_id(user_id):
             return None
-        return _user(self._read(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id.lower(),)).fetchone())
+        return user_record(self._read(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id.lower(),)).fetchone())
 
     async def user_by_email(self, email: str) -> User | None:
         if not is_storable_text(email):
             return None  # nothing stored can match it
         # The exact email first: of legacy accounts differing only in case, only
         # the oldest has the key (sqlite_migrations._v2_email_key).
-        return _user(
+        return user_record(
             self._read(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE email = ?1 OR email_key = ?2"
+                f"SELECT {USER_COLUMNS} FROM users WHERE email = ?1 OR email_key = ?2"
                 " ORDER BY email = ?1 DESC LIMIT 1",
                 (email, email_key(email)),
             ).fetchone()

@@ -216,7 +216,14 @@ def _v4_search_names(conn: sqlite3.Connection) -> None:
                  " WHERE type = 'folder'")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_tables, _v2_email_key, _v3_v2_api, _v4_search_names)
+def _v5_disabled_users(conn: sqlite3.Connection) -> None:
+    """Accounts the operator disabled (`users disable`): they cannot log in.
+    A constant default: SQLite adds the column without rewriting the table."""
+    conn.execute("ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_tables, _v2_email_key, _v3_v2_api, _v4_search_names,
+                                     _v5_disabled_users)
 LATEST = len(MIGRATIONS)
 
 

@@ -1,4 +1,5 @@
-"""The child's side of its pipe to the master: "ready" once, then heartbeats.
+"""The child's side of its pipe to the master: "ready" once, then heartbeats,
+and "recycle me" from an API worker past its `server.max_requests`.
 
 The beats come from a task on the child's event loop, so a blocked loop (or a
 stopped process) goes silent, while work running in threads (Pillow) does not."""
@@ -10,6 +11,7 @@ import os
 
 READY = b"R"
 BEAT = b"."
+RECYCLE = b"Q"
 
 
 class Beacon:
@@ -28,6 +30,9 @@ class Beacon:
 
     def ready(self) -> None:
         self._send(READY)
+
+    def recycle(self) -> None:
+        self._send(RECYCLE)
 
     async def beat(self, interval: float) -> None:
         while self._send(BEAT):

@@ -18,12 +18,14 @@ from ..config import ConfigError, Settings, cpu_count
 from ..grace import Grace
 from ..logging import get_logger
 from ..metrics import supervision as supervision_metrics
-from .beacon import READY
+from .beacon import READY, RECYCLE
 from .child import ChildContext
 from .children import Child, ChildTarget, fork_child, title_of
 from .notify import Notifier
 from .policy import Backoff, CrashWindow
 from .process import set_title
+from .recycle import Recycler
+from .upgrade import Upgrade
 
 log = get_logger("supervisor")
 
@@ -91,6 +93,8 @@ class Master:
         self._all_gone = asyncio.Event()
         self._last_watchdog = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.upgrade = Upgrade(self)  # SIGUSR2: a new master from the code on disk
+        self.recycler = Recycler(self)
 
     # --- wiring ---------------------------------------------------------------
     def _counts(self, settings: Settings) -> dict[str, int]:
@@ -102,7 +106,9 @@ class Master:
         grace = self.grace
         grace.on_error(lambda exc, ctx: log.error("master.error", exc_info=exc, **ctx))
         grace.on_start(self._start)
+        grace.on_shutdown(self.upgrade.abandon)  # a new master still starting stops too
         grace.on_shutdown(self._stop_children)
+        grace.on_shutdown(self.upgrade.wait_abandoned)
         grace.on_exit(self._exit)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_stop_signal, sig)
@@ -110,6 +116,7 @@ class Master:
         loop.add_signal_handler(signal.SIGTTIN, self._scale, +1)
         loop.add_signal_handler(signal.SIGTTOU, self._scale, -1)
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
+        loop.add_signal_handler(signal.SIGUSR2, self.upgrade.start)
         return await grace.run()
 
     def shutdown(self, code: int = 0, reason: str = "shutdown()") -> None:
@@ -168,7 +175,7 @@ class Master:
         assert self._loop is not None
         self._loop.add_reader(child.fd, self._on_pipe, child)
         log.info("child.spawn", pid=child.pid, kind=kind, index=index, generation=generation)
-        supervision_metrics.children_changed(c.kind for c in self.children.values())
+        supervision_metrics.children_changed(self.children.values())
         return child
 
     def _in_child(self, kind: str) -> None:
@@ -211,6 +218,9 @@ class Master:
                      generation=child.generation,
                      boot_ms=round((child.last_beat - child.started) * 1000, 1))
             self._check_progress()
+            self.recycler.ready(child)
+        if RECYCLE in data:
+            self.recycler.asked(child)
 
     def _reap(self) -> None:
         while True:
@@ -222,10 +232,11 @@ class Master:
                 break
             child = self.children.pop(pid, None)
             if child is None:
+                self.upgrade.reaped(pid, status)  # a new master of SIGUSR2's, never a worker
                 continue
             self._forget(child)
             supervision_metrics.child_exited(pid)
-            supervision_metrics.children_changed(c.kind for c in self.children.values())
+            supervision_metrics.children_changed(self.children.values())
             fields, cause = _describe(status)
             crashed = not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
             log.info("child.exit", pid=pid, kind=child.kind, index=child.index,
@@ -233,6 +244,7 @@ class Master:
                      **fields)
             if child.hung:
                 cause = f"hung (no heartbeat for {self.settings.supervisor.heartbeat_timeout:g} s)"
+            self.recycler.exited(child)
             self._after_exit(child, crashed, cause)
         if not self.children:
             self._all_gone.set()
@@ -286,6 +298,11 @@ class Master:
                 return child
         return None
 
+    def may_recycle(self, child: Child) -> bool:
+        """Not while stopping or reloading (a reload replaces it anyway), nor a child on its way out."""
+        return (not self.grace.stopping and self._reloading is None and not child.retiring
+                and child.generation == self.generation and child.index <= self.counts.get(child.kind, 0))
+
     def _retire(self, child: Child, sig: int = signal.SIGTERM) -> None:
         child.retiring = True
         child.stop_sent_at = self._now()
@@ -321,6 +338,7 @@ class Master:
                     except ProcessLookupError:
                         pass
             self._spawn_due()
+            self.recycler.tick(now)
             self._watchdog(now)
 
     def _watchdog(self, now: float) -> None:
@@ -347,6 +365,7 @@ class Master:
             self._ready_announced = True
             log.info("master.ready", pid=os.getpid(), children=len(self.children))
             self.notify.send("READY=1", self._status_line("serving"))
+            self.upgrade.announce_ready()  # when started by SIGUSR2: take over now
         if self._reloading is not None and self._all_ready(self._reloading):
             self._finish_reload()
 

@@ -30,10 +30,20 @@ class Notifier:
             return
         try:
             if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Non-blocking: a full queue (systemd busy) loses a message
+                # rather than freezing the master's loop.
+                self._sock = socket.socket(
+                    socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
             self._sock.sendto("\n".join(lines).encode(), self._address)
         except OSError:
             pass  # systemd gone or not listening: never a reason to fail the service
+
+    def hand_over(self) -> None:
+        """Another process is the service's main process now (a SIGUSR2 upgrade):
+        say nothing more, since a STOPPING=1 of ours would stop the service."""
+        self.close_in_child()
+        self._address = None
+        self.watchdog_interval = None
 
     def close_in_child(self) -> None:
         """A forked child must not talk to systemd in the master's name."""

@@ -7,7 +7,8 @@ the account in the environment).
   it); /connect gets the account's Basic credentials. The logins come through
   X-Forwarded-For from an address of their own (the service trusts 127.0.0.1
   as a proxy), so schemathesis's random failed logins, which reach the
-  per-address limit (429), never lock the hook out.
+  per-address limit (429), never lock the hook out. GET /metrics gets the
+  service's metrics.token (and, as explicit examples, that token and a wrong one).
 - A schema-valid request may still get a 400 that depends on the server's
   state (a taken email, a parent that is not a folder, a cursor not from the
   list's previous page) or on a rule OpenAPI cannot state (a name's limit in
@@ -69,6 +70,9 @@ TRASHED_FILE = os.environ["FM_OPENAPI_TRASHED_FILE"]
 FOLDER = os.environ["FM_OPENAPI_FOLDER"]
 LINK = os.environ["FM_OPENAPI_LINK"]  # a link to TEXT_FILE
 UPLOAD_PARTS = os.environ["FM_OPENAPI_UPLOAD_PARTS"]  # the service's folder of tus part files
+METRICS_TOKEN = os.environ["FM_OPENAPI_METRICS_TOKEN"]  # the service's metrics.token
+# GET /metrics: the right token (200) and a wrong one (401), sent as built.
+METRICS_EXAMPLES = [{"Authorization": f"Bearer {METRICS_TOKEN}"}, {"Authorization": "Bearer not-the-token"}]
 
 # Per operation, the explicit examples on the prepared files: (path parameters, headers[, (media type, body)]).
 _CONTENT_EXAMPLES = [({"id": TEXT_FILE}, {}),  # 200
@@ -181,6 +185,8 @@ class LoginWhenNeeded:
         schemes = _schemes(case)
         if "token" in schemes:
             case.headers["X-Token"] = data
+        elif "metricsToken" in schemes:  # metrics.token, not a user's
+            case.headers["Authorization"] = f"Bearer {METRICS_TOKEN}"
         elif "basic" in schemes:
             case.headers["Authorization"] = BASIC
 
@@ -202,6 +208,11 @@ def before_add_examples(ctx, examples: list) -> None:
                 headers = {**headers, "X-Token": LoginWhenNeeded().get(None, None)}
             case = operation.Case(path_parameters=path_parameters, headers=headers,
                                   **({} if body is None else {"body": body, "media_type": CHUNK_TYPE}))
+            case._has_explicit_auth = True
+            examples.append(case)
+    if operation.label == "GET /metrics":
+        for headers in METRICS_EXAMPLES:
+            case = operation.Case(headers=headers)
             case._has_explicit_auth = True
             examples.append(case)
     if operation.label in UI_EXAMPLES:

@@ -25,7 +25,8 @@ ROUTES = [
     ("GET", "/status"), ("GET", "/stats"), ("POST", "/users"), ("GET", "/connect"),
     ("GET", "/disconnect"), ("GET", "/users/me"), ("POST", "/files"), ("GET", "/files/{id}"),
     ("GET", "/files"), ("PUT", "/files/{id}/publish"), ("PUT", "/files/{id}/unpublish"),
-    ("GET", "/files/{id}/data"), ("GET", "/openapi.json"), ("GET", "/livez"), ("GET", "/readyz"),
+    ("GET", "/files/{id}/data"), ("GET", "/openapi.json"), ("GET", "/metrics"), ("GET", "/livez"),
+    ("GET", "/readyz"),
     # the web UI
     ("GET", "/"), ("GET", "/ui/{version}/{path}"),
     # v2 accounts

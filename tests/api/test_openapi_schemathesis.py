@@ -69,6 +69,9 @@ NOT_REACHED = {("GET /connect", 429)}
 # ... and sign-ups refused while security.signup is closed (the service here
 # has it open; test_v2_accounts closes it).
 NOT_REACHED |= {("POST /users", 403), ("POST /v2/users", 403)}
+# ... and /metrics while metrics.token is not set (the service here has one; tests/metrics has not).
+NOT_REACHED |= {("GET /metrics", 404)}
+METRICS_TOKEN = "schemathesis-metrics-token"
 
 
 @pytest.fixture
@@ -76,7 +79,8 @@ def service(tmp_path: Path):
     (tmp_path / "redis").mkdir()
     (tmp_path / "service").mkdir()
     with private_redis(tmp_path / "redis") as (redis_url, _), \
-            running_service(tmp_path / "service", redis_url, TRUSTED_PROXIES="127.0.0.1") as live:
+            running_service(tmp_path / "service", redis_url, TRUSTED_PROXIES="127.0.0.1",
+                            METRICS_TOKEN=METRICS_TOKEN) as live:
         yield live
 
 
@@ -112,7 +116,8 @@ def _schemathesis(url: str, workdir: Path, upload_parts: Path) -> subprocess.Com
         "PATH": os.environ.get("PATH", ""), "HOME": str(workdir),
         "SCHEMATHESIS_HOOKS": str(HERE / "openapi_hooks.py"),
         "FM_OPENAPI_URL": url, "FM_OPENAPI_EMAIL": EMAIL, "FM_OPENAPI_PASSWORD": PASSWORD,
-        "FM_OPENAPI_HOOK_ADDRESS": HOOK_ADDRESS, "FM_OPENAPI_UPLOAD_PARTS": str(upload_parts), **_prepared_files(url),
+        "FM_OPENAPI_HOOK_ADDRESS": HOOK_ADDRESS, "FM_OPENAPI_UPLOAD_PARTS": str(upload_parts),
+        "FM_OPENAPI_METRICS_TOKEN": METRICS_TOKEN, **_prepared_files(url),
     }
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=TIMEOUT)
 

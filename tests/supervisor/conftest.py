@@ -25,7 +25,7 @@ class Service:
     """One supervisor.py process and what it logged."""
 
     def __init__(self, env: dict[str, str], args: list[str],
-                 command: list[str] | None = None) -> None:
+                 command: list[str] | None = None, pass_fds: tuple[int, ...] = ()) -> None:
         self.port = int(env["PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
         self.events: list[dict[str, Any]] = []
@@ -33,7 +33,7 @@ class Service:
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(
             [*(command or [sys.executable, str(ROOT / "supervisor.py")]), *args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds,
             start_new_session=True,  # its own group: killpg() plays a terminal's Ctrl-C
         )
         self.pgid = self.proc.pid

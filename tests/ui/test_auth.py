@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, Request, Route, expect
+
+from tests.conftest import PROJECT
 
 from .conftest import PASSWORD, TOKEN_KEY, Account, Live, PageWatch, new_account, new_context, open_signed_in, shoot
 
@@ -160,6 +165,18 @@ def test_a_wrong_password_says_so_and_the_button_waits_for_the_answer(page: Page
     expect(button).to_be_enabled()
     assert len(held) == 1
     expect(page).to_have_url(re.compile(r"#/login$"))
+    assert token_in(page) is None
+
+
+def test_a_disabled_account_is_told_so(page: Page, page_watch: PageWatch, live: Live):
+    account = new_account(live)
+    done = subprocess.run([sys.executable, str(PROJECT / "supervisor.py"), "users", "disable", account.email],
+                          env={**os.environ, **live.env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    page_watch.expect_status(401)
+    page.goto("/#/login")
+    fill_login(page, account.email, PASSWORD)
+    expect(page.get_by_role("alert")).to_have_text("This account is disabled: ask the operator.")
     assert token_in(page) is None
 
 

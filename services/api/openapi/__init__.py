@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import health, ui, v1, v2_accounts, v2_files, v2_links, v2_upload, v2_uploads
+from . import health, metrics, ui, v1, v2_accounts, v2_files, v2_links, v2_upload, v2_uploads
 from .parts import COMPONENTS, Json
 
 routes = web.RouteTableDef()
@@ -46,11 +46,13 @@ SPEC: dict[str, Any] = {
                                                      "creation-with-upload, termination, expiration, checksum); "
                                                      "errors carry a stable `code`"},
              {"name": ui.TAG, "description": "The web app: its page and its versioned assets (for browsers)"},
+             {"name": metrics.TAG, "description": "For the people who run it: the node's metrics"},
              {"name": health.TAG, "description": "Liveness and readiness, for load balancers and orchestrators"}],
     "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **v1.SCHEMAS, **v2_accounts.SCHEMAS,
                                              **v2_files.SCHEMAS, **v2_links.SCHEMAS}},
     "paths": {},
 }
+SPEC["components"]["securitySchemes"] = {**COMPONENTS["securitySchemes"], **metrics.SECURITY_SCHEMES}
 
 
 def _add_paths(paths: Json) -> None:
@@ -62,7 +64,7 @@ def _add_paths(paths: Json) -> None:
 
 
 for _surface in (v1.PATHS, v2_accounts.PATHS, v2_files.PATHS, v2_links.PATHS, v2_upload.PATHS,
-                 v2_uploads.PATHS, ui.PATHS, health.PATHS):
+                 v2_uploads.PATHS, ui.PATHS, metrics.PATHS, health.PATHS):
     _add_paths(_surface)
 # A file made on v1 is a v2 document too: what a client may do with it there.
 SPEC["paths"]["/files"]["post"]["responses"]["201"]["links"].update(v2_files.ON_A_FILE, **v2_links.ON_A_FILE,

@@ -101,7 +101,9 @@ PATHS: Json = {
         responses={"201": json_answer("A new token", ref("schemas", "Session")),
                    "400": coded_error("Invalid input", ("Missing email", "invalid"),
                                       ("Invalid password: expected a string", "invalid"), *_JSON_400),
-                   "401": coded_error("Unknown email or wrong password", ("Unauthorized", "unauthorized")),
+                   "401": coded_error("Unknown email or wrong password; or the right ones of an account "
+                                      "the operator disabled", ("Unauthorized", "unauthorized"),
+                                      ("Account disabled", "account_disabled")),
                    "408": V2_BODY_TIMEOUT, "413": _TOO_LARGE, "429": V2_TOO_MANY_ATTEMPTS,
                    "503": V2_UNAVAILABLE, "507": V2_INSUFFICIENT_STORAGE},
     )},

@@ -7,7 +7,7 @@ from base64 import b64decode
 
 from aiohttp import web
 
-from shared.errors import Unauthorized
+from shared.errors import AccountDisabled, Unauthorized
 
 from ..auth import current_user, request_token
 from ..client_address import client_address
@@ -40,7 +40,10 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
 async def connect(request: web.Request) -> web.Response:
     email, password = basic_credentials(request.headers.get("Authorization"))
     address = client_address(request, request.app[SETTINGS].server.trusted_proxies)
-    session = await request.app[ACCOUNTS].log_in(email, password, address)
+    try:
+        session = await request.app[ACCOUNTS].log_in(email, password, address)
+    except AccountDisabled:
+        raise Unauthorized() from None  # v1's contract has one answer for every failed login
     return json_response({"token": session.token})
 
 

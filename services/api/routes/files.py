@@ -19,6 +19,7 @@ from ..auth import current_user
 from ..bodies import BodyReader
 from ..json_upload import UploadBody, UploadScanner
 from ..keys import BLOBS, REDIS, SETTINGS, STORAGE
+from ..metrics import record_upload
 from ..views import file_view, json_response
 
 routes = web.RouteTableDef()
@@ -107,6 +108,7 @@ async def _read_upload(request: web.Request, content: BlobWriter) -> UploadBody:
     async with BodyReader(request, request.app[SETTINGS].server.max_body_size) as body:
         async for chunk in body:
             for piece in scanner.feed(chunk):
+                record_upload(len(piece))
                 await content.write(piece)
     return scanner.end()
 

@@ -17,7 +17,10 @@ export function renderLogin(main) {
     passwordProps: { autocomplete: 'current-password' },
     switchTo: ['No account yet? ', h('a', { href: '#/signup', text: 'Sign up' })],
     send: ({ email, password }) => logIn(email.value, password.value),
-    explain: (error) => (error.status === 401 ? 'Wrong email or password.' : describe(error)),
+    explain: (error) => {
+      if (error.code === 'account_disabled') return 'This account is disabled: ask the operator.';
+      return error.status === 401 ? 'Wrong email or password.' : describe(error);
+    },
   });
 }
 

@@ -1,0 +1,123 @@
+"""`python supervisor.py check`: each thing it checks, found well and found
+broken for real (Redis down, a database from the future, a folder that is a
+file, a full disk), and the exit code that says so."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+from .conftest import Ran, cli
+
+NAMES = ["config", "redis", "database", "folder", "disk"]
+
+
+def checks(done: Ran) -> dict[str, dict]:
+    return {c["name"]: c for c in done.json()["checks"]}
+
+
+def test_all_is_well(env):
+    done = cli(env, "check", "--json")
+    assert done.code == 0, done.stdout + done.stderr
+    assert done.json()["ok"] is True and list(checks(done)) == NAMES
+    found = checks(done)
+    assert found["redis"]["version"].count(".") == 2
+    assert found["config"]["port"] == int(env["PORT"])
+    database = found["database"]
+    assert database["backend"] == ("sqlite" if env["DB_URL"].startswith("sqlite") else "mongodb")
+    assert database["serverVersion"]
+    assert found["disk"]["freeBytes"] > 0
+    assert done.stderr == ""
+
+    text = cli(env, "check")
+    assert text.code == 0
+    assert [line.split()[:2] for line in text.stdout.splitlines()] == [["ok", name] for name in NAMES]
+
+
+def test_an_sqlite_database_reports_its_schema_version(sqlite_env):
+    cli(sqlite_env, "migrate")
+    found = checks(cli(sqlite_env, "check", "--json"))["database"]
+    assert (found["schemaVersion"], found["latestSchemaVersion"], found["pending"]) == (5, 5, [])
+    assert "schema version 5 of 5" in found["detail"]
+
+
+def test_a_pending_migration_is_said_but_is_no_failure(sqlite_env, tmp_path):
+    cli(sqlite_env, "migrate")
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        db.execute("ALTER TABLE users DROP COLUMN disabled")
+        db.execute("PRAGMA user_version = 4")
+    db.close()
+    done = cli(sqlite_env, "check", "--json")
+    assert done.code == 0  # the service migrates at start
+    found = checks(done)["database"]
+    assert found["schemaVersion"] == 4 and len(found["pending"]) == 1 and found["pending"][0].startswith("v5: ")
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:  # and the check changed nothing
+        assert db.execute("PRAGMA user_version").fetchone() == (4,)
+    db.close()
+
+
+def test_redis_down_fails(sqlite_env):
+    done = cli({**sqlite_env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "check", "--json")
+    assert done.code == 1
+    found = checks(done)
+    assert found["redis"]["ok"] is False and "ConnectionError" in found["redis"]["detail"]
+    assert all(found[name]["ok"] for name in NAMES if name != "redis")
+    assert "check redis failed" in done.stderr
+
+
+def test_a_database_newer_than_this_service_fails(sqlite_env, tmp_path):
+    cli(sqlite_env, "migrate")
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        db.execute("PRAGMA user_version = 99")
+    db.close()
+    done = cli(sqlite_env, "check")
+    assert done.code == 1
+    assert "FAIL  database" in done.stdout and "newer than this service knows" in done.stdout
+
+
+def test_a_folder_that_is_a_file_fails(sqlite_env, tmp_path):
+    (tmp_path / "not-a-folder").write_text("")
+    done = cli({**sqlite_env, "FOLDER_PATH": str(tmp_path / "not-a-folder")}, "check", "--json")
+    assert done.code == 1
+    assert checks(done)["folder"]["ok"] is False and "not a folder" in checks(done)["folder"]["detail"]
+
+
+def test_a_missing_folder_is_fine_when_it_can_be_created(sqlite_env, tmp_path):
+    done = cli({**sqlite_env, "FOLDER_PATH": str(tmp_path / "a" / "b")}, "check", "--json")
+    assert done.code == 0 and "created at start" in checks(done)["folder"]["detail"]
+    assert not (tmp_path / "a").exists()  # a check changes nothing
+
+
+def test_a_nearly_full_disk_fails(sqlite_env, tmpfs):
+    small = tmpfs("50m")  # under the 100 MiB a check asks for
+    done = cli({**sqlite_env, "FOLDER_PATH": str(small / "files")}, "check", "--json")
+    assert done.code == 1
+    disk = checks(done)["disk"]
+    assert disk["ok"] is False and disk["freeBytes"] <= 50 * 1024 * 1024 and "uploads will fail" in disk["detail"]
+    assert checks(done)["folder"]["ok"] is True
+
+
+def test_no_secret_is_shown(sqlite_env):
+    secret_env = {**sqlite_env, "METRICS_TOKEN": "metrics-secret-123",
+                  "REDIS_URL": f"redis://someone:redis-secret-456@127.0.0.1:{free_port()}/0"}
+    done = cli(secret_env, "check", "--json")
+    assert done.code == 1  # nobody at that address
+    for secret in ("metrics-secret-123", "redis-secret-456"):
+        assert secret not in done.stdout and secret not in done.stderr
+    assert checks(done)["config"]["metricsToken"] == "set"
+
+
+@pytest.mark.parametrize("setting", [{"PORT": "nope"}, {"DB_URL": "postgres://x"}])
+def test_a_configuration_that_does_not_load_exits_2(sqlite_env, setting):
+    done = cli({**sqlite_env, **setting}, "check")
+    assert (done.code, done.stdout) == (2, "")
+    assert "configuration error" in done.stderr
+
+
+def test_help_says_what_it_checks(sqlite_env: dict[str, str], tmp_path: Path):
+    done = cli(sqlite_env, "check", "--help")
+    assert done.code == 0 and "without changing anything" in done.stdout and "--json" in done.stdout

@@ -1,0 +1,100 @@
+"""`python supervisor.py migrate`: what it applies, that it is idempotent,
+that nodes running it at once are safe, and that it refuses a database from
+a newer version."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+from shared.storage import open_storage
+from shared.storage.sqlite_migrations import LATEST
+
+from .conftest import acli, cli
+
+
+def test_a_new_sqlite_database_gets_every_migration_in_order(sqlite_env, tmp_path):
+    done = cli(sqlite_env, "migrate", "--json")
+    assert done.code == 0, done.stderr
+    result = done.json()
+    assert (result["backend"], result["fromVersion"], result["toVersion"]) == ("sqlite", 0, LATEST)
+    assert [step.split(":")[0] for step in result["applied"]] == [f"v{n}" for n in range(1, LATEST + 1)]
+    assert result["failed"] == []
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (LATEST,)
+    db.close()
+
+    again = cli(sqlite_env, "migrate")
+    assert again.code == 0
+    assert again.stdout == f"{sqlite_env['DB_URL']}: schema version {LATEST}, nothing to migrate\n"
+
+
+async def test_an_older_database_gets_the_missing_ones_and_keeps_its_data(sqlite_env, tmp_path):
+    storage = await open_storage(sqlite_env["DB_URL"])
+    user = await storage.create_user("old@example.com", "hash")
+    await storage.close()
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:  # as version 4 left it
+        db.execute("ALTER TABLE users DROP COLUMN disabled")
+        db.execute("PRAGMA user_version = 4")
+    db.close()
+
+    done = await acli(sqlite_env, "migrate")
+    assert done.code == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"{sqlite_env['DB_URL']}: schema version 4 -> {LATEST}"
+    assert lines[1].startswith("  applied v5: ") and len(lines) == 2
+
+    storage = await open_storage(sqlite_env["DB_URL"])
+    try:
+        kept = await storage.user_by_id(user.id)
+        assert kept is not None and kept.email == "old@example.com" and kept.disabled is False
+    finally:
+        await storage.close()
+
+
+async def test_nodes_migrating_at_once_apply_each_migration_once(sqlite_env):
+    """Four processes on one new database: one applies everything, under the
+    database's write lock; the others wait for it and find nothing to do."""
+    runs = await asyncio.gather(*(acli(sqlite_env, "migrate", "--json") for _ in range(4)))
+    assert [run.code for run in runs] == [0, 0, 0, 0], [run.stderr for run in runs]
+    applied = sorted(len(run.json()["applied"]) for run in runs)
+    assert applied == [0, 0, 0, LATEST]
+    assert {run.json()["toVersion"] for run in runs} == {LATEST}
+
+
+def test_a_database_from_a_newer_version_is_refused(sqlite_env, tmp_path):
+    cli(sqlite_env, "migrate")
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        db.execute(f"PRAGMA user_version = {LATEST + 1}")
+    db.close()
+    done = cli(sqlite_env, "migrate", "--json")
+    assert (done.code, done.stdout) == (1, "")
+    assert f"schema version {LATEST + 1}, newer than this service knows" in done.stderr
+
+
+def test_mongodb_gets_its_indexes_once(mongo_db_url, sqlite_env):
+    sqlite_env = {**sqlite_env, "DB_URL": mongo_db_url}
+    before = cli(sqlite_env, "check", "--json").json()["checks"][2]
+    assert before["name"] == "database" and len(before["pending"]) > 0
+
+    done = cli(sqlite_env, "migrate", "--json")
+    assert done.code == 0, done.stderr
+    result = done.json()
+    assert (result["backend"], result["fromVersion"], result["toVersion"]) == ("mongodb", None, None)
+    assert sorted(result["applied"]) == sorted(before["pending"]) and result["failed"] == []
+    assert "users.emailKey_1" in result["applied"]
+
+    again = cli(sqlite_env, "migrate")
+    assert again.code == 0 and again.stdout.endswith("every index present, nothing to migrate\n")
+    assert cli(sqlite_env, "check", "--json").json()["checks"][2]["pending"] == []
+
+
+def test_an_unreachable_database_is_a_problem(sqlite_env):
+    done = cli({**sqlite_env, "DB_URL": "mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=500"}, "migrate")
+    assert (done.code, done.stdout) == (1, "")
+    assert "does not answer" in done.stderr
+
+
+def test_help_says_what_it_does(sqlite_env):
+    done = cli(sqlite_env, "migrate", "--help")
+    assert done.code == 0 and "at the same time" in " ".join(done.stdout.split()) and "--json" in done.stdout
