@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..supervision.process import resident_memory
+
 LIST = "processes.json"
 MASTER = "master"
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class Process(Protocol):
@@ -43,15 +44,6 @@ def read_processes(directory: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {"processes": [], "kinds": []}
     return listing if isinstance(listing, dict) else {"processes": [], "kinds": []}
-
-
-def resident_memory(pid: int) -> int | None:
-    """Bytes of `pid`'s resident memory, None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def live(listing: dict[str, Any]) -> Iterator[tuple[int, str, int]]:

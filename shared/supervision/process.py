@@ -10,6 +10,7 @@ import signal
 
 from setproctitle import setproctitle
 
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -20,6 +21,15 @@ def _prctl(option: int, value: int) -> bool:
         return libc.prctl(option, value, 0, 0, 0) == 0
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         return False
+
+
+def resident_memory(pid: int) -> int | None:
+    """Bytes of `pid`'s resident memory (None: gone, or no /proc)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def set_title(title: str) -> None:

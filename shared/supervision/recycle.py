@@ -35,6 +35,7 @@ from ..logging import get_logger
 from ..metrics import supervision as supervision_metrics
 from .children import Child
 from .policy import STABLE_AFTER
+from .process import resident_memory
 
 if TYPE_CHECKING:
     from .master import Master
@@ -48,7 +49,6 @@ MEMORY_MIN_AGE = STABLE_AFTER  # a worker that ran this long is recycled for mem
 RETRY_FIRST = 1.0
 RETRY_MAX = 60.0
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 # --- the worker's side ---------------------------------------------------------
@@ -74,15 +74,6 @@ async def watch_requests(count: Callable[[], int], limit: int, ask: Callable[[],
 
 
 # --- the master's side ---------------------------------------------------------
-def rss_of(pid: int) -> int | None:
-    """Resident memory of `pid` in bytes (None: gone, or no /proc)."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 @dataclass
 class _Recycle:
     old: Child
@@ -199,7 +190,7 @@ class Recycler:
         for child in list(self.master.children.values()):
             if child.kind != "api" or not child.ready or child.retiring or child.pid in self._by_old:
                 continue
-            rss = rss_of(child.pid)
+            rss = resident_memory(child.pid)
             if rss is None or rss <= limit:
                 self._sampled.add(child.pid)
                 continue

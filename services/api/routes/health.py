@@ -46,7 +46,8 @@ def _folder_answers(folder: Path) -> bool:
     return True
 
 
-async def _within(probe, timeout: float) -> bool:
+async def answers_within(probe, timeout: float) -> bool:
+    """Whether `probe` (an awaitable) came back truthy within `timeout`; any failure is a no."""
     try:
         async with asyncio.timeout(timeout):
             return bool(await probe)
@@ -66,8 +67,8 @@ async def readyz(request: web.Request) -> web.Response:
         return json_response({"draining": True}, status=503)
     timeout = app[SETTINGS].server.readiness_timeout
     redis, db, blobs = await asyncio.gather(
-        _within(app[REDIS].ping(), timeout),
-        _within(app[STORAGE].ping(timeout), timeout),
+        answers_within(app[REDIS].ping(), timeout),
+        answers_within(app[STORAGE].ping(timeout), timeout),
         app[_BLOBS_PROBE](timeout),
     )
     if app[DRAIN].active:  # the stop began while the backends were asked

@@ -8,26 +8,18 @@ from aiohttp import web
 
 from ..keys import REDIS, STORAGE
 from ..views import json_response
+from .health import answers_within
 
 routes = web.RouteTableDef()
 
 _PING_TIMEOUT = 1.0
 
 
-async def _answers(probe) -> bool:
-    # asyncio.timeout, not wait_for/gather: no task per probe on a hot health check.
-    try:
-        async with asyncio.timeout(_PING_TIMEOUT):
-            return bool(await probe)
-    except Exception:  # noqa: BLE001 - any failure means "does not answer right now"
-        return False
-
-
 @routes.get("/status")
 async def status(request: web.Request) -> web.Response:
     """Always 200, so a load balancer can read which backend is down."""
-    redis_ok = await _answers(request.app[REDIS].ping())
-    db_ok = await _answers(request.app[STORAGE].ping())
+    redis_ok = await answers_within(request.app[REDIS].ping(), _PING_TIMEOUT)
+    db_ok = await answers_within(request.app[STORAGE].ping(), _PING_TIMEOUT)
     return json_response({"redis": redis_ok, "db": db_ok})
 
 
