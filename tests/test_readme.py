@@ -124,6 +124,15 @@ def test_every_sh_block_is_run_by_this_module():
     assert starting and workers and suite and operator_blocks()
 
 
+def test_every_setting_is_in_the_configuration_table():
+    config = (ROOT / "config.toml").read_text()
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Configuration"):readme.index("\n## ", readme.index("## Configuration") + 1)]
+    names = re.findall(r"^\w+\s*=.*?#\s*([A-Z][A-Z0-9_]+)", config, re.M)
+    assert len(names) > 40
+    assert [name for name in names if f"`{name}`" not in table] == []
+
+
 def test_the_system_install_names_files_that_exist():
     """What can be checked of an install that needs root and systemd: every
     file of the checkout it copies or runs is there (the units themselves are
