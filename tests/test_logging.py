@@ -45,7 +45,9 @@ class RecordingStdout(io.TextIOWrapper):
 
 @contextlib.contextmanager
 def recording() -> Iterator[RecordingStdout]:
-    """sys.stdout replaced inside the test body (pytest swaps its own in between phases)."""
+    """sys.stdout replaced inside the test body (pytest swaps its own in between phases).
+    What earlier tests left held (a folded warning, buffered lines) goes out first, elsewhere."""
+    flush_logs()
     out = RecordingStdout()
     with contextlib.redirect_stdout(out):
         yield out
