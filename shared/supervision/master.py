@@ -23,7 +23,7 @@ from .child import ChildContext
 from .children import Child, ChildTarget, fork_child, title_of
 from .notify import Notifier
 from .policy import Backoff, CrashWindow
-from .process import set_title
+from .process import describe_exit, set_title
 from .recycle import Recycler
 from .upgrade import Upgrade
 
@@ -48,19 +48,6 @@ def api_count(settings: Settings) -> int:
 
 def job_count(settings: Settings) -> int:
     return settings.worker.processes
-
-
-def _describe(status: int) -> tuple[dict, str]:
-    """waitpid status -> log fields and a phrase for humans."""
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:  # a real-time signal has no name
-            name = str(sig)
-        return {"signal": name}, f"killed by {name}"
-    code = os.waitstatus_to_exitcode(status)
-    return {"code": code}, f"exited with code {code}"
 
 
 class Master:
@@ -237,7 +224,7 @@ class Master:
             self._forget(child)
             supervision_metrics.child_exited(pid)
             supervision_metrics.children_changed(self.children.values())
-            fields, cause = _describe(status)
+            fields, cause = describe_exit(status)
             crashed = not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
             log.info("child.exit", pid=pid, kind=child.kind, index=child.index,
                      generation=child.generation, expected=child.retiring or self.grace.stopping,

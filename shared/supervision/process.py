@@ -23,6 +23,19 @@ def _prctl(option: int, value: int) -> bool:
         return False
 
 
+def describe_exit(status: int) -> tuple[dict, str]:
+    """A waitpid status -> log fields and a phrase for humans ("killed by SIGKILL")."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:  # a real-time signal has no name
+            name = str(sig)
+        return {"signal": name}, f"killed by {name}"
+    code = os.waitstatus_to_exitcode(status)
+    return {"code": code}, f"exited with code {code}"
+
+
 def resident_memory(pid: int) -> int | None:
     """Bytes of `pid`'s resident memory (None: gone, or no /proc)."""
     try:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..logging import get_logger
 from .activation import LISTEN_FDS_START
+from .process import describe_exit
 
 if TYPE_CHECKING:
     from .master import Master
@@ -57,14 +58,6 @@ def upgrading_from(env: Mapping[str, str] | None = None) -> int | None:
     """The old master's pid when this process was started by a SIGUSR2 upgrade."""
     value = (os.environ if env is None else env).get(ENV_FROM, "")
     return int(value) if value.isdigit() else None
-
-
-def _cause(status: int) -> tuple[dict, str]:
-    if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        return {"signal": name}, f"was killed by {name}"
-    code = os.waitstatus_to_exitcode(status)
-    return {"code": code}, f"exited with code {code}"
 
 
 class Upgrade:
@@ -219,7 +212,7 @@ class Upgrade:
 
     def reaped(self, pid: int, status: int) -> bool:
         """The master reaped `pid`, none of its children: ours? (True if so)."""
-        fields, cause = _cause(status)
+        fields, cause = describe_exit(status)
         if pid == self.pending:
             expected = self._stopping_it
             self._clear()
