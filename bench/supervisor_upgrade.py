@@ -168,17 +168,9 @@ def upgrade_ours(env: dict[str, str], workers: int, tmp: str) -> dict:
                       60, "upgrade.start")
         new_master = start["pid"]
         ready = _wait(lambda: first("master.ready", pid=new_master), 120, "the new master ready")
-        code = proc.wait(120)
-        old_gone = time.time()
-        time.sleep(2)
-        load.stop()
-        return _figures(load, signalled, ready, old_gone, code)
+        return _after_hand_over(proc, load, signalled, ready)
     finally:
-        if new_master is not None:
-            _stop_pid(new_master)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(40)
+        _stop_both(proc, new_master)
 
 
 def upgrade_gunicorn(env: dict[str, str], workers: int, tmp: str) -> dict:
@@ -215,17 +207,26 @@ def upgrade_gunicorn(env: dict[str, str], workers: int, tmp: str) -> dict:
         ready = max(_wait(lambda: (r := ready_under(new_master)) and len(r) >= workers and r,
                           120, "gunicorn's new workers"))
         proc.send_signal(signal.SIGTERM)  # the operator's part: the old master goes, gracefully
-        code = proc.wait(120)
-        old_gone = time.time()
-        time.sleep(2)
-        load.stop()
-        return _figures(load, signalled, ready, old_gone, code)
+        return _after_hand_over(proc, load, signalled, ready)
     finally:
-        if new_master is not None:
-            _stop_pid(new_master)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(40)
+        _stop_both(proc, new_master)
+
+
+def _after_hand_over(proc: subprocess.Popen, load: Load, signalled: float, ready: float) -> dict:
+    """The old master's exit, two more seconds of load, the figures."""
+    code = proc.wait(120)
+    old_gone = time.time()
+    time.sleep(2)
+    load.stop()
+    return _figures(load, signalled, ready, old_gone, code)
+
+
+def _stop_both(proc: subprocess.Popen, new_master: int | None) -> None:
+    if new_master is not None:
+        _stop_pid(new_master)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(40)
 
 
 def _figures(load: Load, signalled: float, ready: float, old_gone: float, code: int) -> dict:

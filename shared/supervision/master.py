@@ -23,7 +23,7 @@ from .child import ChildContext
 from .children import Child, ChildTarget, fork_child, title_of
 from .notify import Notifier
 from .policy import Backoff, CrashWindow
-from .process import describe_exit, set_title
+from .process import describe_exit, read_pipe, set_title
 from .recycle import Recycler
 from .upgrade import Upgrade
 
@@ -188,12 +188,9 @@ class Master:
             self._spawn(kind, index, self._target_generation())
 
     def _on_pipe(self, child: Child) -> None:
-        try:
-            data = os.read(child.fd, 4096)
-        except BlockingIOError:
+        data = read_pipe(child.fd, 4096)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:  # the child closed its end: it is exiting; SIGCHLD follows
             assert self._loop is not None
             self._loop.remove_reader(child.fd)

@@ -23,6 +23,17 @@ def _prctl(option: int, value: int) -> bool:
         return False
 
 
+def read_pipe(fd: int, size: int) -> bytes | None:
+    """What a non-blocking pipe holds: None if nothing yet, b"" once the other
+    end is closed (or the pipe broke)."""
+    try:
+        return os.read(fd, size)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
 def describe_exit(status: int) -> tuple[dict, str]:
     """A waitpid status -> log fields and a phrase for humans ("killed by SIGKILL")."""
     if os.WIFSIGNALED(status):

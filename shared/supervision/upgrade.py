@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..logging import get_logger
 from .activation import LISTEN_FDS_START
-from .process import describe_exit
+from .process import describe_exit, read_pipe
 
 if TYPE_CHECKING:
     from .master import Master
@@ -168,12 +168,9 @@ class Upgrade:
 
     def _on_pipe(self) -> None:
         assert self._pipe is not None
-        try:
-            data = os.read(self._pipe, 64)
-        except BlockingIOError:
+        data = read_pipe(self._pipe, 64)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if data.startswith(_READY) and self.pending is not None and not self._stopping_it:
             self._hand_over(self.pending)
         elif not data:
