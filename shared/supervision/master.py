@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from socket import socket
 
-from ..config import ConfigError, Settings, cpu_count
+from ..config import Settings, cpu_count
 from ..grace import Grace
 from ..logging import get_logger
 from ..metrics import supervision as supervision_metrics
@@ -25,6 +25,7 @@ from .notify import Notifier
 from .policy import Backoff, CrashWindow
 from .process import describe_exit, read_pipe, set_title
 from .recycle import Recycler
+from .reload import Reload
 from .upgrade import Upgrade
 
 log = get_logger("supervisor")
@@ -74,14 +75,13 @@ class Master:
         self._due: dict[tuple[str, int], float] = {}  # slot -> when to (re)spawn
         self._crashes = CrashWindow(sup.crash_limit, sup.crash_window)
         self._ready_announced = False
-        self._reloading: int | None = None  # the generation being brought up
-        self._before_reload: tuple[Settings, dict[str, int]] = (settings, {})
         self._reason = ""
         self._all_gone = asyncio.Event()
         self._last_watchdog = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.upgrade = Upgrade(self)  # SIGUSR2: a new master from the code on disk
         self.recycler = Recycler(self)
+        self.reload = Reload(self)  # SIGHUP
 
     # --- wiring ---------------------------------------------------------------
     def _counts(self, settings: Settings) -> dict[str, int]:
@@ -99,7 +99,7 @@ class Master:
         grace.on_exit(self._exit)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_stop_signal, sig)
-        loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
+        loop.add_signal_handler(signal.SIGHUP, self.reload.on_signal)
         loop.add_signal_handler(signal.SIGTTIN, self._scale, +1)
         loop.add_signal_handler(signal.SIGTTOU, self._scale, -1)
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
@@ -133,14 +133,6 @@ class Master:
             self.grace.force()
         else:
             self.shutdown(0, reason=f"signal {name}")
-
-    def _on_reload_signal(self) -> None:
-        if self.grace.stopping:
-            return
-        if self._reloading is not None:
-            log.warning("reload.busy", generation=self._reloading)
-            return
-        self._reload()
 
     # --- children ---------------------------------------------------------------
     def _now(self) -> float:
@@ -246,8 +238,8 @@ class Master:
     def _after_exit(self, child: Child, crashed: bool, cause: str) -> None:
         if self.grace.stopping or child.retiring:
             return
-        if crashed and self._reloading is not None and child.generation == self._reloading:
-            self._abort_reload(child, cause)
+        if crashed and self.reload.generation is not None and child.generation == self.reload.generation:
+            self.reload.abort(child, cause)
             return
         if child.generation < self._target_generation():
             return  # a reload is bringing up its successor
@@ -273,7 +265,7 @@ class Master:
         self._spawn_due()
 
     def _target_generation(self) -> int:
-        return self._reloading or self.generation
+        return self.reload.generation or self.generation
 
     def _current(self, slot: tuple[str, int]) -> Child | None:
         target = self._target_generation()
@@ -284,7 +276,7 @@ class Master:
 
     def may_recycle(self, child: Child) -> bool:
         """Not while stopping or reloading (a reload replaces it anyway), nor a child on its way out."""
-        return (not self.grace.stopping and self._reloading is None and not child.retiring
+        return (not self.grace.stopping and self.reload.generation is None and not child.retiring
                 and child.generation == self.generation and child.index <= self.counts.get(child.kind, 0))
 
     def _retire(self, child: Child, sig: int = signal.SIGTERM) -> None:
@@ -350,8 +342,8 @@ class Master:
             log.info("master.ready", pid=os.getpid(), children=len(self.children))
             self.notify.send("READY=1", self._status_line("serving"))
             self.upgrade.announce_ready()  # when started by SIGUSR2: take over now
-        if self._reloading is not None and self._all_ready(self._reloading):
-            self._finish_reload()
+        if self.reload.generation is not None and self._all_ready(self.reload.generation):
+            self.reload.finish()
 
     def _status(self, what: str) -> None:
         self.notify.send(self._status_line(what))
@@ -362,62 +354,13 @@ class Master:
         return f"STATUS={what}: {api} api workers, {job} job workers"
 
     # --- reload and scaling ------------------------------------------------------
-    def _reload(self) -> None:
-        log.info("reload.start", generation=self.generation + 1)
-        self.notify.send("RELOADING=1", "STATUS=reloading")
-        try:
-            new = self._reload_settings()
-        except ConfigError as exc:
-            log.error("reload.failed", error=str(exc))
-            self.notify.send("READY=1", self._status_line("serving (reload failed)"))
-            return
-        if (new.server.host, new.server.port) != (self.settings.server.host, self.settings.server.port):
-            log.warning("reload.address_kept", reason="the listening socket is bound once",
-                        host=self.settings.server.host, port=self.settings.server.port)
-        self._before_reload = (self.settings, dict(self.counts))
-        self.settings = new
-        self._crashes = CrashWindow(new.supervisor.crash_limit, new.supervisor.crash_window)
-        self.grace.timeout(new.supervisor.graceful_timeout)
-        self.counts = self._counts(new)
-        self._reloading = self.generation + 1
-        self._due.clear()
-        for kind, count in self.counts.items():
-            for index in range(1, count + 1):
-                self._spawn(kind, index, self._reloading)
-                supervision_metrics.restarted(kind, "reload")
-        self._check_progress()
-
-    def _abort_reload(self, child: Child, cause: str) -> None:
-        """A new child crashed before the reload finished: the old ones (still
-        serving) stay, the new ones go, the old settings come back."""
-        generation = self._reloading
-        log.error("reload.failed", error=f"new {child.name} {cause}", generation=generation)
-        for other in list(self.children.values()):
-            if other.generation == generation and not other.retiring:
-                self._retire(other)
-        self.settings, self.counts = self._before_reload
-        sup = self.settings.supervisor
+    def _apply(self, settings: Settings, counts: dict[str, int]) -> None:
+        """Settings (and the children counts) a reload brings, or its abort brings back."""
+        self.settings, self.counts = settings, counts
+        sup = settings.supervisor
         self._crashes = CrashWindow(sup.crash_limit, sup.crash_window)
         self.grace.timeout(sup.graceful_timeout)
-        self._reloading = None
         self._due.clear()
-        for kind, count in self.counts.items():  # any old slot that died meanwhile
-            for index in range(1, count + 1):
-                if self._current((kind, index)) is None:
-                    self._due[(kind, index)] = self._now()
-        self._spawn_due()
-        self.notify.send("READY=1", self._status_line("serving (reload failed)"))
-
-    def _finish_reload(self) -> None:
-        generation = self._reloading
-        assert generation is not None
-        for child in list(self.children.values()):
-            if child.generation < generation and not child.retiring:
-                self._retire(child)
-        self.generation = generation
-        self._reloading = None
-        log.info("reload.done", generation=generation)
-        self.notify.send("READY=1", self._status_line("serving"))
 
     def _scale(self, step: int) -> None:
         if self.grace.stopping or "api" not in self.counts:
