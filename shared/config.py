@@ -25,6 +25,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = "data/files"
 ORIGINAL_FOLDER = "/tmp/files_manager"
 _CREDENTIALS_IN_URL = re.compile(r"//[^@/]*@")
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+# An S3 bucket name (the rules all S3-compatible stores accept): 3-63 of a-z 0-9 . -
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
 
 
@@ -77,11 +80,28 @@ class StorageSettings:
     write_timeout: float = _env("DB_WRITE_TIMEOUT", min=0.01)
     max_file_size: int = _env("MAX_FILE_SIZE", min=1)  # bytes of one file (v2, tus): else 413
     default_quota: int = _env("DEFAULT_QUOTA", min=0)  # bytes per user, live + trashed; 0 = unlimited
+    # "auto": missing schema migrations are applied at start (under the database's lock);
+    # "manual": a node refuses to start on an old schema (`python supervisor.py migrate` first).
+    migrate: str = _env("DB_MIGRATE", choices=("auto", "manual"))
+    blob_url: str = _env("BLOB_URL")  # s3://bucket/prefix; "" = folder_path
+    s3_endpoint_url: str = _env("S3_ENDPOINT_URL")  # "" = AWS; else MinIO, Ceph, R2, ...
+
+
+@dataclass(frozen=True)
+class BlobSettings:
+    """Content in an S3-compatible store (storage.blob_url = s3://...)."""
+
+    redirect_downloads: bool = _env("BLOBS_REDIRECT_DOWNLOADS")  # content as a 302 to a presigned URL
+    presign_expiry: int = _env("BLOBS_PRESIGN_EXPIRY", min=1, max=604800)  # seconds a presigned URL works
+    s3_addressing_style: str = _env("S3_ADDRESSING_STYLE", choices=("auto", "path", "virtual"))
+    part_size: int = _env("BLOBS_PART_SIZE", min=5 * 1024 * 1024, max=64 * 1024 * 1024)  # multipart upload
 
 
 @dataclass(frozen=True)
 class RedisSettings:
-    url: str = _env("REDIS_URL")
+    url: str = _env("REDIS_URL")  # redis://, rediss://, unix:// or redis+sentinel://host:26379,host2/master/0
+    # When the master has replicas, an enqueue waits (WAIT 1) this long for one to hold the job; 0 = never waits.
+    replica_wait_timeout: float = _env("REDIS_REPLICA_WAIT_TIMEOUT", min=0.0)
 
 
 @dataclass(frozen=True)
@@ -158,6 +178,7 @@ class LogSettings:
 class Settings:
     server: ServerSettings
     storage: StorageSettings
+    blobs: BlobSettings
     redis: RedisSettings
     security: SecuritySettings
     worker: WorkerSettings
@@ -208,12 +229,19 @@ def _coerce(where: str, raw: Any, typ: Any, meta: Mapping[str, Any]) -> Any:
     """Turn a TOML or environment value into the field's type, checking its bounds."""
     if "item" in meta:
         return _coerce_list(where, raw, meta)
-    typ = {"int": int, "float": float, "str": str, "Path": Path}.get(typ, typ)
+    typ = {"int": int, "float": float, "str": str, "Path": Path, "bool": bool}.get(typ, typ)
     try:
-        if typ is int:
+        if typ is bool:
+            if isinstance(raw, str) and raw.strip().lower() in _BOOLEANS:
+                value: Any = _BOOLEANS[raw.strip().lower()]
+            elif isinstance(raw, bool):
+                value = raw
+            else:
+                raise ValueError
+        elif typ is int:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError
-            value: Any = int(raw.strip()) if isinstance(raw, str) else int(raw)
+            value = int(raw.strip()) if isinstance(raw, str) else int(raw)
         elif typ is float:
             if isinstance(raw, bool):
                 raise ValueError
@@ -230,7 +258,8 @@ def _coerce(where: str, raw: Any, typ: Any, meta: Mapping[str, Any]) -> Any:
                 raise ValueError
             value = raw
     except (TypeError, ValueError):
-        kind = {int: "a whole number", float: "a number", Path: "a path"}.get(typ, "a string")
+        kind = {int: "a whole number", float: "a number", Path: "a path",
+                bool: "true or false"}.get(typ, "a string")
         raise ConfigError(f"{where}: {raw!r} is not {kind}") from None
     if "min" in meta and value < meta["min"]:
         raise ConfigError(f"{where}: {raw!r} is below the minimum {meta['min']}")
@@ -273,6 +302,8 @@ def redact(url: str) -> str:
 def _check_db_url(url: str) -> None:
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         return
+    if url.startswith(("postgresql://", "postgres://")) and len(url.split("://", 1)[1]) > 0:
+        return  # asyncpg parses the rest at start; a bad URL is a start-up check's error
     if url.startswith("mongodb+srv://"):
         return  # checking it means a DNS look-up: left to the start-up check
     if url.startswith("mongodb://"):
@@ -284,8 +315,28 @@ def _check_db_url(url: str) -> None:
             raise ConfigError(f"storage.db_url (DB_URL): invalid MongoDB URL: {exc}") from None
         return
     raise ConfigError(
-        f"storage.db_url (DB_URL): {url!r} is neither sqlite:///path nor mongodb://..."
+        f"storage.db_url (DB_URL): {redact(url)!r} is none of sqlite:///path, postgresql://... or mongodb://..."
     )
+
+
+def blob_location(url: str) -> tuple[str, str]:
+    """`s3://bucket/prefix` as (bucket, prefix), the prefix without slashes at
+    either end ("" for the bucket's top). ValueError saying what is wrong."""
+    if not url.startswith("s3://"):
+        raise ValueError(f"{url!r} is not s3://bucket/prefix")
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise ValueError(f"{bucket!r} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
+    return bucket, prefix.strip("/")
+
+
+def _check_blob_url(url: str) -> None:
+    if url == "":
+        return
+    try:
+        blob_location(url)
+    except ValueError as exc:
+        raise ConfigError(f"storage.blob_url (BLOB_URL): {exc}") from None
 
 
 def load_settings(
@@ -341,6 +392,7 @@ def load_settings(
 
     settings = Settings(**sections, source=path.resolve())
     _check_db_url(settings.storage.db_url)
+    _check_blob_url(settings.storage.blob_url)
     return settings
 
 

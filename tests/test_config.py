@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import PROJECT_ROOT, ConfigError, is_volatile, load_settings
+from shared.config import PROJECT_ROOT, ConfigError, blob_location, is_volatile, load_settings
 
 
 def test_defaults_from_config_toml():
@@ -92,7 +92,16 @@ def test_relative_folder_is_relative_to_the_project():
         ({"API_WORKERS": "-1"}, "server.workers (API_WORKERS): '-1' is below the minimum 0"),
         ({"GRACEFUL_TIMEOUT": "soon"}, "supervisor.graceful_timeout (GRACEFUL_TIMEOUT): 'soon' is not a number"),
         ({"LOG_LEVEL": "loud"}, "log.level (LOG_LEVEL): 'loud' is not one of debug, info, warning, error"),
-        ({"DB_URL": "postgres://x"}, "storage.db_url (DB_URL): 'postgres://x' is neither sqlite:///path nor mongodb://..."),
+        ({"DB_URL": "mysql://x"},
+         "storage.db_url (DB_URL): 'mysql://x' is none of sqlite:///path, postgresql://... or mongodb://..."),
+        ({"DB_URL": "mysql://root:hunter2@x/db"},
+         "storage.db_url (DB_URL): 'mysql://***@x/db' is none of sqlite:///path, postgresql://... or mongodb://..."),
+        ({"BLOB_URL": "s3://Big_Bucket/x"},
+         "storage.blob_url (BLOB_URL): 'Big_Bucket' is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')"),
+        ({"BLOB_URL": "/srv/files"}, "storage.blob_url (BLOB_URL): '/srv/files' is not s3://bucket/prefix"),
+        ({"BLOBS_REDIRECT_DOWNLOADS": "maybe"},
+         "blobs.redirect_downloads (BLOBS_REDIRECT_DOWNLOADS): 'maybe' is not true or false"),
+        ({"BLOBS_PART_SIZE": "1048576"}, "blobs.part_size (BLOBS_PART_SIZE): '1048576' is below the minimum 5242880"),
         ({"DB_HOST": "h", "DB_PORT": "x"}, "DB_PORT: 'x' is not a port number"),
     ],
 )
@@ -133,3 +142,21 @@ def test_settings_are_frozen():
     s = load_settings(env={})
     with pytest.raises(AttributeError):
         s.server.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("raw, value", [("true", True), ("1", True), ("on", True), ("False", False), ("0", False)])
+def test_a_switch_reads_the_usual_spellings(raw, value):
+    assert load_settings(env={"BLOBS_REDIRECT_DOWNLOADS": raw}).blobs.redirect_downloads is value
+
+
+@pytest.mark.parametrize("url, bucket, prefix", [
+    ("s3://files", "files", ""), ("s3://files/", "files", ""), ("s3://my.files-1/a/b/", "my.files-1", "a/b"),
+])
+def test_a_blob_url_names_a_bucket_and_a_prefix(url, bucket, prefix):
+    assert load_settings(env={"BLOB_URL": url}).storage.blob_url == url
+    assert blob_location(url) == (bucket, prefix)
+
+
+@pytest.mark.parametrize("url", ["postgresql://fm@db.internal:5432/files", "postgres://localhost/files"])
+def test_a_postgresql_url_is_taken(url):
+    assert load_settings(env={"DB_URL": url}).storage.db_url == url

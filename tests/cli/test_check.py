@@ -111,7 +111,7 @@ def test_no_secret_is_shown(sqlite_env):
     assert checks(done)["config"]["metricsToken"] == "set"
 
 
-@pytest.mark.parametrize("setting", [{"PORT": "nope"}, {"DB_URL": "postgres://x"}])
+@pytest.mark.parametrize("setting", [{"PORT": "nope"}, {"DB_URL": "mysql://x"}])
 def test_a_configuration_that_does_not_load_exits_2(sqlite_env, setting):
     done = cli({**sqlite_env, **setting}, "check")
     assert (done.code, done.stdout) == (2, "")
