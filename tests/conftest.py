@@ -24,6 +24,9 @@ import redis
 from shared.config import Settings, load_settings
 from shared.supervision.process import become_subreaper, descendants, reap_zombies
 
+# PostgreSQL databases, an S3 endpoint, Redis Sentinel: fixtures of their own modules.
+pytest_plugins = ["tests.engines.postgres", "tests.engines.s3", "tests.engines.sentinel"]
+
 TESTS = Path(__file__).resolve().parent
 PROJECT = TESTS.parent
 IMAGES = TESTS / "images"

@@ -1,0 +1,1 @@
+"""postgres: filled in by the scale-out work."""

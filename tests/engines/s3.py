@@ -1,0 +1,1 @@
+"""s3: filled in by the scale-out work."""

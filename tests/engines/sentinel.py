@@ -1,0 +1,1 @@
+"""sentinel: filled in by the scale-out work."""
