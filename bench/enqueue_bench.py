@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -147,7 +148,9 @@ async def _replica_up(master: str, replica: str) -> None:
             await asyncio.sleep(0.05)
 
 
-async def bench_on(url: str, args: argparse.Namespace, wait: float) -> dict[str, float]:
+async def bench_on(url: str, args: argparse.Namespace, wait: float) -> dict[str, Any]:
+    """Medians of jobs/s by contender, and of ours / BullMQ's within each round
+    (the machine's load moves both sides of a round alike)."""
     runs: dict[str, list[float]] = {OURS: [], ONE_XADD: []}
     if bullmq_installed():
         runs[BULLMQ_ADD] = []
@@ -164,10 +167,15 @@ async def bench_on(url: str, args: argparse.Namespace, wait: float) -> dict[str,
                 rate = await run_bullmq(url, args.jobs, args.callers)
             runs[label].append(rate)
             print(f"{label:<30} {rate:>10,.0f} jobs/s", flush=True)
-    return {label: statistics.median(rates) for label, rates in runs.items()}
+    row: dict[str, Any] = {label: statistics.median(rates) for label, rates in runs.items()}
+    if BULLMQ_ADD in runs:
+        ratios = [ours / peer for ours, peer in zip(runs[OURS], runs[BULLMQ_ADD], strict=True)]
+        row["ratios"] = ratios
+        print(f"ours / BullMQ by round: {', '.join(f'{r:.2f}x' for r in ratios)}", flush=True)
+    return row
 
 
-async def bench(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+async def bench(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if not bullmq_installed():
         print("BullMQ not installed (npm --prefix bench/bullmq ci): ours only", flush=True)
     results = {}
@@ -183,15 +191,23 @@ async def bench(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     return results
 
 
-def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
+def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     print()
-    print(f"| master | contender | jobs/s ({args.callers} callers) | vs BullMQ queue.add |")
+    print(f"| master | contender | jobs/s ({args.callers} callers, median) | vs BullMQ queue.add, "
+          "same round (median, range) |")
     print("|---|---|---:|---:|")
     for setup, row in results.items():
-        peer = row.get(BULLMQ_ADD)
-        for label, rate in row.items():
-            ratio = f"{rate / peer:.2f}x" if peer else "-"
-            print(f"| {setup} | {label} | {rate:,.0f} | {ratio} |")
+        ratios = row.get("ratios")
+        for label in (OURS, ONE_XADD, BULLMQ_ADD):
+            if label not in row:
+                continue
+            if label == OURS and ratios:
+                ratio = f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+            elif BULLMQ_ADD in row:
+                ratio = f"{row[label] / row[BULLMQ_ADD]:.2f}x"
+            else:
+                ratio = "-"
+            print(f"| {setup} | {label} | {row[label]:,.0f} | {ratio} |")
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ import functools
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -54,16 +55,18 @@ MAX_BATCH = 1_000  # XADDs per pipeline
 _CLOSED = RedisConnectionError("the enqueuer was closed before this job was sent")
 
 
-
 class Enqueuer:
     """`await enqueuer.enqueue(job)` -> the entry id; see the module doc.
 
     `replica_wait_timeout` (seconds, `redis.replica_wait_timeout`): how long a
     batch waits for a replica; 0 never waits (nor asks about replicas). `log`:
-    where the warnings go (throttled), the "enqueuer" logger by default."""
+    where the warnings go (throttled), the "enqueuer" logger by default.
+    `on_unreplicated(jobs)`: told of every batch answered without a replica
+    (the services count them for /metrics)."""
 
     def __init__(self, redis: Redis, replica_wait_timeout: float = 0.0, *,
-                 max_waiting: int = MAX_WAITING, max_batch: int = MAX_BATCH, log: Any = None) -> None:
+                 max_waiting: int = MAX_WAITING, max_batch: int = MAX_BATCH, log: Any = None,
+                 on_unreplicated: Callable[[int], None] | None = None) -> None:
         self._redis = redis
         self._wait_ms = _wait_ms(redis, replica_wait_timeout)
         self._max_batch = max_batch
@@ -75,6 +78,7 @@ class Enqueuer:
         self._closed = False
         self._pending = 0
         self._warnings = LogThrottle(log if log is not None else get_logger("enqueuer"))
+        self._on_unreplicated = on_unreplicated
         self.unreplicated = 0  # jobs answered although no replica acknowledged them in time
 
     @property
@@ -140,7 +144,10 @@ class Enqueuer:
         try:
             if read_replicas and self._replicas is None:  # the first batch: ask before deciding
                 await conn.send_packed_command(_INFO_REPLICATION)
-                self._note_replicas(await conn.read_response())
+                try:
+                    self._note_replicas(await conn.read_response())
+                except ResponseError as exc:  # INFO renamed away, say: the batch goes on
+                    self._note_replicas(exc)
                 read_replicas = False
             wait = self._wait_ms > 0 and bool(self._replicas)
             payload = [command for command, _ in batch]
@@ -172,17 +179,19 @@ class Enqueuer:
                 future.set_result(reply.decode() if isinstance(reply, bytes) else str(reply))
 
     def _note_replicas(self, info: Any) -> None:
-        """Keep the replica count from INFO replication's text (an error keeps none)."""
-        if isinstance(info, bytes):
-            found = _CONNECTED_REPLICAS.search(info)
-            self._replicas = int(found.group(1)) if found else 0
-            self._replicas_read_at = time.monotonic()
+        """Keep the replica count from INFO replication's text; a refused INFO
+        counts as none (nothing to wait for that we could know of)."""
+        found = _CONNECTED_REPLICAS.search(info) if isinstance(info, bytes) else None
+        self._replicas = int(found.group(1)) if found else 0
+        self._replicas_read_at = time.monotonic()
 
     def _unreplicated(self, jobs: int, acked: Any) -> None:
         self.unreplicated += jobs
+        if self._on_unreplicated is not None:
+            self._on_unreplicated(jobs)
         self._replicas = None  # read again before the next batch: gone, or only late?
         self._warnings.warning("enqueue.unreplicated", jobs=jobs, wait_ms=self._wait_ms,
-                          answer=acked if isinstance(acked, int) else repr(acked))
+                               answer=acked if isinstance(acked, int) else repr(acked))
 
     async def aclose(self) -> None:
         """Send what is queued, then refuse new jobs."""

@@ -227,7 +227,8 @@ async def test_a_stopped_replica_delays_the_callers_then_they_succeed_with_a_war
     log = Recorder()
     try:
         await until(lambda: _in_sync(master, replica), what="the replica in sync")
-        async with Enqueuer(master, replica_wait_timeout=0.3, log=log) as enqueuer:
+        counted: list[int] = []  # what the services count for /metrics
+        async with Enqueuer(master, replica_wait_timeout=0.3, log=log, on_unreplicated=counted.append) as enqueuer:
             await enqueuer.enqueue(job(0))
             assert log.lines == []
             os.kill(replica_proc.pid, signal.SIGSTOP)
@@ -235,6 +236,7 @@ async def test_a_stopped_replica_delays_the_callers_then_they_succeed_with_a_war
             ids = await asyncio.wait_for(asyncio.gather(*(enqueuer.enqueue(job(n)) for n in range(1, 6))), DEADLINE)
             assert await wait_calls(master) > before  # it did wait (and the replica never answered)
             assert enqueuer.unreplicated == 5
+            assert counted == [5]
         assert [(level, event) for level, event, _ in log.lines] == [("warning", "enqueue.unreplicated")]
         assert log.lines[0][2]["jobs"] == 5
         stored = dict(await entries(master))

@@ -48,7 +48,7 @@ from .keys import (
     UI_ASSETS,
     USERS,
 )
-from .metrics import start_recording
+from .metrics import record_unreplicated, start_recording
 from .routes import (
     accounts,
     auth,
@@ -80,7 +80,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[REDIS] = redis = open_redis(settings.redis.url)
-    app[ENQUEUER] = enqueuer = Enqueuer(redis, settings.redis.replica_wait_timeout)
+    app[ENQUEUER] = enqueuer = Enqueuer(redis, settings.redis.replica_wait_timeout,
+                                        on_unreplicated=record_unreplicated)
     fast = PipelinedGet(settings.redis.url) if PipelinedGet.supports(settings.redis.url) else None
     app[TOKENS] = TokenStore(redis, settings.security.token_ttl, cached=fast)
     security = settings.security

@@ -48,6 +48,7 @@ from shared.storage import open_storage
 from .acker import Acker
 from .control import Control
 from .handlers import Handler, PurgeHandler, ThumbnailsHandler, WelcomeHandler
+from .metrics import record_unreplicated
 from .mover import Mover
 from .purger import Purger
 from .reader import Groups, Reader
@@ -114,7 +115,7 @@ class JobWorker:
         w = self.settings.worker
         redis = open_redis(self.settings.redis.url)
         self._resources.push_async_callback(redis.aclose)
-        enqueuer = Enqueuer(redis, self.settings.redis.replica_wait_timeout)
+        enqueuer = Enqueuer(redis, self.settings.redis.replica_wait_timeout, on_unreplicated=record_unreplicated)
         self._resources.push_async_callback(enqueuer.aclose)
         storage = await open_storage(self.settings.storage.db_url,
                                      write_timeout=self.settings.storage.write_timeout)
