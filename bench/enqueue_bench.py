@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,15 @@ ONE_XADD = "one XADD per call (before)"
 BULLMQ_ADD = "BullMQ 6.7 queue.add"
 
 
-async def _callers(n: int, callers: int, call: Callable[[], Awaitable[object]]) -> float:
-    """Seconds for `callers` concurrent loops making `n` calls in all."""
+@dataclass
+class Run:
+    rate: float  # jobs/s
+    client_cpu_us: float  # the producer's CPU per job
+    redis_cpu_us: float = 0.0  # redis-server's (the master's) CPU per job
+
+
+async def _callers(n: int, callers: int, call: Callable[[], Awaitable[object]]) -> Run:
+    """`callers` concurrent loops making `n` calls in all, in this process."""
     left = n
 
     async def caller() -> None:
@@ -55,13 +63,14 @@ async def _callers(n: int, callers: int, call: Callable[[], Awaitable[object]]) 
             left -= 1
             await call()
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(caller() for _ in range(callers)))
-    return time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return Run(n / elapsed, cpu / n * 1e6)
 
 
-async def run_ours(url: str, n: int, callers: int, wait: float) -> tuple[float, int]:
-    """(jobs/s, WAITs issued)."""
+async def run_ours(url: str, n: int, callers: int, wait: float) -> tuple[Run, int]:
+    """(the run, WAITs issued)."""
     from shared.enqueuer import Enqueuer
     from shared.jobs import Job
     from shared.redis_client import open_redis
@@ -72,17 +81,17 @@ async def run_ours(url: str, n: int, callers: int, wait: float) -> tuple[float, 
     try:
         async with Enqueuer(redis, wait) as enqueuer:
             await enqueuer.enqueue(Job(NOOP, {}))  # connected, replicas read: not on the clock
-            elapsed = await _callers(n, callers, lambda: enqueuer.enqueue(Job(NOOP, {})))
+            run = await _callers(n, callers, lambda: enqueuer.enqueue(Job(NOOP, {})))
             if enqueuer.unreplicated:
                 print(f"  {enqueuer.unreplicated} jobs not acknowledged by a replica in time", flush=True)
         waits = await _waits(redis) - waits_before
         assert await redis.xlen(stream) == length_before + n + 1, "a job is missing or doubled"
     finally:
         await redis.aclose()
-    return n / elapsed, waits
+    return run, waits
 
 
-async def run_one_xadd(url: str, n: int, callers: int) -> float:
+async def run_one_xadd(url: str, n: int, callers: int) -> Run:
     from shared.jobs import Job, stream_of
     from shared.redis_client import open_redis
 
@@ -93,13 +102,13 @@ async def run_one_xadd(url: str, n: int, callers: int) -> float:
         async def call() -> None:
             await redis.xadd(stream_of(NOOP), Job(NOOP, {}).fields())  # type: ignore[arg-type]
 
-        elapsed = await _callers(n, callers, call)
+        run = await _callers(n, callers, call)
     finally:
         await redis.aclose()
-    return n / elapsed
+    return run
 
 
-async def run_bullmq(url: str, n: int, callers: int) -> float:
+async def run_bullmq(url: str, n: int, callers: int) -> Run:
     proc = await asyncio.create_subprocess_exec(
         "node", str(BULLMQ / "adder.mjs"), url, str(n), str(callers), cwd=BULLMQ,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -111,11 +120,12 @@ async def run_bullmq(url: str, n: int, callers: int) -> float:
         proc.stdin.write(b"go\n")
         await proc.stdin.drain()
         line = await asyncio.wait_for(proc.stdout.readline(), 600)
-        word, _, seconds = line.decode().partition(" ")
-        if word != "done":
+        word, *figures = line.decode().split()
+        if word != "done" or len(figures) != 2:
             raise RuntimeError(f"BullMQ adder said {line!r}")
         await proc.wait()
-        return n / float(seconds)
+        seconds, cpu_us = map(float, figures)
+        return Run(n / seconds, cpu_us / n)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -125,6 +135,15 @@ async def run_bullmq(url: str, n: int, callers: int) -> float:
 async def _waits(redis) -> int:
     stats = await redis.info("commandstats")
     return int(stats.get("cmdstat_wait", {}).get("calls", 0))
+
+
+async def _redis_cpu(url: str) -> float:
+    """redis-server's CPU seconds so far (user + system)."""
+    from redis.asyncio import Redis
+
+    async with Redis.from_url(url) as redis:
+        info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 async def _flush(url: str) -> None:
@@ -151,25 +170,32 @@ async def _replica_up(master: str, replica: str) -> None:
 async def bench_on(url: str, args: argparse.Namespace, wait: float) -> dict[str, Any]:
     """Medians of jobs/s by contender, and of ours / BullMQ's within each round
     (the machine's load moves both sides of a round alike)."""
-    runs: dict[str, list[float]] = {OURS: [], ONE_XADD: []}
+    runs: dict[str, list[Run]] = {OURS: [], ONE_XADD: []}
     if bullmq_installed():
         runs[BULLMQ_ADD] = []
     for _ in range(args.rounds):
         for label in runs:
             await _flush(url)
+            redis_cpu = await _redis_cpu(url)
             if label == OURS:
-                rate, waits = await run_ours(url, args.jobs, args.callers, wait)
+                run, waits = await run_ours(url, args.jobs, args.callers, wait)
                 if wait:
                     print(f"  {waits} WAITs for {args.jobs} jobs", flush=True)
             elif label == ONE_XADD:
-                rate = await run_one_xadd(url, args.jobs, args.callers)
+                run = await run_one_xadd(url, args.jobs, args.callers)
             else:
-                rate = await run_bullmq(url, args.jobs, args.callers)
-            runs[label].append(rate)
-            print(f"{label:<30} {rate:>10,.0f} jobs/s", flush=True)
-    row: dict[str, Any] = {label: statistics.median(rates) for label, rates in runs.items()}
+                run = await run_bullmq(url, args.jobs, args.callers)
+            run.redis_cpu_us = (await _redis_cpu(url) - redis_cpu) / args.jobs * 1e6
+            runs[label].append(run)
+            print(f"{label:<30} {run.rate:>10,.0f} jobs/s {run.client_cpu_us:6.1f} µs client CPU/job "
+                  f"{run.redis_cpu_us:6.1f} µs Redis CPU/job", flush=True)
+    row: dict[str, Any] = {
+        label: {"rate": statistics.median(r.rate for r in rs),
+                "client_cpu_us": statistics.median(r.client_cpu_us for r in rs),
+                "redis_cpu_us": statistics.median(r.redis_cpu_us for r in rs)}
+        for label, rs in runs.items()}
     if BULLMQ_ADD in runs:
-        ratios = [ours / peer for ours, peer in zip(runs[OURS], runs[BULLMQ_ADD], strict=True)]
+        ratios = [ours.rate / peer.rate for ours, peer in zip(runs[OURS], runs[BULLMQ_ADD], strict=True)]
         row["ratios"] = ratios
         print(f"ours / BullMQ by round: {', '.join(f'{r:.2f}x' for r in ratios)}", flush=True)
     return row
@@ -194,8 +220,8 @@ async def bench(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     print()
     print(f"| master | contender | jobs/s ({args.callers} callers, median) | vs BullMQ queue.add, "
-          "same round (median, range) |")
-    print("|---|---|---:|---:|")
+          "same round (median, range) | client CPU/job | Redis CPU/job |")
+    print("|---|---|---:|---:|---:|---:|")
     for setup, row in results.items():
         ratios = row.get("ratios")
         for label in (OURS, ONE_XADD, BULLMQ_ADD):
@@ -204,10 +230,12 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None
             if label == OURS and ratios:
                 ratio = f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
             elif BULLMQ_ADD in row:
-                ratio = f"{row[label] / row[BULLMQ_ADD]:.2f}x"
+                ratio = f"{row[label]['rate'] / row[BULLMQ_ADD]['rate']:.2f}x"
             else:
                 ratio = "-"
-            print(f"| {setup} | {label} | {row[label]:,.0f} | {ratio} |")
+            figures = row[label]
+            print(f"| {setup} | {label} | {figures['rate']:,.0f} | {ratio} | {figures['client_cpu_us']:.1f} µs "
+                  f"| {figures['redis_cpu_us']:.1f} µs |")
 
 
 def main() -> None:

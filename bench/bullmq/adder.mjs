@@ -1,7 +1,8 @@
 // The BullMQ peer of bench/enqueue_bench.py: CALLERS concurrent callers, each
 // adding one no-op job at a time with queue.add (what one upload does), N in
 // all. Connects, says "ready"; on a line from stdin adds the jobs and says
-// "done SECONDS" (its own clock, from the first add to the last answer).
+// "done SECONDS CPU_MICROSECONDS" (its own clock and CPU, from the first add
+// to the last answer).
 //   node adder.mjs REDIS_URL N CALLERS
 import { createInterface } from "node:readline";
 import { Queue } from "bullmq";
@@ -21,7 +22,10 @@ async function caller() {
   }
 }
 const t0 = process.hrtime.bigint();
+const cpu0 = process.cpuUsage();
 await Promise.all(Array.from({ length: Number(callers) }, caller));
-console.log(`done ${Number(process.hrtime.bigint() - t0) / 1e9}`);
+const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+const cpu = process.cpuUsage(cpu0);
+console.log(`done ${seconds} ${cpu.user + cpu.system}`);
 await queue.close();
 process.exit(0);
