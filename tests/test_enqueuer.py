@@ -23,6 +23,7 @@ from shared.jobs import REQUEST_ID, THUMBNAILS, Job, stream_of
 from shared.logging import REQUEST_ID as REQUEST_ID_VAR
 from shared.redis_client import open_redis
 from tests.conftest import private_redis, until
+from tests.replicas import in_sync, master_and_replica, wait_calls
 
 STREAM = stream_of(THUMBNAILS)
 DEADLINE = 30  # seconds: far beyond any answer here; only a hang reaches it
@@ -46,12 +47,6 @@ async def entries(client: Redis) -> list[tuple[str, dict[str, Any]]]:
     """(entry id, payload) of every job in the stream, in order."""
     return [(entry_id.decode(), Job.from_fields(THUMBNAILS, fields).payload)
             for entry_id, fields in await client.xrange(STREAM)]
-
-
-async def wait_calls(client: Redis) -> int:
-    """How many WAIT commands Redis has run."""
-    stats = await client.info("commandstats")
-    return int(stats.get("cmdstat_wait", {}).get("calls", 0))
 
 
 @pytest.fixture
@@ -182,31 +177,16 @@ async def test_back_pressure_bounds_what_waits(client: Redis) -> None:
 # -- waiting for a replica ----------------------------------------------------
 
 @pytest.fixture
-def master_and_replica(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen]]:
-    """(master URL, replica URL, the replica's process), the replica in sync."""
-    (tmp_path / "master").mkdir()
-    (tmp_path / "replica").mkdir()
-    # No diskless-sync delay: the replica is in sync at once, not after 5 s.
-    with private_redis(tmp_path / "master", "--repl-diskless-sync-delay", "0") as (master, _):
-        port = master.rsplit(":", 1)[1].split("/")[0]
-        with private_redis(tmp_path / "replica", "--replicaof", "127.0.0.1", port) as (replica, proc):
-            try:
-                yield master, replica, proc
-            finally:
-                if proc.poll() is None:
-                    os.kill(proc.pid, signal.SIGCONT)
+def replicated(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen]]:
+    with master_and_replica(tmp_path) as servers:
+        yield servers
 
 
-async def _in_sync(master: Redis, replica: Redis) -> bool:
-    return ((await master.info("replication")).get("connected_slaves") == 1
-            and (await replica.info("replication")).get("master_link_status") == "up")
-
-
-async def test_with_a_replica_each_batch_waits_for_it(master_and_replica) -> None:
-    master_url, replica_url, _ = master_and_replica
+async def test_with_a_replica_each_batch_waits_for_it(replicated) -> None:
+    master_url, replica_url, _ = replicated
     master, replica = open_redis(master_url), open_redis(replica_url)
     try:
-        await until(lambda: _in_sync(master, replica), what="the replica in sync")
+        await until(lambda: in_sync(master, replica), what="the replica in sync")
         before = await wait_calls(master)
         async with Enqueuer(master, replica_wait_timeout=5.0) as enqueuer:
             entry_id = await enqueuer.enqueue(job(1))
@@ -221,12 +201,12 @@ async def test_with_a_replica_each_batch_waits_for_it(master_and_replica) -> Non
         await replica.aclose()
 
 
-async def test_a_stopped_replica_delays_the_callers_then_they_succeed_with_a_warning(master_and_replica) -> None:
-    master_url, replica_url, replica_proc = master_and_replica
+async def test_a_stopped_replica_delays_the_callers_then_they_succeed_with_a_warning(replicated) -> None:
+    master_url, replica_url, replica_proc = replicated
     master, replica = open_redis(master_url), open_redis(replica_url)
     log = Recorder()
     try:
-        await until(lambda: _in_sync(master, replica), what="the replica in sync")
+        await until(lambda: in_sync(master, replica), what="the replica in sync")
         counted: list[int] = []  # what the services count for /metrics
         async with Enqueuer(master, replica_wait_timeout=0.3, log=log, on_unreplicated=counted.append) as enqueuer:
             await enqueuer.enqueue(job(0))
@@ -257,11 +237,11 @@ async def test_without_replicas_no_wait_is_sent(client: Redis) -> None:
     assert await client.xlen(STREAM) == 21
 
 
-async def test_a_zero_timeout_never_waits_even_with_a_replica(master_and_replica) -> None:
-    master_url, replica_url, _ = master_and_replica
+async def test_a_zero_timeout_never_waits_even_with_a_replica(replicated) -> None:
+    master_url, replica_url, _ = replicated
     master, replica = open_redis(master_url), open_redis(replica_url)
     try:
-        await until(lambda: _in_sync(master, replica), what="the replica in sync")
+        await until(lambda: in_sync(master, replica), what="the replica in sync")
         before = await wait_calls(master)
         async with Enqueuer(master, replica_wait_timeout=0) as enqueuer:
             await asyncio.gather(*(enqueuer.enqueue(job(n)) for n in range(10)))
