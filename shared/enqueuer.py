@@ -25,7 +25,8 @@ callers wait for room (back-pressure, in arrival order).
 
 Whether the master has replicas (INFO replication, connected_slaves) is read
 with the first batch, then again with a batch every `REPLICAS_EVERY` seconds,
-and with the next batch whenever a WAIT found fewer replicas than expected.
+and before the next batch whenever a WAIT found fewer replicas than expected
+or a batch failed (after a failover the master is another server).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class Enqueuer:
 
     def __init__(self, redis: Redis, replica_wait_timeout: float = 0.0, *,
                  max_waiting: int = MAX_WAITING, max_batch: int = MAX_BATCH, log: Any = None,
-                 on_unreplicated: Callable[[int], None] | None = None) -> None:
+                 on_unreplicated: Callable[[int], None] | None = None,
+                 replicas_every: float = REPLICAS_EVERY) -> None:
         self._redis = redis
         self._wait_ms = _wait_ms(redis, replica_wait_timeout)
         self._max_batch = max_batch
@@ -75,6 +77,7 @@ class Enqueuer:
         self._flushing: asyncio.Task[None] | None = None
         self._replicas: int | None = None  # None: to be read with the next batch
         self._replicas_read_at = 0.0
+        self._replicas_every = replicas_every
         self._closed = False
         self._pending = 0
         self._warnings = LogThrottle(log if log is not None else get_logger("enqueuer"))
@@ -116,6 +119,7 @@ class Enqueuer:
                 try:
                     await self._send(batch)
                 except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+                    self._replicas = None  # a failover, say: ask the master anew
                     _fail(batch, exc)
                 except BaseException:
                     _fail(batch, _CLOSED)
@@ -138,7 +142,7 @@ class Enqueuer:
         """One write for the batch's XADDs (then WAIT, then INFO when due),
         its replies read in order on one connection of the client's pool."""
         read_replicas = self._wait_ms > 0 and (
-            self._replicas is None or time.monotonic() - self._replicas_read_at > REPLICAS_EVERY)
+            self._replicas is None or time.monotonic() - self._replicas_read_at > self._replicas_every)
         pool = self._redis.connection_pool
         conn = await pool.get_connection()
         try:

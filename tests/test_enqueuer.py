@@ -249,3 +249,30 @@ async def test_a_zero_timeout_never_waits_even_with_a_replica(replicated) -> Non
     finally:
         await master.aclose()
         await replica.aclose()
+
+
+async def test_a_replica_that_arrives_later_is_waited_for(tmp_path: Path) -> None:
+    (tmp_path / "master").mkdir()
+    with private_redis(tmp_path / "master", "--repl-diskless-sync-delay", "0") as (master_url, _):
+        master = open_redis(master_url)
+        try:
+            async with Enqueuer(master, replica_wait_timeout=5.0, replicas_every=0.05) as enqueuer:
+                await enqueuer.enqueue(job(0))
+                assert await wait_calls(master) == 0  # no replica yet
+                port = master_url.rsplit(":", 1)[1].split("/")[0]
+                with private_redis(tmp_path, "--replicaof", "127.0.0.1", port) as (replica_url, _):
+                    replica = open_redis(replica_url)
+                    try:
+                        await until(lambda: in_sync(master, replica), what="the replica in sync")
+
+                        async def waited() -> bool:
+                            await enqueuer.enqueue(job(1))
+                            return await wait_calls(master) > 0
+
+                        await until(waited, what="a WAIT, once the replica count was read again")
+                        entry_id = await enqueuer.enqueue(job(2))
+                        assert entry_id in {e for e, _ in await entries(replica)}
+                    finally:
+                        await replica.aclose()
+        finally:
+            await master.aclose()
