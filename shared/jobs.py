@@ -1,7 +1,8 @@
 """Jobs: the one place that names the Redis streams and the job format.
 
-Every process enqueues through its one `shared.enqueuer.Enqueuer`; the worker (services/worker) reads the same
-streams through a consumer group. An entry's fields:
+Every process enqueues through its one `shared.enqueuer.Enqueuer`; the worker
+(services/worker) reads the same streams through a consumer group. An entry's
+fields:
 
     data      JSON of the payload, with the original's names: {"fileId", "userId"};
               a purge's: {"blobs": [names relative to storage.folder_path]}; and
