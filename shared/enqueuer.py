@@ -7,7 +7,7 @@ its own error. One XADD per caller through the connection pool costs a
 checkout and a round trip per job; in one pipeline, 50 callers cost about what
 one does.
 
-What a caller is promised is what a lone XADD promised:
+What a caller is promised is what a lone XADD promised, and the replica:
 - it returns only once Redis acknowledged its entry and, when the master has
   replicas, once `WAIT 1 <replica_wait_timeout>` that follows the batch was
   answered (Redis replicates asynchronously: without the WAIT a failover could
@@ -15,8 +15,9 @@ What a caller is promised is what a lone XADD promised:
   holding the batch still answers the callers (a job lost anyway is found
   again by `fsck`), with a warning (throttled) and a count in `unreplicated`;
 - an error reaches exactly the callers it concerns: Redis unreachable fails
-  every caller of the batch (the API answers 503); a refused XADD (say, a key
-  of the wrong type) fails only its own caller;
+  every caller of the batch (the API answers 503; as with a lone XADD whose
+  reply was lost, a job may have landed all the same); a refused XADD (say, a
+  key of the wrong type) fails only its own caller;
 - a caller cancelled while it waits changes nothing for the others; its job is
   sent all the same if it was queued (its request already did the work the
   job follows up on).
