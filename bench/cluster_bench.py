@@ -8,7 +8,8 @@ through nginx with a fixed mix, half `GET /files/:id` (the metadata) and half
 `GET /files/:id/data` (the content of a 1 KiB file), with a user's token. Also
 one node straight, without nginx, to show what the load balancer costs.
 
-CPU per request: the user+system time of every node process (masters, API and
+"busy %": how busy the machine's CPUs were over the run (/proc/stat, all of
+them, whoever used them). CPU per request: the user+system time of every node process (masters, API and
 job workers, from /proc) over the run, divided by the requests answered; nginx's
 own CPU apart. Each node's share of the requests is counted from nginx's
 access log.
@@ -31,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, cpu_seconds, nothing_left_behind, wrk
+from shared.supervision.process import command_line
 from tests.cluster.engines import shared_engines
 from tests.cluster.harness import Cluster, running_cluster
 from tests.cluster.nginx import AccessLog
@@ -64,13 +66,24 @@ def make_data(url: str) -> tuple[str, str]:
     return token, file["id"]
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of every CPU since boot (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def measure(url: str, script: Path, token: str, node_pids: list[int], nginx_pids: list[int],
             args: argparse.Namespace) -> dict[str, float]:
-    nginx_before = cpu_seconds(nginx_pids)
+    api_pids = [pid for pid in node_pids if command_line(pid).startswith("files-manager: api worker")]
+    nginx_before, api_before, machine_before = cpu_seconds(nginx_pids), cpu_seconds(api_pids), machine_ticks()
     result = wrk(url, seconds=args.seconds, connections=args.connections, threads=1,
                  headers={"X-Token": token}, server_pids=node_pids, script=script)
-    nginx_cpu = cpu_seconds(nginx_pids) - nginx_before
+    nginx_cpu, api_cpu = cpu_seconds(nginx_pids) - nginx_before, cpu_seconds(api_pids) - api_before
     result["nginx_cpu_us_per_req"] = nginx_cpu / result["requests"] * 1e6 if nginx_pids else 0.0
+    result["api_cpu_us_per_req"] = api_cpu / result["requests"] * 1e6
+    busy, total = (after - before for after, before in zip(machine_ticks(), machine_before, strict=True))
+    result["machine_busy_pct"] = 100 * busy / total
     if result["non2xx"] or result["errors"]:
         raise SystemExit(f"failed requests: {result}")
     return result
@@ -92,7 +105,9 @@ def run_cluster(cluster: Cluster, script: Path, token: str, args: argparse.Names
         "rps": statistics.median(r["rps"] for r in rounds),
         "p99_ms": statistics.median(r["p99_ms"] for r in rounds),
         "cpu_us_per_req": statistics.median(r["cpu_us_per_req"] for r in rounds),
+        "api_cpu_us_per_req": statistics.median(r["api_cpu_us_per_req"] for r in rounds),
         "nginx_cpu_us_per_req": statistics.median(r["nginx_cpu_us_per_req"] for r in rounds),
+        "machine_busy_pct": statistics.median(r["machine_busy_pct"] for r in rounds),
         "shares": [round(100 * shares[node.address] / total) for node in cluster.nodes] if not direct else [100],
     }
 
@@ -123,10 +138,12 @@ def main() -> None:
 
     print(f"\nGET /files/:id and /files/:id/data (1 KiB), half each; wrk -t1 -c{args.connections}, "
           f"{args.seconds} s x {args.rounds} rounds (median)\n")
-    print(f"{'':18} {'req/s':>8} {'p99 ms':>8} {'node CPU us/req':>16} {'nginx CPU us/req':>17}  share per node (%)")
+    print("CPU per request in microseconds: every node process (of which the API workers), then nginx\n")
+    print(f"{'':18} {'req/s':>7} {'p99 ms':>7} {'nodes':>6} {'(API)':>6} {'nginx':>6} {'busy %':>7}  share per node (%)")
     for label, r in results.items():
-        print(f"{label:18} {r['rps']:8.0f} {r['p99_ms']:8.1f} {r['cpu_us_per_req']:16.0f} "
-              f"{r['nginx_cpu_us_per_req']:17.0f}  {'/'.join(str(s) for s in r['shares'])}")
+        print(f"{label:18} {r['rps']:7.0f} {r['p99_ms']:7.1f} {r['cpu_us_per_req']:6.0f} "
+              f"{r['api_cpu_us_per_req']:6.0f} {r['nginx_cpu_us_per_req']:6.0f} {r['machine_busy_pct']:7.0f}  "
+              f"{'/'.join(str(s) for s in r['shares'])}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
 

@@ -2,7 +2,7 @@
 and a config of its own in a temp folder (nothing of the machine's nginx is
 read or touched).
 
-The upstream block (`upstream_block`) is the one README.md shows: every node,
+The upstream and server blocks (`site`) are the ones README.md shows: every node,
 passive health checks, idempotent requests retried on the next node when one
 fails to connect, times out or answers 502/503/504; uploads streamed to the
 node as they arrive (no request buffering), of any size (the nodes apply
@@ -30,17 +30,25 @@ NGINX = "/usr/sbin/nginx"
 UPSTREAM = "files_manager"
 
 
-def upstream_block(addresses: Sequence[str]) -> str:
-    """The nodes, each taken out of rotation for 2 s after a failure (then tried again)."""
+def site(addresses: Sequence[str], listen: str) -> str:
+    """The upstream of the nodes and the server in front of them, as an
+    operator puts them in nginx's http block (README.md shows this text, for
+    three nodes; a test holds the two together). Each node is left out for
+    2 s after a failure, then tried again."""
     servers = "\n".join(f"    server {address} max_fails=1 fail_timeout=2s;" for address in addresses)
     return f"""upstream {UPSTREAM} {{
 {servers}
-    keepalive 32;               # connections to the nodes kept open between requests
-    keepalive_timeout 60s;      # below the nodes' KEEPALIVE_TIMEOUT (75 s): nginx closes first
-}}"""
+    keepalive 32;                 # connections to the nodes kept open between requests
+    keepalive_timeout 60s;        # below the nodes' KEEPALIVE_TIMEOUT (75 s): nginx closes first
+}}
 
+server {{
+    listen {listen};
+    client_max_body_size 0;       # the nodes apply their own limits (MAX_BODY_SIZE, MAX_FILE_SIZE)
+    proxy_request_buffering off;  # uploads stream to the node as they come (tus keeps what arrived)
+    proxy_max_temp_file_size 0;   # downloads are not spooled to the balancer's disk
 
-PROXY = f"""
+    location / {{
         proxy_pass http://{UPSTREAM};
         proxy_http_version 1.1;
         proxy_set_header Connection "";
@@ -48,23 +56,23 @@ PROXY = f"""
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
         proxy_set_header X-Request-Id $request_id;
-        # A node that is down, hung or draining: the request goes to the next one. Only
-        # idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS): no non_idempotent, so a POST
-        # or PATCH (an upload, a tus chunk) is never sent twice.
+        # A node down, hung or draining: the request goes to the next one. Idempotent
+        # methods only (no non_idempotent): a POST or PATCH is never sent twice.
         proxy_next_upstream error timeout http_502 http_503 http_504;
         proxy_next_upstream_tries 3;
         proxy_next_upstream_timeout 10s;
         proxy_connect_timeout 1s;
         proxy_send_timeout 60s;
         proxy_read_timeout 60s;
-        # Uploads stream through to the node as they come; downloads are not spooled to disk.
-        client_max_body_size 0;
-        proxy_request_buffering off;
-        proxy_max_temp_file_size 0;"""
+    }}
+}}
+"""
 
 
 def config(prefix: Path, port: int, addresses: Sequence[str], workers: int = 1) -> str:
+    """A whole nginx.conf of its own: everything under `prefix`, a JSON access log."""
     user = "user root root;\n" if os.geteuid() == 0 else ""  # root: workers keep access to the prefix
+    body = "\n".join(f"    {line}" if line else "" for line in site(addresses, f"127.0.0.1:{port}").splitlines())
     return f"""{user}worker_processes {workers};
 daemon off;
 pid {prefix}/nginx.pid;
@@ -83,13 +91,7 @@ http {{
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
 
-{upstream_block(addresses)}
-
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{{PROXY}
-        }}
-    }}
+{body}
 }}
 """
 
