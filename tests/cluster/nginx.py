@@ -36,7 +36,13 @@ def site(addresses: Sequence[str], listen: str) -> str:
     three nodes; a test holds the two together). Each node is left out for
     2 s after a failure, then tried again."""
     servers = "\n".join(f"    server {address} max_fails=1 fail_timeout=2s;" for address in addresses)
-    return f"""upstream {UPSTREAM} {{
+    return f"""# The client's X-Request-Id when it sent one, else nginx's: one id in the balancer's and the node's logs.
+map $http_x_request_id $files_manager_request_id {{
+    default $http_x_request_id;
+    ""      $request_id;
+}}
+
+upstream {UPSTREAM} {{
 {servers}
     keepalive 32;                 # connections to the nodes kept open between requests
     keepalive_timeout 60s;        # below the nodes' KEEPALIVE_TIMEOUT (75 s): nginx closes first
@@ -55,7 +61,7 @@ server {{
         proxy_set_header Host $http_host;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Request-Id $request_id;
+        proxy_set_header X-Request-Id $files_manager_request_id;
         # A node down, hung or draining: the request goes to the next one. Idempotent
         # methods only (no non_idempotent): a POST or PATCH is never sent twice.
         proxy_next_upstream error timeout http_502 http_503 http_504;
