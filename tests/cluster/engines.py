@@ -6,7 +6,15 @@ environment variables (`Engines.env`), exactly as an operator would set them
 on each machine. Today it gives what several nodes can share on one machine:
 one SQLite file, one content folder and one redis-server. Moving the cluster
 onto PostgreSQL, an S3 endpoint and Sentinel-managed Redis is a change to this
-function alone (tests/engines/ has their context managers).
+function alone, with the context managers of tests/engines/:
+
+    with pg_database() as db_url, running_s3(folder) as s3, sentinel_redis(folder / "sentinel") as redis:
+        bucket = make_bucket(s3)
+        yield Engines(db_url=db_url, redis_url=redis.url,
+                      redis_master_url=redis.server_url(redis.current_master()),
+                      folder_path=str(folder / "files"),  # tus parts: shared by the nodes
+                      blob_url=f"s3://{bucket}/files", s3_endpoint_url=s3.endpoint,
+                      extra={**s3.env, "S3_ADDRESSING_STYLE": "path"})
 """
 
 from __future__ import annotations
@@ -26,9 +34,15 @@ class Engines:
     db_url: str
     redis_url: str
     folder_path: str  # content when blob_url is empty; tus parts in any case
+    redis_master_url: str = ""  # plain redis:// of the master, for tests to look into; "" = redis_url
     blob_url: str = ""
     s3_endpoint_url: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)  # e.g. AWS_ACCESS_KEY_ID for the S3 endpoint
+
+    @property
+    def redis_direct_url(self) -> str:
+        """A URL redis-py opens as it is (a redis+sentinel:// URL is the service's own)."""
+        return self.redis_master_url or self.redis_url
 
     def env(self) -> dict[str, str]:
         return {

@@ -259,7 +259,7 @@ async def test_a_job_in_the_hands_of_a_killed_node_is_done_by_another(cluster: C
     assert job_worker is not None
     image = await asyncio.to_thread(big_png)
     stream = stream_of(THUMBNAILS)
-    async with session() as http, aioredis.from_url(engines.redis_url) as redis:
+    async with session() as http, aioredis.from_url(engines.redis_direct_url) as redis:
 
         async def held_by_victim() -> list[str]:
             """The ids of the files whose thumbnail jobs the victim's job worker has in hand."""
