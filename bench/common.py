@@ -169,12 +169,14 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def wrk(url: str, *, seconds: int = 10, connections: int = 64, threads: int = 1,
         headers: dict[str, str] | None = None, server_pids: list[int] | None = None,
-        cpu: int | None = None) -> dict[str, float]:
-    """Run wrk; returns req/s, p50/p99 latency (ms), non-2xx/socket error counts
+        cpu: int | None = None, script: Path | None = None) -> dict[str, float]:
+    """Run wrk (with a Lua `script`, e.g. one choosing each request's path); returns req/s, p50/p99 latency (ms), non-2xx/socket error counts
     and, given the server's pids, its CPU time per request in microseconds (a
     figure that other load on the machine disturbs far less than req/s)."""
     binary = ensure_tool("wrk", "wrk")
     cmd = [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script is not None:
+        cmd[1:1] = ["-s", str(script)]
     for name, value in (headers or {}).items():
         cmd[1:1] = ["-H", f"{name}: {value}"]
     cmd[:0] = pinned(cpu)

@@ -13,6 +13,10 @@ instead, on the plain asyncio loop as well as on uvloop:
 - a full socket buffer is awaited on the loop, through a dup of the socket's fd
   (uvloop refuses watchers on a transport's own fd), so a slow client costs
   nothing while it reads.
+
+A small body (up to ONE_WRITE bytes, on any loop) is read instead and leaves
+in the same write as its headers: a node killed while answering has then sent
+nothing, and a load balancer retries the GET on another node.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from aiohttp.abc import AbstractStreamWriter
 from .metrics import record_download
 
 _CHUNK = 16 * 1024 * 1024  # upper bound per sendfile call; the socket buffer takes less
+# Bodies up to this size are read and sent with their headers in one write (`_with_headers`).
+ONE_WRITE = 64 * 1024
 
 
 def _is_uvloop(loop: asyncio.AbstractEventLoop) -> bool:
@@ -36,6 +42,8 @@ def _is_uvloop(loop: asyncio.AbstractEventLoop) -> bool:
 class ZeroCopyFileResponse(web.FileResponse):
     async def _sendfile(self, request: web.BaseRequest, fobj: IO[Any], offset: int, count: int
                         ) -> AbstractStreamWriter:
+        if count <= ONE_WRITE:
+            return await self._with_headers(request, fobj, offset, count)
         loop = asyncio.get_running_loop()
         transport = request.transport
         sock = transport.get_extra_info("socket") if transport is not None else None
@@ -54,6 +62,25 @@ class ZeroCopyFileResponse(web.FileResponse):
             await _pump(loop, out_fd, fobj.fileno(), offset, count)
         finally:
             os.close(out_fd)
+        await web.StreamResponse.write_eof(self)
+        return writer
+
+
+    async def _with_headers(self, request: web.BaseRequest, fobj: IO[Any], offset: int, count: int
+                            ) -> AbstractStreamWriter:
+        """A small body and its headers in one write. Should the process die
+        while answering (a node lost behind a load balancer), the peer has then
+        received nothing and may send the request to another node; headers
+        already out with no body after them leave it a failed answer it cannot
+        retry (nginx has passed them on)."""
+        data = await asyncio.to_thread(os.pread, fobj.fileno(), count, offset)
+        if len(data) != count:  # the file shrank under us
+            raise ConnectionResetError("file truncated during send")
+        self._send_headers_immediately = False  # aiohttp then sends them with the first body bytes
+        writer = await web.StreamResponse.prepare(self, request)
+        assert writer is not None
+        await writer.write(data)
+        record_download(count)
         await web.StreamResponse.write_eof(self)
         return writer
 

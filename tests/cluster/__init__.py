@@ -1,0 +1,1 @@
+"""Several nodes (supervisor.py each) behind nginx, all on the same engines."""
