@@ -16,6 +16,7 @@ Everything started is stopped when the block ends, whatever happened."""
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import signal
 import socket
@@ -24,6 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -62,6 +64,8 @@ class SentinelRedis:
 
     folder: Path
     master_name: str = MASTER_NAME
+    password: str | None = None  # the data nodes' (requirepass, masterauth)
+    sentinel_password: str | None = None  # the sentinels' own (requirepass)
     redis_ports: list[int] = field(default_factory=list)  # the data nodes: [first master, first replica]
     sentinel_ports: list[int] = field(default_factory=list)
     _servers: dict[int, subprocess.Popen] = field(default_factory=dict)
@@ -72,18 +76,29 @@ class SentinelRedis:
     def url(self) -> str:
         """REDIS_URL for the service: the sentinels, the master's name, database 0."""
         hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
-        return f"redis+sentinel://{hosts}/{self.master_name}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        query = f"?sentinel_password={quote(self.sentinel_password, safe='')}" if self.sentinel_password else ""
+        return f"redis+sentinel://{auth}{hosts}/{self.master_name}/0{query}"
 
     def server_url(self, port: int) -> str:
         """A plain redis:// URL of one data node (to look at it directly)."""
-        return f"redis://127.0.0.1:{port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{port}/0"
+
+    def server(self, port: int) -> redis.Redis:
+        """A (blocking) client of one data node."""
+        return redis.Redis(port=port, password=self.password, socket_timeout=2)
+
+    def sentinel(self, port: int, **options) -> redis.Redis:
+        """A (blocking) client of one sentinel."""
+        return redis.Redis(port=port, password=self.sentinel_password, socket_timeout=2, **options)
 
     # --- asking ---------------------------------------------------------------
 
     def _ask_sentinels(self, *command: str) -> list:
         answers = []
         for port in self.sentinel_ports:
-            with contextlib.suppress(redis.RedisError), redis.Redis(port=port, socket_timeout=2) as client:
+            with contextlib.suppress(redis.RedisError), self.sentinel(port) as client:
                 answers.append(client.execute_command(*command))
         return answers
 
@@ -97,7 +112,7 @@ class SentinelRedis:
     def role(self, port: int) -> str | None:
         """"master" or "slave" as that server says; None when it does not answer."""
         try:
-            with redis.Redis(port=port, socket_timeout=2) as client:
+            with self.server(port) as client:
                 return client.execute_command("ROLE")[0].decode()
         except redis.RedisError:
             return None
@@ -106,7 +121,7 @@ class SentinelRedis:
         """Every sentinel knows the other two and sees a replica in sync."""
         for port in self.sentinel_ports:
             try:
-                with redis.Redis(port=port, socket_timeout=2, decode_responses=True) as client:
+                with self.sentinel(port, decode_responses=True) as client:
                     master = client.sentinel_master(self.master_name)
                     replicas = client.sentinel_slaves(self.master_name)
             except redis.RedisError:
@@ -169,6 +184,8 @@ class SentinelRedis:
                 "--logfile", str(data / "redis.log")]
         if replica_of is not None:
             args += ["--replicaof", "127.0.0.1", str(replica_of)]
+        if self.password:
+            args += ["--requirepass", self.password, "--masterauth", self.password]
         self._servers[port] = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         _wait(lambda: self.role(port) is not None or self._servers[port].poll() is not None,
               f"redis-server on {port}", START_TIMEOUT)
@@ -185,6 +202,8 @@ class SentinelRedis:
             f"sentinel down-after-milliseconds {self.master_name} {DOWN_AFTER_MS}\n"
             f"sentinel failover-timeout {self.master_name} {FAILOVER_TIMEOUT_MS}\n"
             f"sentinel parallel-syncs {self.master_name} 1\n"
+            + (f"sentinel auth-pass {self.master_name} {json.dumps(self.password)}\n" if self.password else "")
+            + (f"requirepass {json.dumps(self.sentinel_password)}\n" if self.sentinel_password else "")
         )
         self._sentinels.append(subprocess.Popen([_binary("redis-sentinel"), str(conf)],
                                                 stdout=subprocess.DEVNULL))
@@ -219,10 +238,13 @@ class SentinelRedis:
 
 
 @contextlib.contextmanager
-def sentinel_redis(folder: Path) -> Iterator[SentinelRedis]:
+def sentinel_redis(folder: Path, *, password: str | None = None,
+                   sentinel_password: str | None = None) -> Iterator[SentinelRedis]:
     """A master, a replica and three sentinels, ready for a failover; all
-    stopped at the end. `folder` holds their logs and configuration."""
-    engine = SentinelRedis(folder)
+    stopped at the end. `folder` holds their logs and configuration;
+    `password` protects the master and replica, `sentinel_password` the
+    sentinels (both in `url`)."""
+    engine = SentinelRedis(folder, password=password, sentinel_password=sentinel_password)
     try:
         engine.start()
         yield engine
