@@ -56,12 +56,12 @@ class _MasterConnection(SentinelManagedConnection):
 class SentinelMaster(Redis):
     """The master's client; closing it also closes the connections to the sentinels."""
 
-    sentinel: Sentinel | None = None
+    sentinel_manager: Sentinel | None = None
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         await super().aclose(close_connection_pool)
-        if self.sentinel is not None:
-            for client in self.sentinel.sentinels:
+        if self.sentinel_manager is not None:
+            for client in self.sentinel_manager.sentinels:
                 await client.aclose()
 
 
@@ -76,5 +76,5 @@ def _open_sentinel_master(url: str) -> Redis:
         health_check_interval=_HEALTH_CHECK_INTERVAL, **_TIMEOUTS,
     )
     assert isinstance(client, SentinelMaster)
-    client.sentinel = sentinel
+    client.sentinel_manager = sentinel
     return client

@@ -6,6 +6,7 @@ ports of 127.0.0.1, keeping nothing on disk. Failure detection is quick
     with sentinel_redis(folder) as engine:
         engine.url                  # redis+sentinel://127.0.0.1:p1,...,127.0.0.1:p3/mymaster/0
         engine.current_master()     # the port the sentinels name as master
+        engine.wait_replicated()    # the replicas hold every write made so far
         old = engine.kill_master()  # SIGKILL it; its port
         new = engine.wait_for_failover(old)  # a replica promoted; its port
         engine.restart_old_master() # it comes back (the sentinels make it a replica)
@@ -116,6 +117,30 @@ class SentinelRedis:
                 return client.execute_command("ROLE")[0].decode()
         except redis.RedisError:
             return None
+
+    def replicas(self) -> list[int]:
+        """The ports of the data nodes running now that are not the master."""
+        master = self.current_master()
+        return [port for port in self._servers if port != master]
+
+    def wait_replicated(self, timeout: float = 10.0) -> None:
+        """Until every running replica holds everything the master had
+        written when this was called (a write must survive a kill)."""
+        master = self.current_master()
+        if master is None:
+            raise AssertionError("the sentinels do not agree on a master")
+        with self.server(master) as client:
+            offset = int(client.info("replication")["master_repl_offset"])
+
+        def caught_up() -> bool:
+            for port in self.replicas():
+                with self.server(port) as client:
+                    info = client.info("replication")
+                if info.get("master_link_status") != "up" or int(info.get("slave_repl_offset", -1)) < offset:
+                    return False
+            return True
+
+        _wait(caught_up, "the replicas to catch up", timeout)
 
     def _replicas_seen(self) -> bool:
         """Every sentinel knows the other two and sees a replica in sync."""
