@@ -17,7 +17,7 @@ from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from .redis_url import is_sentinel, sentinel_location
+from .redis_url import SentinelLocation, is_sentinel, sentinel_location
 
 # A dead Redis must not hang a request forever; the sentinels get the same bounds.
 _TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 5, "socket_timeout": 10}
@@ -65,11 +65,16 @@ class SentinelMaster(Redis):
                 await client.aclose()
 
 
-def _open_sentinel_master(url: str) -> Redis:
-    where = sentinel_location(url)  # ValueError: the configuration checked it already
+def open_sentinels(where: SentinelLocation) -> Sentinel:
+    """The clients of the sentinels of `where` (lazy; close each of `.sentinels`)."""
     sentinel_auth = {k: v for k, v in (("username", where.sentinel_username),
                                        ("password", where.sentinel_password)) if v is not None}
-    sentinel = Sentinel(list(where.sentinels), sentinel_kwargs={**_TIMEOUTS, **sentinel_auth})
+    return Sentinel(list(where.sentinels), sentinel_kwargs={**_TIMEOUTS, **sentinel_auth})
+
+
+def _open_sentinel_master(url: str) -> Redis:
+    where = sentinel_location(url)  # ValueError: the configuration checked it already
+    sentinel = open_sentinels(where)
     client = sentinel.master_for(
         where.master, redis_class=SentinelMaster, connection_class=_MasterConnection,
         db=where.db, username=where.username, password=where.password,

@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.redis_client import open_redis
+from shared.redis_get import PipelinedGet
 from tests.conftest import free_port, until
 from tests.engines.sentinel import SentinelRedis, sentinel_redis
 
@@ -168,3 +169,69 @@ async def test_closing_the_client_closes_its_connections_to_the_sentinels(sentin
     assert sentinel_clients() > before
     await client.aclose()
     await until(lambda: sentinel_clients() == before, what="the sentinel connections closed")
+
+
+async def test_the_token_look_up_follows_the_master_and_forgets_on_a_failover(sentinel_engine: SentinelRedis):
+    """PipelinedGet (the tracked, caching GET of the token look-up) on the
+    sentinels' master; a failover ends its connection and what it
+    remembered; it reconnects to the new master by itself."""
+    client = open_redis(sentinel_engine.url)
+    fast = PipelinedGet(sentinel_engine.url)
+    try:
+        await client.set("auth_t1", "user-1")
+        await client.set("auth_t2", "user-2")
+        assert await fast.get("auth_t1") == b"user-1"
+        assert fast.caching
+        await asyncio.to_thread(sentinel_engine.wait_replicated)
+        old = await asyncio.to_thread(sentinel_engine.kill_master)
+
+        async def answered() -> bool:
+            try:
+                return await fast.get("auth_t2") == b"user-2"
+            except OUTAGE:
+                return False
+
+        await until(answered, what="the look-up answered by the new master", timeout=60)
+        assert sentinel_engine.current_master() != old
+        await until(lambda: _set_through(client, "auth_t1", "user-9"), what="a write on the new master", timeout=60)
+        await until(lambda: _is(fast.get("auth_t1"), b"user-9"), what="the new value, not a remembered one")
+        assert await fast.delete("auth_t2") == 1
+        assert await client.get("auth_t2") is None
+    finally:
+        await fast.aclose()
+        await client.aclose()
+
+
+async def test_a_token_deletion_on_a_demoted_master_is_a_connection_error(sentinel_engine: SentinelRedis):
+    """A logout whose DEL lands on a master demoted under the connection
+    (READONLY): a ConnectionError (a 503 for the client), the connection
+    dropped with everything remembered, the next call reconnects."""
+    fast = PipelinedGet(sentinel_engine.url)
+    port = sentinel_engine.current_master()
+    assert port is not None
+    try:
+        assert await fast.get("auth_t") is None  # connected
+        with sentinel_engine.server(port) as direct:
+            direct.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))  # nobody there
+            try:
+                with pytest.raises(RedisConnectionError, match="READONLY"):
+                    await fast.delete("auth_t")
+                assert not fast.caching
+            finally:
+                direct.execute_command("REPLICAOF", "NO", "ONE")
+        assert await fast.delete("auth_t") == 0
+        assert fast.caching
+    finally:
+        await fast.aclose()
+
+
+async def _set_through(client, key: str, value: str) -> bool:
+    try:
+        await client.set(key, value)
+        return True
+    except OUTAGE:
+        return False
+
+
+async def _is(awaitable, expected) -> bool:
+    return await awaitable == expected
