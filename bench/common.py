@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from shared.supervision.process import become_subreaper, descendants, reap_zombies
@@ -96,13 +96,14 @@ def ensure_tool(binary: str, package: str) -> str:
 
 
 @contextlib.contextmanager
-def redis_server(cpu: int | None = None) -> Iterator[str]:
-    """A private redis-server on a free port (pinned to `cpu` if given); yields its URL."""
+def redis_server(cpu: int | None = None, options: Sequence[str] = ()) -> Iterator[str]:
+    """A private redis-server on a free port (pinned to `cpu` if given, with
+    `options`, e.g. ("--replicaof", "127.0.0.1", "6379")); yields its URL."""
     folder = tempfile.mkdtemp(prefix="bench-redis-")
     port = free_port()
     proc = subprocess.Popen(
         [*pinned(cpu), "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", folder],
+         "--appendonly", "no", "--dir", folder, *options],
         stdout=subprocess.DEVNULL,
     )
     try:

@@ -7,7 +7,7 @@ Each consumer runs in its own process (uvloop for every side), against a
 flushed Redis:
 - end to end: the consumer is up and idle; the producer (this process) enqueues
   the jobs in pipelined batches of 100 (ours and bare: the XADD of
-  shared.jobs.enqueue, packed once; arq: its own enqueue_job, 100 at a time
+  shared.enqueuer.Enqueuer, packed once; arq: its own enqueue_job, 100 at a time
   with gather); the clock runs from the first enqueue
   until the last job is acknowledged (our stream empty: acked entries are
   deleted; arq's queue ZSET empty: arq removes a job when it finished).
@@ -195,7 +195,7 @@ async def _enqueue(redis, contender: Contender, n: int) -> None:
         return
     from shared.jobs import Job, stream_of
 
-    # The same XADD as shared.jobs.enqueue, packed once and sent in batches:
+    # The same XADD as the Enqueuer sends, packed once and sent in batches:
     # building each command in Python would make the producer, not the
     # consumer, the bottleneck on two cores.
     args = ["XADD", stream_of(NOOP), "*"]

@@ -1,6 +1,6 @@
 """Jobs: the one place that names the Redis streams and the job format.
 
-The API enqueues with `enqueue`; the worker (services/worker) reads the same
+Every process enqueues through its one `shared.enqueuer.Enqueuer`; the worker (services/worker) reads the same
 streams through a consumer group. An entry's fields:
 
     data      JSON of the payload, with the original's names: {"fileId", "userId"};
@@ -17,12 +17,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
-
-from shared.logging import current_request_id
 from shared.storage.base import blob_name
 
 PREFIX = "files_manager:jobs:"
@@ -113,16 +110,3 @@ def purge_jobs(local_paths: list[str]) -> list[Job]:
     names = sorted({blob_name(path) for path in local_paths if path})
     return [Job(PURGE, {"blobs": names[start:start + PURGE_BATCH]})
             for start in range(0, len(names), PURGE_BATCH)]
-
-
-async def enqueue(redis: Redis, job: Job) -> str:
-    """Append the job to its stream, naming the request this runs for (if any);
-    returns the entry id. Streams are kept bounded by the worker deleting
-    acknowledged entries, never by trimming here (a MAXLEN cap could drop jobs
-    nobody has read yet)."""
-    request_id = current_request_id()
-    if request_id is not None and REQUEST_ID not in job.payload:
-        job = replace(job, payload={**job.payload, REQUEST_ID: request_id})
-    fields: dict[Any, Any] = job.fields()  # redis-py's types want invariant unions
-    entry_id = await redis.xadd(stream_of(job.kind), fields)
-    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id

@@ -9,6 +9,10 @@ are pinned in pyproject.toml (aiohttp's upper bound) for the same reason.
   relies on CPython forgetting that running loop in the child.
 - services/api/serve.py reads aiohttp's `Server.requests_count` (undocumented,
   read the same way by aiohttp's own gunicorn worker) for `server.max_requests`.
+- shared/enqueuer.py pipelines on a connection of redis-py's pool
+  (`send_packed_command`, `read_response`) and hands it back after a failed or
+  cancelled read, trusting `read_response` to have disconnected it: a
+  connection with replies still unread must never serve another command.
 """
 
 from __future__ import annotations
@@ -173,3 +177,23 @@ def test_the_recorder_writes_what_prometheus_client_s_own_metrics_write(tmp_path
         entries = [{key: value for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path))}
                    for path in (theirs / f"{kind}_{their_pid}.db", ours / f"{kind}_{our_pid}.db")]
         assert entries[0] == entries[1], MULTIPROCESS_HINT
+
+
+ENQUEUER_HINT = ("redis-py no longer disconnects a connection whose read failed or was cancelled: "
+                 "shared/enqueuer.py must disconnect it itself before releasing it to the pool")
+
+
+async def test_a_connection_whose_read_was_cancelled_is_disconnected(redis_url) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        conn = await client.connection_pool.get_connection()
+        await conn.send_packed_command(conn.pack_command("BLPOP", "nothing-here", "5"))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(conn.read_response(), 0.05)  # its reply still to come
+        assert not conn.is_connected, ENQUEUER_HINT
+        await client.connection_pool.release(conn)
+        assert await client.ping()  # the pool goes on, on a fresh connection
+    finally:
+        await client.aclose()

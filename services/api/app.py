@@ -18,6 +18,7 @@ from shared.blobs import BlobStore
 from shared.config import Settings
 from shared.domain.accounts import Accounts
 from shared.domain.cursors import CursorKey
+from shared.enqueuer import Enqueuer
 from shared.logging import flush_logs
 from shared.passwords import PasswordHasher
 from shared.redis_client import open_redis
@@ -35,6 +36,7 @@ from .keys import (
     BLOBS,
     CURSORS,
     DRAIN,
+    ENQUEUER,
     ERROR_REPORTER,
     LOGINS,
     PASSWORDS,
@@ -46,7 +48,7 @@ from .keys import (
     UI_ASSETS,
     USERS,
 )
-from .metrics import start_recording
+from .metrics import record_unreplicated, start_recording
 from .routes import (
     accounts,
     auth,
@@ -78,6 +80,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[REDIS] = redis = open_redis(settings.redis.url)
+    app[ENQUEUER] = enqueuer = Enqueuer(redis, settings.redis.replica_wait_timeout,
+                                        on_unreplicated=record_unreplicated)
     fast = PipelinedGet(settings.redis.url) if PipelinedGet.supports(settings.redis.url) else None
     app[TOKENS] = TokenStore(redis, settings.security.token_ttl, cached=fast)
     security = settings.security
@@ -89,6 +93,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[SIGNUPS] = AttemptLimiter(redis, "signup", per_address=Limit(security.signup_max_per_address,
                                                                        security.signup_window))
     yield
+    await enqueuer.aclose()
     if fast is not None:
         await fast.aclose()
     await redis.aclose()
@@ -112,7 +117,8 @@ async def _passwords(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _accounts(app: web.Application) -> AsyncIterator[None]:
-    app[ACCOUNTS] = Accounts(app[STORAGE], app[PASSWORDS], app[TOKENS], app[REDIS], app[LOGINS], app[SIGNUPS])
+    app[ACCOUNTS] = Accounts(app[STORAGE], app[PASSWORDS], app[TOKENS], app[ENQUEUER], app[LOGINS],
+                              app[SIGNUPS])
     yield
 
 

@@ -13,6 +13,7 @@ from shared.blobs import BlobStore
 from shared.config import Settings
 from shared.domain.accounts import Accounts
 from shared.domain.cursors import CursorKey
+from shared.enqueuer import Enqueuer
 from shared.passwords import PasswordHasher
 from shared.storage import Storage
 from shared.tokens import TokenStore
@@ -25,6 +26,7 @@ from .user_cache import UserCache
 SETTINGS = web.AppKey("settings", Settings)
 STORAGE = web.AppKey("storage", Storage)
 REDIS = web.AppKey("redis", Redis)
+ENQUEUER = web.AppKey("enqueuer", Enqueuer)  # every job of this process goes through it
 TOKENS = web.AppKey("tokens", TokenStore)
 PASSWORDS = web.AppKey("passwords", PasswordHasher)
 BLOBS = web.AppKey("blobs", BlobStore)

@@ -42,6 +42,9 @@ class _Recorder:
             DURATION_BUCKETS)
         self.uploaded = files.counter("upload_bytes_total", "Bytes of file content received from clients").labels()
         self.downloaded = files.counter("download_bytes_total", "Bytes of file content sent to clients").labels()
+        self.unreplicated = files.counter(
+            "jobs_unreplicated_total", "Jobs enqueued that no Redis replica held within "
+            "redis.replica_wait_timeout (answered all the same)").labels()
         # By (route, method as sent, status): no label work per request. aiohttp takes only the
         # methods HTTP knows (a few dozen); those outside METHODS share the label "other".
         self.cache: dict[tuple[str, str, int], tuple[CounterValue, HistogramValue]] = {}
@@ -94,3 +97,9 @@ def record_download(size: int) -> None:
     """`size` bytes of a file's content went out."""
     if _recorder is not None:
         _recorder.downloaded.inc(size)
+
+
+def record_unreplicated(jobs: int) -> None:
+    """`jobs` were enqueued without a replica acknowledging them in time."""
+    if _recorder is not None:
+        _recorder.unreplicated.inc(jobs)

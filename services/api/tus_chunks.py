@@ -30,12 +30,12 @@ from aiohttp import web
 from shared.domain.sniff import HEAD_SIZE, kind_of
 from shared.domain.uploads import CHECKSUM_ALGORITHMS, blob_path
 from shared.errors import ChecksumMismatch, Conflict, Invalid, NotFound
-from shared.jobs import enqueue, thumbnails_job
+from shared.jobs import thumbnails_job
 from shared.storage import NewFile, Upload
 from shared.upload_parts import PartFile, PartLost, place, read_head, remove_part, sha256_of
 
 from .bodies import BodyReader
-from .keys import REDIS, RUNNING_HASHES, SETTINGS, STORAGE
+from .keys import ENQUEUER, RUNNING_HASHES, SETTINGS, STORAGE
 from .metrics import record_upload
 
 
@@ -149,5 +149,5 @@ async def complete(request: web.Request, upload: Upload, sha256: str | None) -> 
     record = await app[STORAGE].finish_upload(upload.id, new, time.time())
     app[RUNNING_HASHES].forget(upload.id)
     if record.type == "image" and not record.has_thumbnails:
-        await enqueue(app[REDIS], thumbnails_job(record.id, record.user_id))
+        await app[ENQUEUER].enqueue(thumbnails_job(record.id, record.user_id))
     return record.id

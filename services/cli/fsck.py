@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared.config import Settings
+from shared.enqueuer import Enqueuer
 from shared.errors import StorageUnavailable
 from shared.jobs import THUMBNAILS
 from shared.orphan_blobs import old_blobs
@@ -95,7 +96,8 @@ async def _fsck(repair: bool, settings: Settings, storage: Storage, redis: Redis
     await fsck_repair.remove_missing(storage, folder, findings.missing_blobs, walk.files, repairs)
     await fsck_repair.remove_orphans(storage, folder, orphans, originals, repairs)
     thumbnail_records: list[FileRecord] = [r for r, _ in findings.thumbnails]
-    await fsck_repair.enqueue_thumbnails(redis, thumbnail_records, repairs)
+    async with Enqueuer(redis, settings.redis.replica_wait_timeout) as enqueuer:
+        await fsck_repair.enqueue_thumbnails(enqueuer, thumbnail_records, repairs)
     await fsck_repair.recount(storage, findings.usage, repairs)
     data["repaired"] = {
         "documents_removed": repairs.documents_removed, "blob_files_removed": repairs.blob_files_removed,

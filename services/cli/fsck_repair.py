@@ -23,12 +23,11 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from redis.asyncio import Redis
-
 from shared import orphan_blobs
 from shared.blobs import BlobStore
+from shared.enqueuer import Enqueuer
 from shared.errors import NotFound
-from shared.jobs import enqueue, thumbnails_job
+from shared.jobs import thumbnails_job
 from shared.storage import FileRecord, Storage, UsageDrift
 
 from .fsck_scan import blob_path
@@ -81,9 +80,9 @@ async def remove_orphans(storage: Storage, folder: Path, orphans: dict[str, list
             f"{removal.named}: is DB_URL (or FOLDER_PATH) the right one? No blob was removed.")
 
 
-async def enqueue_thumbnails(redis: Redis, records: list[FileRecord], repairs: Repairs) -> None:
+async def enqueue_thumbnails(enqueuer: Enqueuer, records: list[FileRecord], repairs: Repairs) -> None:
     for record in records:
-        await enqueue(redis, thumbnails_job(record.id, record.user_id))
+        await enqueuer.enqueue(thumbnails_job(record.id, record.user_id))
         repairs.thumbnail_jobs += 1
 
 

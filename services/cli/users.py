@@ -18,6 +18,7 @@ from shared.config import Settings
 from shared.domain.account_admin import AccountAdmin, Changed
 from shared.domain.accounts import valid_email
 from shared.domain.quotas import effective_quota
+from shared.enqueuer import Enqueuer
 from shared.errors import Invalid
 from shared.passwords import PasswordHasher
 from shared.redis_client import open_redis
@@ -72,7 +73,8 @@ async def _admin(settings: Settings) -> AsyncIterator[AccountAdmin]:
     fast = PipelinedGet(settings.redis.url) if PipelinedGet.supports(settings.redis.url) else None
     passwords = PasswordHasher(security.argon2_time_cost, security.argon2_memory_kib, security.hash_threads)
     try:
-        yield AccountAdmin(storage, passwords, TokenStore(redis, security.token_ttl, cached=fast), redis)
+        async with Enqueuer(redis, settings.redis.replica_wait_timeout) as enqueuer:
+            yield AccountAdmin(storage, passwords, TokenStore(redis, security.token_ttl, cached=fast), enqueuer)
     finally:
         passwords.close()
         if fast is not None:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from shared.blobs import remove_stale_parts
 from shared.config import Settings, cpu_count
+from shared.enqueuer import Enqueuer
 from shared.jobs import PURGE, THUMBNAILS, WELCOME, stream_of
 from shared.logging import flush_logs, get_logger, request_logger
 from shared.redis_client import open_redis
@@ -47,6 +48,7 @@ from shared.storage import open_storage
 from .acker import Acker
 from .control import Control
 from .handlers import Handler, PurgeHandler, ThumbnailsHandler, WelcomeHandler
+from .metrics import record_unreplicated
 from .mover import Mover
 from .purger import Purger
 from .reader import Groups, Reader
@@ -113,6 +115,8 @@ class JobWorker:
         w = self.settings.worker
         redis = open_redis(self.settings.redis.url)
         self._resources.push_async_callback(redis.aclose)
+        enqueuer = Enqueuer(redis, self.settings.redis.replica_wait_timeout, on_unreplicated=record_unreplicated)
+        self._resources.push_async_callback(enqueuer.aclose)
         storage = await open_storage(self.settings.storage.db_url,
                                      write_timeout=self.settings.storage.write_timeout)
         self._resources.push_async_callback(storage.close)
@@ -140,7 +144,7 @@ class JobWorker:
         reaper = Reaper(redis, self.name, kinds, w, groups, reader, acker, slots, control)
         folder = self.settings.storage.folder_path
         sweeper = OrphanSweeper(folder, storage, redis, w, control)
-        purger = Purger(storage, redis, self.settings, control)
+        purger = Purger(storage, redis, enqueuer, self.settings, control)
         self._parts = _Parts(acker, slots, reader, reaper, mover, sweeper, purger)
 
         await reaper.arrive()

@@ -27,6 +27,9 @@ class _Recorder:
         durations = files.histogram("job_duration_seconds", "Time a job's handler ran, by kind", ["kind"],
                                     DURATION_BUCKETS)
         self.jobs = _Cached(jobs.labels)
+        self.unreplicated = files.counter(
+            "jobs_unreplicated_total", "Jobs enqueued that no Redis replica held within "
+            "redis.replica_wait_timeout (answered all the same)").labels()
         self.durations = _Cached(durations.labels)
 
 
@@ -70,3 +73,9 @@ def record_job(kind: str, outcome: str, seconds: float | None) -> None:
     recorder.jobs[kind, outcome].inc()
     if seconds is not None:
         recorder.durations[kind,].observe(seconds)
+
+
+def record_unreplicated(jobs: int) -> None:
+    """`jobs` were enqueued without a replica acknowledging them in time."""
+    if _recorder is not None:
+        _recorder.unreplicated.inc(jobs)

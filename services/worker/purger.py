@@ -21,8 +21,9 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 
 from shared.config import Settings
+from shared.enqueuer import Enqueuer
 from shared.errors import NotFound
-from shared.jobs import GROUP, enqueue, purge_jobs
+from shared.jobs import GROUP, purge_jobs
 from shared.storage import Storage
 from shared.upload_parts import remove_part
 
@@ -36,9 +37,10 @@ DAY = 86400.0
 
 
 class Purger:
-    def __init__(self, storage: Storage, redis: Redis, settings: Settings, control: Control) -> None:
+    def __init__(self, storage: Storage, redis: Redis, enqueuer: Enqueuer, settings: Settings,
+                 control: Control) -> None:
         self._storage = storage
-        self._redis = redis
+        self._enqueuer = enqueuer
         self._every = settings.worker.purge_every
         self._retention = settings.trash.retention_days * DAY
         self._control = control
@@ -89,7 +91,7 @@ class Purger:
                     continue
                 purged += 1
             for job in purge_jobs(paths):
-                await enqueue(self._redis, job)
+                await self._enqueuer.enqueue(job)
         return purged
 
     async def expired_uploads(self) -> int:

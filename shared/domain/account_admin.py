@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
+from shared.enqueuer import Enqueuer
 from shared.errors import Conflict, EmailTaken, NotFound
 from shared.passwords import PasswordHasher
 from shared.storage import Storage, Usage, User
@@ -35,11 +34,12 @@ class Changed:
 
 
 class AccountAdmin:
-    def __init__(self, storage: Storage, passwords: PasswordHasher, tokens: TokenStore, redis: Redis) -> None:
+    def __init__(self, storage: Storage, passwords: PasswordHasher, tokens: TokenStore,
+                 enqueuer: Enqueuer) -> None:
         self._storage = storage
         self._passwords = passwords
         self._tokens = tokens
-        self._redis = redis
+        self._enqueuer = enqueuer
 
     async def find(self, email: str) -> User:
         """The account of `email`, or NotFound naming it."""
@@ -51,7 +51,7 @@ class AccountAdmin:
     async def add(self, email: str, password: str) -> User:
         """As a sign-up does (the API's rules, the welcome job), whether sign-up is open or not."""
         try:
-            return await create_account(self._storage, self._passwords, self._redis, valid_email(email),
+            return await create_account(self._storage, self._passwords, self._enqueuer, valid_email(email),
                                         valid_new_password(password))
         except EmailTaken:
             raise EmailTaken(f"An account with the email {email!r} exists already") from None

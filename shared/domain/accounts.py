@@ -8,9 +8,8 @@ from __future__ import annotations
 import contextlib
 import re
 
-from redis.asyncio import Redis
-
 from shared.attempts import AttemptLimiter
+from shared.enqueuer import Enqueuer
 from shared.errors import (
     AccountDisabled,
     EmailTaken,
@@ -22,7 +21,7 @@ from shared.errors import (
     Unauthorized,
     WrongPassword,
 )
-from shared.jobs import enqueue, welcome_job
+from shared.jobs import welcome_job
 from shared.logging import get_logger
 from shared.passwords import PasswordHasher
 from shared.storage import Storage, User, email_key
@@ -94,7 +93,7 @@ def given_text(value: object, name: str, max_length: int) -> str:
     return value
 
 
-async def create_account(storage: Storage, passwords: PasswordHasher, redis: Redis,
+async def create_account(storage: Storage, passwords: PasswordHasher, enqueuer: Enqueuer,
                          email: str, password: str) -> User:
     """A new account with its welcome job enqueued, or nothing at all (a
     sign-up, or the operator's `users add`). EmailTaken before hashing, and
@@ -104,7 +103,7 @@ async def create_account(storage: Storage, passwords: PasswordHasher, redis: Red
     password_hash = await passwords.hash(password)
     user = await storage.create_user(email, password_hash)
     try:
-        await enqueue(redis, welcome_job(user.id))
+        await enqueuer.enqueue(welcome_job(user.id))
     except BaseException:
         # A failed request leaves nothing behind: no user without its welcome job.
         with contextlib.suppress(Exception):
@@ -117,12 +116,12 @@ class Accounts:
     """Sign-up, login and password change over the storage, the password
     hasher, the tokens and the brute-force limits."""
 
-    def __init__(self, storage: Storage, passwords: PasswordHasher, tokens: TokenStore, redis: Redis,
+    def __init__(self, storage: Storage, passwords: PasswordHasher, tokens: TokenStore, enqueuer: Enqueuer,
                  logins: AttemptLimiter, signups: AttemptLimiter) -> None:
         self._storage = storage
         self._passwords = passwords
         self._tokens = tokens
-        self._redis = redis
+        self._enqueuer = enqueuer
         self._logins = logins
         self._signups = signups
 
@@ -131,7 +130,7 @@ class Accounts:
         Every well-formed sign-up counts against the address's limit, taken
         or not (429 before any hashing); EmailTaken before hashing too."""
         await self._signups.attempt(None, address)
-        return await create_account(self._storage, self._passwords, self._redis, email, password)
+        return await create_account(self._storage, self._passwords, self._enqueuer, email, password)
 
     async def log_in(self, email: str, password: str, address: str) -> Session:
         """A new session, or Unauthorized: the same answer, at the same cost

@@ -20,7 +20,8 @@ from services.worker.settle import Settler
 from services.worker.thumbnails import make_thumbnails
 from shared.blobs import THUMBNAIL_WIDTHS
 from shared.config import Settings
-from shared.jobs import GROUP, THUMBNAILS, Job, enqueue, stream_of, thumbnails_job
+from shared.enqueuer import Enqueuer
+from shared.jobs import GROUP, THUMBNAILS, Job, stream_of, thumbnails_job
 from shared.storage import ROOT, FileRecord, NewFile, Storage, new_id
 from tests.conftest import IMAGES, PROJECT, free_port, until
 from tests.storage.test_contract_scan import set_used_bytes
@@ -62,7 +63,7 @@ async def dead_letter(redis: Redis, record: FileRecord, error: str) -> None:
     """A thumbnails job failed for good, put in the dead letters by the worker's own Settler."""
     stream = stream_of(THUMBNAILS)
     await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-    entry = await enqueue(redis, thumbnails_job(record.id, record.user_id))
+    entry = await Enqueuer(redis).enqueue(thumbnails_job(record.id, record.user_id))
     [[_, [(read_id, fields)]]] = await redis.xreadgroup(GROUP, "test", {stream: ">"}, count=1)
     assert read_id.decode() == entry
     assert await Settler(redis).dead(stream, entry, Job.from_fields(THUMBNAILS, fields), error)
@@ -89,7 +90,7 @@ async def test_fsck_reports_real_damage_and_repair_fixes_it(env, storage, redis,
     failed = await put(storage, folder, bob, b"not an image", type_="image")
     await dead_letter(redis, failed, "Image rejected: cannot identify image file")
     queued = await put(storage, folder, bob, "hopper.jpg", type_="image")
-    await enqueue(redis, thumbnails_job(queued.id, bob))
+    await Enqueuer(redis).enqueue(thumbnails_job(queued.id, bob))
     gone = files[0]
     os.unlink(gone.local_path)
     gone_image = await put(storage, folder, alice, "flower.jpg", type_="image", thumbnails=True)

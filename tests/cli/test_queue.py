@@ -10,7 +10,8 @@ import pytest
 from redis.asyncio import Redis
 
 from services.worker.settle import Settler
-from shared.jobs import DEAD_LETTERS, GROUP, THUMBNAILS, WELCOME, Job, enqueue, stream_of, thumbnails_job, welcome_job
+from shared.enqueuer import Enqueuer
+from shared.jobs import DEAD_LETTERS, GROUP, THUMBNAILS, WELCOME, Job, stream_of, thumbnails_job, welcome_job
 from tests.conftest import free_port, until
 from tests.worker.conftest import WorkerProcess
 
@@ -27,7 +28,7 @@ async def dead_by_worker(env: dict[str, str], redis: Redis, tmp_path, jobs: list
     worker = WorkerProcess(env, tmp_path / f"worker-{before}.log")
     try:
         for job in jobs:
-            await enqueue(redis, job)
+            await Enqueuer(redis).enqueue(job)
         await until(lambda: _dead(redis, before + len(jobs)), timeout=60, what="the dead letters")
     finally:
         worker.proc.send_signal(signal.SIGTERM)
@@ -37,7 +38,7 @@ async def dead_by_worker(env: dict[str, str], redis: Redis, tmp_path, jobs: list
 async def dead_by_settler(redis: Redis, job: Job, error: str) -> None:
     """A job dead-lettered as the worker does it (read, then settled by its Settler)."""
     stream = stream_of(job.kind)
-    entry = await enqueue(redis, job)
+    entry = await Enqueuer(redis).enqueue(job)
     [[_, [(read_id, _)]]] = await redis.xreadgroup(GROUP, "test", {stream: ">"}, count=1)
     assert read_id.decode() == entry
     assert await Settler(redis).dead(stream, entry, job, error)
@@ -55,7 +56,7 @@ async def busy_queue(env_for, redis: Redis, tmp_path) -> None:
     await dead_by_worker(env_for, redis, tmp_path, [Job(WELCOME, {}), Job(THUMBNAILS, {"userId": "x"})])
     stream = stream_of(THUMBNAILS)
     for i in range(4):
-        await enqueue(redis, thumbnails_job(f"{i:024x}", "0" * 24))
+        await Enqueuer(redis).enqueue(thumbnails_job(f"{i:024x}", "0" * 24))
     [[_, read]] = await redis.xreadgroup(GROUP, "busy", {stream: ">"}, count=2)
     (retried, fields) = read[1]
     await Settler(redis).retry(stream, retried.decode(), Job.from_fields(THUMBNAILS, fields), delay=3600)

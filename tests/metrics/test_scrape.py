@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from shared.jobs import KINDS, THUMBNAILS, enqueue, thumbnails_job
+from shared.enqueuer import Enqueuer
+from shared.jobs import KINDS, THUMBNAILS, thumbnails_job
 from shared.metrics.exposition import render
 from shared.metrics.scrape import QUEUE_TIMEOUT, queue_figures, scrape
 from shared.redis_client import open_redis
@@ -19,7 +20,7 @@ async def test_the_queue_figures_come_from_redis(redis_url, tmp_path):
     redis = open_redis(redis_url)
     try:
         for n in range(3):
-            await enqueue(redis, thumbnails_job(f"{n:024x}", "0" * 24))
+            await Enqueuer(redis).enqueue(thumbnails_job(f"{n:024x}", "0" * 24))
         figures = await queue_figures(redis)
         assert figures is not None and set(figures.streams) == set(KINDS)
         samples = parse((await scrape(tmp_path, redis)).decode())

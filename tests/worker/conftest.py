@@ -19,7 +19,8 @@ from redis.asyncio import Redis
 
 from services.worker.consumer import JobWorker
 from shared.config import Settings
-from shared.jobs import DEAD_LETTERS, GROUP, KINDS, Job, enqueue, stream_of
+from shared.enqueuer import Enqueuer
+from shared.jobs import DEAD_LETTERS, GROUP, KINDS, Job, stream_of
 from shared.redis_client import open_redis
 from shared.storage import ROOT, NewFile, Storage, open_storage
 
@@ -67,7 +68,7 @@ class Data:
         return record.id, str(path)
 
     async def enqueue(self, job: Job) -> str:
-        return await enqueue(self.redis, job)
+        return await Enqueuer(self.redis).enqueue(job)
 
 
 @pytest.fixture

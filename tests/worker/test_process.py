@@ -13,7 +13,8 @@ from redis.exceptions import ResponseError
 
 from services.worker.consumer import JobWorker
 from shared.blobs import THUMBNAIL_WIDTHS
-from shared.jobs import DEAD_LETTERS, GROUP, Job, enqueue, stream_of, thumbnails_job, welcome_job
+from shared.enqueuer import Enqueuer
+from shared.jobs import DEAD_LETTERS, GROUP, Job, stream_of, thumbnails_job, welcome_job
 from shared.redis_client import open_redis
 from tests.conftest import free_port, until
 
@@ -243,7 +244,7 @@ async def test_the_worker_rides_out_a_redis_restart(data, spawn, tmp_path, env_f
         server = start_redis(port, tmp_path)
         client = open_redis(url)
         try:
-            await enqueue(client, welcome_job(user_id))
+            await Enqueuer(client).enqueue(welcome_job(user_id))
             await until(lambda: "Welcome back@example.com!\n" in worker.output(), timeout=30,
                         what="the job done after the restart")
         finally:

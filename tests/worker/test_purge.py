@@ -17,7 +17,8 @@ from services.api.app import create_app
 from services.worker.control import Control
 from services.worker.purger import LOCK_KEY, Purger
 from shared.config import Settings
-from shared.jobs import PURGE, Job, enqueue
+from shared.enqueuer import Enqueuer
+from shared.jobs import PURGE, Job
 from shared.logging import get_logger
 from shared.storage import ROOT, FileRecord, NewFile, Storage
 from tests.conftest import until
@@ -90,12 +91,12 @@ async def test_a_purge_job_removes_blobs_and_thumbnails_inside_the_folder_only(f
     outside = tmp_path / "outside.txt"
     outside.write_text("not the folder's")
     (files.folder / "link").symlink_to(tmp_path)
-    await enqueue(redis, Job(PURGE, {"blobs": [*doomed, str(uuid.uuid4())]}))  # one gone already: fine
+    await Enqueuer(redis).enqueue(Job(PURGE, {"blobs": [*doomed, str(uuid.uuid4())]}))  # one gone already: fine
     bad = ["../outside.txt", str(outside), "a/../../outside.txt", "link/outside.txt", ".", "..", "", 5, None,
            f"./{keep}", f"{keep}/", "a\\..\\b"]
-    await enqueue(redis, Job(PURGE, {"blobs": bad}))
-    await enqueue(redis, Job(PURGE, {"blobs": keep}))  # not a list
-    await enqueue(redis, Job(PURGE, {}))
+    await Enqueuer(redis).enqueue(Job(PURGE, {"blobs": bad}))
+    await Enqueuer(redis).enqueue(Job(PURGE, {"blobs": keep}))  # not a list
+    await Enqueuer(redis).enqueue(Job(PURGE, {}))
     spawn()
     await until(lambda: all(files.all_gone(n) for n in doomed), what="the blobs and thumbnails removed")
     await until(lambda: queue_empty(redis), what="every job settled")
@@ -149,7 +150,7 @@ async def test_the_purge_comes_back_every_purge_every(files, storage, spawn):
 
 
 def purger(settings: Settings, storage: Storage, redis, **changes: dict) -> Purger:
-    return Purger(storage, redis, settings.replace(**changes), Control(get_logger("test"), 1.0))
+    return Purger(storage, redis, Enqueuer(redis), settings.replace(**changes), Control(get_logger("test"), 1.0))
 
 
 async def test_retention_zero_keeps_the_trash(files, storage, redis, settings):
@@ -198,7 +199,7 @@ async def test_an_item_restored_meanwhile_is_not_purged(files, storage, redis, s
     record, blob = await files.file(alice)
     await storage.trash_file(alice, record.id, now=1.0)
     racing = RestoredAfterTheLookUp(storage, alice, record.id)
-    purge = Purger(racing, redis, settings, Control(get_logger("test"), 1.0))  # type: ignore[arg-type]
+    purge = Purger(racing, redis, Enqueuer(redis), settings, Control(get_logger("test"), 1.0))  # type: ignore[arg-type]
     assert await purge.purge() == {"trash": 0, "uploads": 0}
     assert await storage.file_of_user(alice, record.id) is not None
     assert files.all_there(blob)

@@ -12,13 +12,13 @@ from shared.domain.folders import parent_of
 from shared.domain.quotas import current_quota
 from shared.domain.sniff import kind_of
 from shared.errors import Invalid, NotFound
-from shared.jobs import enqueue, thumbnails_job
+from shared.jobs import thumbnails_job
 from shared.storage import FILE_TYPES, PAGE_SIZE, ROOT, NewFile, ParentId, is_root
 
 from ..auth import current_user
 from ..bodies import BodyReader
 from ..json_upload import UploadBody, UploadScanner
-from ..keys import BLOBS, REDIS, SETTINGS, STORAGE
+from ..keys import BLOBS, ENQUEUER, SETTINGS, STORAGE
 from ..metrics import record_upload
 from ..views import file_view, json_response
 
@@ -92,7 +92,7 @@ async def create_file(request: web.Request) -> web.Response:
             quota,
         )
         if file_type == "image":
-            await enqueue(request.app[REDIS], thumbnails_job(record.id, user.id))
+            await request.app[ENQUEUER].enqueue(thumbnails_job(record.id, user.id))
     except BaseException:
         # A failed request leaves nothing behind: no blob, no document.
         with contextlib.suppress(Exception):

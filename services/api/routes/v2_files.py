@@ -23,13 +23,13 @@ from redis.exceptions import RedisError
 from shared.domain.cursors import ListScope
 from shared.domain.names import MAX_NAME_BYTES, valid_name
 from shared.errors import Invalid, NotFound
-from shared.jobs import enqueue, purge_jobs
+from shared.jobs import purge_jobs
 from shared.logging import get_logger
 from shared.storage import NOT_A_FOLDER, PARENT_NOT_FOUND, ROOT, FileRecord, ParentId, User, is_id, position_of
 
 from ..auth import current_user
 from ..bodies import json_object
-from ..keys import CURSORS, REDIS, STORAGE
+from ..keys import CURSORS, ENQUEUER, STORAGE
 from ..list_params import limit_param, order_param, query_param
 from ..request_route import route_of
 from ..views import file_views_v2, json_response, path_view
@@ -200,7 +200,7 @@ async def _remove_blobs(request: web.Request, local_paths: list[str]) -> None:
     jobs = purge_jobs(local_paths)
     try:
         for job in jobs:
-            await enqueue(request.app[REDIS], job)
+            await request.app[ENQUEUER].enqueue(job)
     except (RedisError, OSError) as exc:
         log.warning("purge.not_enqueued", blobs=sum(len(j.payload["blobs"]) for j in jobs),
                     error=f"{type(exc).__name__}: {exc}", route=route_of(request))

@@ -22,13 +22,13 @@ from shared.domain.names import valid_name
 from shared.domain.quotas import UploadLimits, effective_quota, room_left
 from shared.domain.sniff import content_type_for
 from shared.errors import Invalid, NotFound
-from shared.jobs import enqueue, thumbnails_job
+from shared.jobs import thumbnails_job
 from shared.storage import FileRecord, NewContent, NewFile, ParentId, Storage, User
 
 from ..auth import current_user, optional_user
 from ..bodies import BodyReader, json_object
 from ..content_headers import content_headers, content_type_v2
-from ..keys import BLOBS, REDIS, SETTINGS, STORAGE
+from ..keys import BLOBS, ENQUEUER, SETTINGS, STORAGE
 from ..serving import content_path, file_response, require_content, thumbnail_width, wants_download
 from ..upload_form import FRAMING_SLACK, FormBody, UploadForm, read_form, store_file
 from ..views import file_view_v2, json_response
@@ -103,7 +103,7 @@ async def _store_all(request: web.Request, user: User, form: UploadForm, quota: 
             records.append(await storage.create_file(new, quota))
         for record in records:
             if record.type == "image":
-                await enqueue(request.app[REDIS], thumbnails_job(record.id, user.id))
+                await request.app[ENQUEUER].enqueue(thumbnails_job(record.id, user.id))
     except BaseException:
         for record in records:
             with contextlib.suppress(Exception):
@@ -142,7 +142,7 @@ async def replace_content(request: web.Request) -> web.Response:
         raise
     try:
         if stored.kind == "image":
-            await enqueue(request.app[REDIS], thumbnails_job(record.id, user.id))
+            await request.app[ENQUEUER].enqueue(thumbnails_job(record.id, user.id))
     except BaseException:
         with contextlib.suppress(Exception):
             await _put_back(storage, old)
