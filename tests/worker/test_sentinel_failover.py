@@ -14,7 +14,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.worker.consumer import JobWorker
 from shared.config import load_settings
-from shared.jobs import GROUP, Job, enqueue, stream_of
+from shared.enqueuer import Enqueuer
+from shared.jobs import GROUP, Job, stream_of
 from shared.redis_client import open_redis
 from tests.conftest import service_env, until
 from tests.engines.sentinel import SentinelRedis
@@ -25,11 +26,11 @@ KIND = "slow"
 IN_HAND = 4
 
 
-async def enqueue_through(redis, job: Job) -> None:
+async def enqueue_through(enqueuer: Enqueuer, job: Job) -> None:
     """Enqueue, waiting out the moments without a master (as a client retrying its 503s)."""
     async def sent() -> bool:
         try:
-            await enqueue(redis, job)
+            await enqueuer.enqueue(job)
             return True
         except (RedisConnectionError, RedisTimeoutError):
             return False
@@ -65,10 +66,11 @@ async def ride_through(engine: SentinelRedis, tmp_path: Path, *, drop_group: boo
         finished.append(job.payload["n"])
 
     redis = open_redis(engine.url)
+    enqueuer = Enqueuer(redis, settings.redis.replica_wait_timeout)
     running = await RunningWorker(JobWorker(settings, handlers={KIND: slow})).start()
     try:
         for n in range(IN_HAND):
-            await enqueue(redis, Job(KIND, {"n": n}))
+            await enqueuer.enqueue(Job(KIND, {"n": n}))
         await until(lambda: set(started) == set(range(IN_HAND)), what="the jobs in hand")
         await asyncio.to_thread(engine.wait_replicated)  # entries and deliveries on the replica too
         old = await asyncio.to_thread(engine.kill_master)
@@ -78,11 +80,12 @@ async def ride_through(engine: SentinelRedis, tmp_path: Path, *, drop_group: boo
                 new_master.xgroup_destroy(stream_of(KIND), GROUP)
         gate.set()  # the jobs in hand finish now, their acks go to the new master
         for n in range(IN_HAND, 2 * IN_HAND):
-            await enqueue_through(redis, Job(KIND, {"n": n}))
+            await enqueue_through(enqueuer, Job(KIND, {"n": n}))
         await until(lambda: set(finished) == set(range(2 * IN_HAND)), what="every job done", timeout=60)
         await until(lambda: queue_empty(redis, (KIND,)), what="every job settled on the new master", timeout=30)
         assert await dead_letters(redis) == []
         assert not running.task.done()  # the worker went on, nothing restarted it
     finally:
         await running.stop(5.0)
+        await enqueuer.aclose()
         await redis.aclose()
