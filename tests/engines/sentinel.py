@@ -3,13 +3,19 @@
 ports of 127.0.0.1, keeping nothing on disk. Failure detection is quick
 (`DOWN_AFTER_MS`), so a killed master is replaced within a few seconds.
 
-    with sentinel_redis(folder) as engine:
-        engine.url                  # redis+sentinel://127.0.0.1:p1,...,127.0.0.1:p3/mymaster/0
+    with sentinel_redis(folder) as engine:   # returns once a failover could happen
+        engine.url                  # REDIS_URL: redis+sentinel://127.0.0.1:p1,...,127.0.0.1:p3/mymaster/0
         engine.current_master()     # the port the sentinels name as master
         engine.wait_replicated()    # the replicas hold every write made so far
         old = engine.kill_master()  # SIGKILL it; its port
         new = engine.wait_for_failover(old)  # a replica promoted; its port
-        engine.restart_old_master() # it comes back (the sentinels make it a replica)
+        engine.restart_old_master() # it comes back empty; returns once the sentinels made it a replica
+
+Also: `replicas()` (ports), `role(port)`, `server(port)` and `sentinel(port)`
+(blocking redis-py clients), `server_url(port)`. `sentinel_redis(folder,
+password=..., sentinel_password=...)` protects the data nodes and the
+sentinels; `url` then carries both. The helpers block (they poll): from a
+coroutine, call the slow ones through `asyncio.to_thread`.
 
 The fixture `sentinel_engine` gives one per test (folder under tmp_path).
 Everything started is stopped when the block ends, whatever happened."""
