@@ -43,7 +43,7 @@ async def test_a_failover_is_followed_by_the_same_client(sentinel_engine: Sentin
     try:
         await client.set("kept", "1")
         assert await client.wait(1, 5000) == 1  # on the replica too, so it survives the master
-        old = sentinel_engine.kill_master()
+        old = await asyncio.to_thread(sentinel_engine.kill_master)
         seen: set[type] = set()
 
         async def answers() -> bool:
@@ -56,10 +56,10 @@ async def test_a_failover_is_followed_by_the_same_client(sentinel_engine: Sentin
 
         await until(answers, what="a write accepted by a new master", timeout=60)
         new = await master_port(client)
-        assert new != old and new == sentinel_engine.wait_for_failover(old)
+        assert new != old and new == await asyncio.to_thread(sentinel_engine.wait_for_failover, old)
         assert await client.get("kept") == b"1"
         assert seen  # the outage was seen (as a ConnectionError), not slept through
-        sentinel_engine.restart_old_master()
+        await asyncio.to_thread(sentinel_engine.restart_old_master)
         assert await client.get("after") == b"2"
         assert await master_port(client) == new
     finally:
@@ -93,7 +93,7 @@ async def test_a_switch_over_moves_open_connections_to_the_new_master(sentinel_e
         await until(lambda: _clients_blocked(sentinel_engine, old), what="the read blocked on the master")
         with sentinel_engine.sentinel(sentinel_engine.sentinel_ports[0]) as sentinel:
             sentinel.execute_command("SENTINEL", "FAILOVER", sentinel_engine.master_name)
-        new = sentinel_engine.wait_for_failover(old)
+        new = await asyncio.to_thread(sentinel_engine.wait_for_failover, old)
         await until(lambda: sentinel_engine.role(old) == "slave", what="the old master demoted")
 
         async def written() -> bool:
