@@ -240,6 +240,7 @@ class SentinelRedis:
                                                 stdout=subprocess.DEVNULL))
 
     def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
         master, replica = _free_port(), _free_port()
         while replica == master:
             replica = _free_port()
