@@ -37,19 +37,27 @@ def open_redis(url: str) -> Redis:
     return Redis.from_url(url, health_check_interval=_HEALTH_CHECK_INTERVAL, **_TIMEOUTS)
 
 
+# Replies of a master that cannot take the command now, for a reason that is
+# the deployment's, not the command's: a failover under way (UNBLOCKED: a read
+# blocked on the master when it was demoted) or its replicas out of reach
+# (NOREPLICAS, with min-replicas-to-write). redis-py already does this for
+# READONLY (a demoted master).
+NOT_NOW_REPLIES = ("UNBLOCKED", "NOREPLICAS")
+
+
 class _MasterConnection(SentinelManagedConnection):
-    """redis-py already turns a READONLY reply on a master's connection (the
-    master was demoted under it) into a ConnectionError that drops the
-    connection. A command blocked on the master when it is demoted
-    (XREADGROUP BLOCK) gets UNBLOCKED instead: the same event, handled alike."""
+    """These replies become a ConnectionError, as a master out of reach: the
+    API answers 503, the job worker waits it out. The connection is dropped
+    (a pipeline's other replies are never read out of turn; the next one asks
+    the sentinels again)."""
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().read_response(*args, **kwargs)
         except ResponseError as exc:
-            if str(exc).startswith("UNBLOCKED"):
+            if str(exc).startswith(NOT_NOW_REPLIES):
                 await self.disconnect()
-                raise RedisConnectionError(f"the master was demoted: {exc}") from exc
+                raise RedisConnectionError(f"the master cannot answer now: {exc}") from exc
             raise
 
 

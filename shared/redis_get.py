@@ -58,8 +58,9 @@ Behind Sentinel (a redis+sentinel:// URL) each connection goes to the master
 the sentinels name at the time. A failover ends the connection (the old
 master dies, or the sentinels drop its clients when they demote it), and with
 it everything remembered; a READONLY reply (a master demoted under the
-connection by other means) is taken the same way: the connection is dropped
-and the command fails with a ConnectionError.
+connection by other means) or NOREPLICAS (a master short of the replicas
+min-replicas-to-write asks for) is taken the same way: the connection is
+dropped and the command fails with a ConnectionError.
 
 Everything else keeps using redis-py. Failures raise redis-py's exceptions, so
 callers and the API's error middleware treat both clients alike.
@@ -80,12 +81,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .redis_client import open_sentinels
+from .redis_client import NOT_NOW_REPLIES, open_sentinels
 from .redis_url import is_sentinel, sentinel_location
 
 PING_EVERY = 0.5
 STALE_AFTER = 1.5
 CACHE_ENTRIES = 20_000  # about 5 MB; beyond this the cache is emptied and refills
+
+# Replies that mean no writable master on this connection (a demoted one,
+# one short of replicas): the connection is dropped, the caller gets a
+# ConnectionError (a 503), the next call connects afresh.
+_NOT_NOW = ("READONLY", *NOT_NOW_REPLIES)
 
 # What a waiter does with its reply.
 _RESULT, _HOLD, _REMEMBER, _IGNORE = range(4)
@@ -161,8 +167,8 @@ class _Protocol(asyncio.Protocol):
             if waiter is None or waiter.done():  # a PING, or its caller gave up
                 continue
             if isinstance(reply, hiredis.ReplyError):
-                if str(reply).startswith("READONLY"):  # no longer the master: never trust this connection again
-                    self._drop(RedisConnectionError(f"the master was demoted: {reply}"))
+                if str(reply).startswith(_NOT_NOW):  # not a master that can write now: start afresh
+                    self._drop(RedisConnectionError(f"the master cannot answer now: {reply}"))
                     waiter.set_exception(self.lost or RedisConnectionError(str(reply)))
                     continue
                 waiter.set_exception(ResponseError(str(reply)))

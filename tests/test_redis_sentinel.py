@@ -235,3 +235,37 @@ async def _set_through(client, key: str, value: str) -> bool:
 
 async def _is(awaitable, expected) -> bool:
     return await awaitable == expected
+
+
+async def test_a_master_short_of_replicas_refusing_writes_is_an_outage(sentinel_engine: SentinelRedis):
+    """min-replicas-to-write (a usual companion of Sentinel) with too few
+    replicas: the master refuses writes (NOREPLICAS) until they are back,
+    a ConnectionError as any moment without a writable master."""
+    client = open_redis(sentinel_engine.url)
+    fast = PipelinedGet(sentinel_engine.url)  # a logout's DEL goes through it
+    port = sentinel_engine.current_master()
+    assert port is not None
+    try:
+        await client.set("before", "1")
+        assert await fast.get("before") == b"1"
+        with sentinel_engine.server(port) as direct:
+            direct.config_set("min-replicas-to-write", 2)  # there is one
+            try:
+                with pytest.raises(RedisConnectionError, match="NOREPLICAS"):
+                    await client.set("k", "v")
+                pipe = client.pipeline(transaction=True)
+                pipe.set("k", "v")
+                pipe.get("before")
+                with pytest.raises(RedisConnectionError, match="NOREPLICAS"):
+                    await pipe.execute()
+                with pytest.raises(RedisConnectionError, match="NOREPLICAS"):
+                    await fast.delete("before")
+                assert await client.get("before") == b"1"  # reads go on
+                assert await fast.get("before") == b"1"
+            finally:
+                direct.config_set("min-replicas-to-write", 0)
+        assert await client.set("k", "v")
+        assert await fast.delete("before") == 1
+    finally:
+        await fast.aclose()
+        await client.aclose()
