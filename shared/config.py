@@ -25,6 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = "data/files"
 ORIGINAL_FOLDER = "/tmp/files_manager"
 _CREDENTIALS_IN_URL = re.compile(r"//[^@/]*@")
+_PASSWORD_IN_QUERY = re.compile(r"(password=)[^&#]*", re.IGNORECASE)  # redis+sentinel's sentinel_password
 _BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 # An S3 bucket name (the rules all S3-compatible stores accept): 3-63 of a-z 0-9 . -
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -296,7 +297,7 @@ def _mongo_url_from_original_env(env: Mapping[str, str]) -> str | None:
 
 def redact(url: str) -> str:
     """The URL without its user and password, fit for logs and error messages."""
-    return _CREDENTIALS_IN_URL.sub("//***@", url)
+    return _PASSWORD_IN_QUERY.sub(r"\1***", _CREDENTIALS_IN_URL.sub("//***@", url))
 
 
 def _check_db_url(url: str) -> None:
@@ -317,6 +318,25 @@ def _check_db_url(url: str) -> None:
     raise ConfigError(
         f"storage.db_url (DB_URL): {redact(url)!r} is none of sqlite:///path, postgresql://... or mongodb://..."
     )
+
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _check_redis_url(url: str) -> None:
+    from .redis_url import is_sentinel, sentinel_location
+
+    if is_sentinel(url):
+        try:
+            sentinel_location(url)
+        except ValueError as exc:
+            raise ConfigError(f"redis.url (REDIS_URL): {redact(url)!r}: {exc}") from None
+        return
+    if not url.startswith(_REDIS_SCHEMES):
+        raise ConfigError(
+            f"redis.url (REDIS_URL): {redact(url)!r} is none of redis://, rediss://, unix:// "
+            "or redis+sentinel://host:26379[,host2:26379...]/master[/db]"
+        )
 
 
 def blob_location(url: str) -> tuple[str, str]:
@@ -393,6 +413,7 @@ def load_settings(
     settings = Settings(**sections, source=path.resolve())
     _check_db_url(settings.storage.db_url)
     _check_blob_url(settings.storage.blob_url)
+    _check_redis_url(settings.redis.url)
     return settings
 
 

@@ -93,6 +93,13 @@ class Grace:
     def code(self) -> int | None:
         return self._code
 
+    async def wait_stopping(self) -> None:
+        """Until a stop is asked: for a start hook still waiting (the shutdown
+        hooks run only once the start hooks are done)."""
+        if self._stop is None:
+            raise RuntimeError("run() first")
+        await self._stop.wait()
+
     def shutdown(self, code: int = 0) -> None:
         """Ask for a graceful stop with `code`. Safe from any thread or signal handler."""
         with self._lock:

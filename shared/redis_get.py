@@ -54,6 +54,14 @@ What bounds the rest:
   every `PING_EVERY` seconds to keep a healthy connection fresh);
 - Redis older than 6, or a proxy refusing HELLO/CLIENT TRACKING: no caching.
 
+Behind Sentinel (a redis+sentinel:// URL) each connection goes to the master
+the sentinels name at the time. A failover ends the connection (the old
+master dies, or the sentinels drop its clients when they demote it), and with
+it everything remembered; a READONLY reply (a master demoted under the
+connection by other means) or NOREPLICAS (a master short of the replicas
+min-replicas-to-write asks for) is taken the same way: the connection is
+dropped and the command fails with a ConnectionError.
+
 Everything else keeps using redis-py. Failures raise redis-py's exceptions, so
 callers and the API's error middleware treat both clients alike.
 """
@@ -67,14 +75,23 @@ import select
 import time
 
 import hiredis
+from redis.asyncio.sentinel import Sentinel
 from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .redis_client import NOT_NOW_REPLIES, open_sentinels
+from .redis_url import is_sentinel, sentinel_location
+
 PING_EVERY = 0.5
 STALE_AFTER = 1.5
 CACHE_ENTRIES = 20_000  # about 5 MB; beyond this the cache is emptied and refills
+
+# Replies that mean no writable master on this connection (a demoted one,
+# one short of replicas): the connection is dropped, the caller gets a
+# ConnectionError (a 503), the next call connects afresh.
+_NOT_NOW = ("READONLY", *NOT_NOW_REPLIES)
 
 # What a waiter does with its reply.
 _RESULT, _HOLD, _REMEMBER, _IGNORE = range(4)
@@ -150,6 +167,10 @@ class _Protocol(asyncio.Protocol):
             if waiter is None or waiter.done():  # a PING, or its caller gave up
                 continue
             if isinstance(reply, hiredis.ReplyError):
+                if str(reply).startswith(_NOT_NOW):  # not a master that can write now: start afresh
+                    self._drop(RedisConnectionError(f"the master cannot answer now: {reply}"))
+                    waiter.set_exception(self.lost or RedisConnectionError(str(reply)))
+                    continue
                 waiter.set_exception(ResponseError(str(reply)))
             else:
                 waiter.set_result(reply)
@@ -168,6 +189,14 @@ class _Protocol(asyncio.Protocol):
     def forget_all(self) -> None:
         self.tracking = False
         self.cache.clear()
+
+    def _drop(self, exc: BaseException) -> None:
+        """Give the connection up at once: forget, fail the waiters, close."""
+        if self.lost is None:
+            self.lost = exc
+        self.forget_all()
+        if self.transport is not None:
+            self.transport.abort()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.lost = RedisConnectionError(f"connection to Redis lost: {exc or 'closed'}")
@@ -219,17 +248,25 @@ class PipelinedGet:
     """
 
     def __init__(self, url: str, timeout: float = 5.0, cache: bool = True) -> None:
-        params = parse_url(url)
-        if "path" in params or url.startswith("rediss://"):
-            raise ValueError("PipelinedGet speaks plain TCP only")
-        self._host = params.get("host", "localhost")
-        self._port = int(params.get("port", 6379))
         self._setup: list[bytes] = []
-        if params.get("password"):
-            auth = [params["username"]] if params.get("username") else []
-            self._setup.append(_command(b"AUTH", *(p.encode() for p in auth), params["password"].encode()))
-        if params.get("db"):
-            self._setup.append(_command(b"SELECT", str(params["db"]).encode()))
+        self._sentinels: Sentinel | None = None
+        if is_sentinel(url):
+            where = sentinel_location(url)
+            self._sentinels, self._master = open_sentinels(where), where.master
+            self._host, self._port = "", 0  # asked of the sentinels at each connection
+            username, password, db = where.username, where.password, where.db
+        else:
+            params = parse_url(url)
+            if "path" in params or url.startswith("rediss://"):
+                raise ValueError("PipelinedGet speaks plain TCP only")
+            self._host = params.get("host", "localhost")
+            self._port = int(params.get("port", 6379))
+            username, password, db = params.get("username"), params.get("password"), params.get("db")
+        if password:
+            auth = [username] if username else []
+            self._setup.append(_command(b"AUTH", *(p.encode() for p in auth), password.encode()))
+        if db:
+            self._setup.append(_command(b"SELECT", str(db).encode()))
         self._timeout = timeout
         self._cache = cache
         self._protocol: _Protocol | None = None
@@ -239,7 +276,7 @@ class PipelinedGet:
 
     @staticmethod
     def supports(url: str) -> bool:
-        return url.startswith("redis://")
+        return url.startswith("redis://") or is_sentinel(url)
 
     @property
     def caching(self) -> bool:
@@ -253,6 +290,8 @@ class PipelinedGet:
             if self._protocol is not None and self._protocol.lost is None:
                 return self._protocol
             loop = asyncio.get_running_loop()
+            if self._sentinels is not None:  # MasterNotFoundError (a ConnectionError) while there is none
+                self._host, self._port = await self._sentinels.discover_master(self._master)
             try:
                 _, protocol = await asyncio.wait_for(
                     loop.create_connection(_Protocol, self._host, self._port), self._timeout
@@ -369,3 +408,6 @@ class PipelinedGet:
             if self._protocol.transport is not None:
                 self._protocol.transport.close()
         self._protocol = None
+        if self._sentinels is not None:
+            for client in self._sentinels.sentinels:
+                await client.aclose()

@@ -27,6 +27,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import IMAGES, free_port, running_supervisor, status_ok
+from tests.engines.sentinel import sentinel_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -232,27 +233,37 @@ def test_the_operator_commands_work_as_written(service):
                          ids=lambda b: b.splitlines()[-1][:40])
 def test_the_commands_that_start_the_service_start_it(block, env_for, tmp_path):
     """Each line of the block is started as written, with this test's port,
-    folders and Redis; a MongoDB line is pointed at the test's MongoDB."""
+    folders and Redis; a MongoDB line is pointed at the test's MongoDB, a
+    Sentinel line at sentinels of its own."""
     for number, line in enumerate(cmd for cmd in block.splitlines() if cmd and not cmd.startswith("#")):
-        env = {**env_for, "PORT": str(free_port()), "API_WORKERS": "1", "JOB_WORKERS": "1"}
-        if "mongodb" in line or "DB_HOST" in line:
-            mongo = os.environ.get("FM_TEST_MONGO_URL")
-            if not mongo:
-                pytest.skip("a MongoDB example: FM_TEST_MONGO_URL names no MongoDB to run it against")
-            host, _, port = mongo.removeprefix("mongodb://").split("/")[0].partition(":")
-            line = line.replace("localhost:27017", f"{host}:{port or 27017}")
-            line = line.replace("DB_HOST=localhost", f"DB_HOST={host}").replace("DB_PORT=27017", f"DB_PORT={port}")
-            env.pop("DB_URL")
-        log = tmp_path / f"run-{number}.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(["bash", "-c", line], cwd=ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        url = f"http://127.0.0.1:{env['PORT']}"
-        try:
-            wait_until(lambda p=proc, u=url: p.poll() is not None or status_ok(u), f"`{line}` to serve")
-            assert proc.poll() is None, log.read_text()[-3000:]
-        finally:
-            stop(proc, log)
+        if "redis+sentinel://" in line:
+            with sentinel_redis(tmp_path / f"sentinel-{number}") as engine:
+                run_and_stop(re.sub(r"redis\+sentinel://[^'\s]+", engine.url, line), number, env_for, tmp_path)
+            continue
+        run_and_stop(line, number, env_for, tmp_path)
+
+
+def run_and_stop(line: str, number: int, env_for: dict[str, str], tmp_path: Path) -> None:
+    """Start `line`, see it serve /status, stop it cleanly."""
+    env = {**env_for, "PORT": str(free_port()), "API_WORKERS": "1", "JOB_WORKERS": "1"}
+    if "mongodb" in line or "DB_HOST" in line:
+        mongo = os.environ.get("FM_TEST_MONGO_URL")
+        if not mongo:
+            pytest.skip("a MongoDB example: FM_TEST_MONGO_URL names no MongoDB to run it against")
+        host, _, port = mongo.removeprefix("mongodb://").split("/")[0].partition(":")
+        line = line.replace("localhost:27017", f"{host}:{port or 27017}")
+        line = line.replace("DB_HOST=localhost", f"DB_HOST={host}").replace("DB_PORT=27017", f"DB_PORT={port}")
+        env.pop("DB_URL")
+    log = tmp_path / f"run-{number}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["bash", "-c", line], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        wait_until(lambda p=proc, u=url: p.poll() is not None or status_ok(u), f"`{line}` to serve")
+        assert proc.poll() is None, log.read_text()[-3000:]
+    finally:
+        stop(proc, log)
 
 
 @pytest.mark.parametrize("block", [b for b in sh_blocks() if starts_a_worker(b)], ids=["worker"])

@@ -15,4 +15,5 @@ def run_job_worker(ctx: ChildContext) -> int:
 async def work(grace: Grace, ctx: ChildContext) -> None:
     from .serve import serve
 
-    await serve(grace, ctx.settings)
+    # Supervised: the node is up, so a Redis outage at this start is waited out.
+    await serve(grace, ctx.settings, wait_for_redis=True)

@@ -46,7 +46,7 @@ from shared.redis_client import open_redis
 from shared.storage import open_storage
 
 from .acker import Acker
-from .control import Control
+from .control import REDIS_DOWN, Control
 from .handlers import Handler, PurgeHandler, ThumbnailsHandler, WelcomeHandler
 from .metrics import record_unreplicated
 from .mover import Mover
@@ -99,9 +99,15 @@ class JobWorker:
         self._parts: _Parts | None = None
         self._fatal: BaseException | None = None
 
-    async def start(self) -> None:
+    async def start(self, *, wait_for_redis: bool = False) -> None:
         """Connect, create the groups, clean crash leftovers. `run` then finishes
-        this consumer's own pending entries before reading new ones."""
+        this consumer's own pending entries before reading new ones.
+
+        Redis unreachable raises, unless `wait_for_redis`: then it is waited
+        out as the running worker waits it out (until stop()). A supervised
+        worker waits: the node is running and Redis is between masters (a
+        failover) or restarting; exiting would only be restarted into a
+        crash loop that takes the whole node down."""
         control = self.control
         control.attach(asyncio.get_running_loop())
         # Concrete bound loggers (the lazy proxy re-binds on every call: ~3 us
@@ -147,8 +153,17 @@ class JobWorker:
         purger = Purger(storage, redis, enqueuer, self.settings, control)
         self._parts = _Parts(acker, slots, reader, reaper, mover, sweeper, purger)
 
-        await reaper.arrive()
-        await groups.create()
+        while True:
+            try:
+                await reaper.arrive()
+                await groups.create()
+                break
+            except REDIS_DOWN as exc:
+                if not wait_for_redis:
+                    raise
+                await control.redis_trouble("start", exc)
+                if control.stopping:
+                    return  # stopped before Redis came back: run() has nothing to do
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         removed = await asyncio.to_thread(remove_stale_parts, folder, w.stale_part_age)
         log.info("worker.start", streams=list(kinds.values()),

@@ -23,14 +23,25 @@ from .metrics import start_recording
 EXIT_START_FAILED = 3  # Redis or the database unreachable, a bad folder...
 
 
-async def serve(grace: Grace, settings: Settings, *, name: str | None = None) -> JobWorker:
+async def serve(grace: Grace, settings: Settings, *, name: str | None = None,
+                wait_for_redis: bool = False) -> JobWorker:
+    """`wait_for_redis`: a start during a Redis outage waits for it (see
+    JobWorker.start) and a stop asked meanwhile ends the wait."""
     start_recording(settings, KINDS)
     worker = JobWorker(settings, name=name)
+
+    async def stop_while_starting() -> None:
+        await grace.wait_stopping()
+        worker.stop(0)
+
+    watch = asyncio.create_task(stop_while_starting(), name="stop while starting")
     try:
-        await worker.start()
+        await worker.start(wait_for_redis=wait_for_redis)
     except BaseException:
         await worker.close()
         raise
+    finally:
+        watch.cancel()
 
     async def consume() -> None:
         await worker.run()
