@@ -122,8 +122,8 @@ class BlobStore(Protocol):
         """Remove a blob and its thumbnails; missing ones are fine."""
         ...
 
-    async def remove_names(self, names: list[str]) -> int:
-        """Remove the blobs called `names` and their thumbnails; how many went."""
+    async def remove_files(self, names: list[str]) -> int:
+        """Remove exactly the blobs or thumbnails called `names`; how many went."""
         ...
 
     def listing(self) -> AsyncIterator[ListedBlob]:

@@ -37,7 +37,6 @@ from shared.blob_store import (
 )
 from shared.errors import NotFound, StorageFull
 
-
 PART_SUFFIX = ".part"
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

@@ -74,7 +74,7 @@ def s3_errors(bucket: str) -> Iterator[None]:
         if code in _FULL:
             raise StorageFull(f"the object store has no room: {code}") from None
         raise StorageUnavailable(f"the object store refused: {code or exc}") from None
-    except (BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
         raise StorageUnavailable(f"the object store does not answer: {exc}") from None
 
 
@@ -232,11 +232,13 @@ class S3Blobs:
     async def read(self, location: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         if end is not None and end <= start:
             return
-        extra: dict[str, str] = {}
-        if start or end is not None:
-            extra["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        key = self.key_of(location)
         with s3_errors(self.bucket):
-            got = await self.client.get_object(Bucket=self.bucket, Key=self.key_of(location), **extra)
+            if start or end is not None:
+                asked = f"bytes={start}-{'' if end is None else end - 1}"
+                got = await self.client.get_object(Bucket=self.bucket, Key=key, Range=asked)
+            else:
+                got = await self.client.get_object(Bucket=self.bucket, Key=key)
         body = got["Body"]
         try:
             chunks = body.iter_chunks(READ_CHUNK)
@@ -342,7 +344,7 @@ class S3Blobs:
             if code in ("403", "AccessDenied", "Forbidden"):
                 raise StorageUnavailable(f"access to the bucket {self.bucket!r} is denied") from None
             raise StorageUnavailable(f"the object store refused: {code or exc}") from None
-        except (BotoCoreError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
             raise StorageUnavailable(f"the object store does not answer: {exc}") from None
 
 

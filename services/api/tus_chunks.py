@@ -22,20 +22,23 @@ PATCH returns the same file.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import time
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from shared.blob_store import BlobStore
 from shared.domain.sniff import HEAD_SIZE, kind_of
-from shared.domain.uploads import CHECKSUM_ALGORITHMS, blob_path
+from shared.domain.uploads import CHECKSUM_ALGORITHMS, upload_blob_name
 from shared.errors import ChecksumMismatch, Conflict, Invalid, NotFound
 from shared.jobs import enqueue, thumbnails_job
 from shared.storage import NewFile, Upload
 from shared.upload_parts import PartFile, PartLost, place, read_head, remove_part, sha256_of
 
 from .bodies import BodyReader
-from .keys import REDIS, RUNNING_HASHES, SETTINGS, STORAGE
+from .keys import BLOBS, REDIS, RUNNING_HASHES, STORAGE
 from .metrics import record_upload
 
 
@@ -134,13 +137,16 @@ async def complete(request: web.Request, upload: Upload, sha256: str | None) -> 
     if upload.file_id is not None:
         return upload.file_id
     app = request.app
-    folder = app[SETTINGS].storage.folder_path
-    blob = blob_path(folder, upload.id)
+    blobs = app[BLOBS]
+    content = blobs.location(upload_blob_name(upload.id))
     try:
-        content = await asyncio.to_thread(place, upload.part_path, blob, upload.length)
-        if sha256 is None:  # the chunks went through another process, or this one restarted
-            sha256 = await asyncio.to_thread(sha256_of, content, upload.length)
-        head = await asyncio.to_thread(read_head, content, HEAD_SIZE)
+        if blobs.local_file(content) is not None:
+            await asyncio.to_thread(place, upload.part_path, content, upload.length)
+            if sha256 is None:  # the chunks went through another process, or this one restarted
+                sha256 = await asyncio.to_thread(sha256_of, content, upload.length)
+            head = await asyncio.to_thread(read_head, content, HEAD_SIZE)
+        else:
+            sha256, head = await _store_part(blobs, upload, content, sha256)
     except PartLost:
         raise NotFound("Upload not found: its bytes are gone") from None
     kind, mime_type = kind_of(head, upload.name)
@@ -148,6 +154,34 @@ async def complete(request: web.Request, upload: Upload, sha256: str | None) -> 
                   size=upload.length, sha256=sha256, mime_type=mime_type)
     record = await app[STORAGE].finish_upload(upload.id, new, time.time())
     app[RUNNING_HASHES].forget(upload.id)
+    if blobs.local_file(content) is None:  # the part was copied, not renamed
+        await asyncio.to_thread(remove_part, upload.part_path)
     if record.type == "image" and not record.has_thumbnails:
         await enqueue(app[REDIS], thumbnails_job(record.id, record.user_id))
     return record.id
+
+
+async def _store_part(blobs: BlobStore, upload: Upload, content: str, sha256: str | None) -> tuple[str, bytes]:
+    """The part copied to the blob store (idempotent: when the part is gone
+    and the blob is there, an earlier call got this far); its hash and head."""
+    part = upload.part_path
+    if await asyncio.to_thread(os.path.exists, part):
+        if sha256 is None:
+            sha256 = await asyncio.to_thread(sha256_of, part, upload.length)
+        head = await asyncio.to_thread(read_head, part, HEAD_SIZE)
+        await blobs.put_file(content, part)
+        return sha256, head
+    if not upload.length:
+        await blobs.put_file(content, os.devnull)
+        return hashlib.sha256().hexdigest(), b""
+    try:
+        await blobs.info(content)
+    except NotFound:
+        raise PartLost(part) from None
+    digest = hashlib.sha256()
+    head = b""
+    async for chunk in blobs.read(content):
+        if len(head) < HEAD_SIZE:
+            head += chunk[:HEAD_SIZE - len(head)]
+        await asyncio.to_thread(digest.update, chunk)
+    return digest.hexdigest(), head

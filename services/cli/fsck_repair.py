@@ -26,7 +26,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from shared import orphan_blobs
-from shared.blobs import BlobStore
+from shared.blobs import FolderBlobs
 from shared.errors import NotFound
 from shared.jobs import enqueue, thumbnails_job
 from shared.storage import FileRecord, Storage, UsageDrift
@@ -55,7 +55,7 @@ async def remove_missing(storage: Storage, folder: Path, missing: list[FileRecor
             "and mounted? "
             "Their documents were left alone.")
         return
-    blobs = BlobStore(folder)
+    blobs = FolderBlobs(folder)
     for record in missing:
         now = await storage.file_with_trashed(record.user_id, record.id)
         if now is None:
@@ -73,7 +73,7 @@ async def remove_missing(storage: Storage, folder: Path, missing: list[FileRecor
 
 async def remove_orphans(storage: Storage, folder: Path, orphans: dict[str, list[str]], originals: int,
                          repairs: Repairs) -> None:
-    removal = await orphan_blobs.remove_orphans(storage, folder, orphans, originals)
+    removal = await orphan_blobs.remove_orphans(storage, FolderBlobs(folder), orphans, originals)
     repairs.blob_files_removed = removal.removed
     if removal.refused:
         repairs.refused.append(
