@@ -28,6 +28,7 @@ from shared.config import Settings
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
 REGION = "us-east-1"
+PART_SIZE = 5 * 1024 * 1024  # the smallest S3 takes: the tests' uploads go multipart soon
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class S3Bucket:
     def env(self) -> dict[str, str]:
         """What a service process needs to keep its content in this bucket."""
         return {**self.server.env, "BLOB_URL": self.blob_url, "S3_ENDPOINT_URL": self.server.endpoint,
-                "S3_ADDRESSING_STYLE": "path"}
+                "S3_ADDRESSING_STYLE": "path", "BLOBS_PART_SIZE": str(PART_SIZE)}
 
 
 def _free_port() -> int:
@@ -142,4 +143,56 @@ def s3_settings(settings: Settings, s3_bucket: S3Bucket) -> Settings:
 
 def with_s3(settings: Settings, bucket: S3Bucket) -> Settings:
     return settings.replace(storage={"blob_url": bucket.blob_url, "s3_endpoint_url": bucket.server.endpoint},
-                            blobs={"s3_addressing_style": "path"})
+                            blobs={"s3_addressing_style": "path", "part_size": PART_SIZE})
+
+
+_CLIENTS: dict[str, object] = {}
+
+
+def _client_for(endpoint: str):  # -> a boto3 S3 client, one per endpoint for the run
+    import boto3
+
+    if endpoint not in _CLIENTS:
+        _CLIENTS[endpoint] = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=ACCESS_KEY,
+                                          aws_secret_access_key=SECRET_KEY, region_name=REGION)
+    return _CLIENTS[endpoint]
+
+
+def _where(settings: Settings) -> tuple[object, str, str]:
+    from shared.config import blob_location
+
+    bucket, prefix = blob_location(settings.storage.blob_url)
+    return _client_for(settings.storage.s3_endpoint_url), bucket, f"{prefix}/" if prefix else ""
+
+
+def stored_entries(settings: Settings) -> list[str]:
+    """Blocking: what the bucket holds under the prefix, as a folder's entries
+    would read: each name directly under it (`.uploads` for the tus chunks),
+    and `.<name>.multipart` for each multipart upload in progress (the part
+    file of an upload being written)."""
+    client, bucket, prefix = _where(settings)
+    names: set[str] = set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):  # type: ignore[attr-defined]
+        names.update(item["Key"][len(prefix):].split("/", 1)[0] for item in page.get("Contents", []))
+    uploads = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix)  # type: ignore[attr-defined]
+    names.update(f".{u['Key'][len(prefix):]}.multipart" for u in uploads.get("Uploads", []))
+    return sorted(names)
+
+
+def stored_bytes(settings: Settings, name: str) -> bytes:
+    """Blocking: the object `name` under the prefix (KeyError when missing)."""
+    client, bucket, prefix = _where(settings)
+    try:
+        return client.get_object(Bucket=bucket, Key=prefix + name)["Body"].read()  # type: ignore[attr-defined]
+    except client.exceptions.NoSuchKey:  # type: ignore[attr-defined]
+        raise KeyError(name) from None
+
+
+def store_bytes(settings: Settings, name: str, data: bytes) -> None:
+    client, bucket, prefix = _where(settings)
+    client.put_object(Bucket=bucket, Key=prefix + name, Body=data)  # type: ignore[attr-defined]
+
+
+def remove_stored(settings: Settings, name: str) -> None:
+    client, bucket, prefix = _where(settings)
+    client.delete_object(Bucket=bucket, Key=prefix + name)  # type: ignore[attr-defined]
