@@ -546,7 +546,7 @@ async def test_an_upload_complete_but_unfinished_is_finished_by_head(client, ali
     content = os.urandom(70_000)
     url = await new_upload(client, alice, len(content), "late.bin")
     part = part_of(backend_settings, url)
-    part.parent.mkdir(exist_ok=True)
+    part.parent.mkdir(parents=True, exist_ok=True)
     part.write_bytes(content)
     upload_id = url.rsplit("/", 1)[1]
     assert await storage.set_upload_offset(upload_id, 0, len(content))
