@@ -27,10 +27,9 @@ from .conftest import IMAGES, queue_empty
 
 async def _image_in_bucket(settings: Settings, storage: Storage, user_id: str, name: str) -> tuple[str, str]:
     """tests/images/`name` stored in the bucket as an upload is; (file id, blob name)."""
-    async with open_blob_store(settings) as blobs:
-        async with blobs.writer() as writer:
-            await writer.write((IMAGES / name).read_bytes())
-            location = await writer.commit()
+    async with open_blob_store(settings) as blobs, blobs.writer() as writer:
+        await writer.write((IMAGES / name).read_bytes())
+        location = await writer.commit()
     record = await storage.create_file(NewFile(user_id=user_id, name=name, type="image", is_public=False,
                                                parent_id=ROOT, local_path=location))
     return record.id, location.rsplit("/", 1)[1]
