@@ -142,7 +142,7 @@ class JobWorker:
         reaper = Reaper(redis, self.name, kinds, w, groups, reader, acker, slots, control)
         folder = self.settings.storage.folder_path
         sweeper = OrphanSweeper(blobs, storage, redis, w, control)
-        purger = Purger(storage, redis, self.settings, control)
+        purger = Purger(storage, redis, self.settings, control, blobs)
         self._parts = _Parts(acker, slots, reader, reaper, mover, sweeper, purger)
 
         await reaper.arrive()

@@ -158,7 +158,7 @@ def _client_for(endpoint: str):  # -> a boto3 S3 client, one per endpoint for th
     return _CLIENTS[endpoint]
 
 
-def _where(settings: Settings) -> tuple[object, str, str]:
+def s3_where(settings: Settings) -> tuple[object, str, str]:
     from shared.config import blob_location
 
     bucket, prefix = blob_location(settings.storage.blob_url)
@@ -170,7 +170,7 @@ def stored_entries(settings: Settings) -> list[str]:
     would read: each name directly under it (`.uploads` for the tus chunks),
     and `.<name>.multipart` for each multipart upload in progress (the part
     file of an upload being written)."""
-    client, bucket, prefix = _where(settings)
+    client, bucket, prefix = s3_where(settings)
     names: set[str] = set()
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):  # type: ignore[attr-defined]
         names.update(item["Key"][len(prefix):].split("/", 1)[0] for item in page.get("Contents", []))
@@ -181,7 +181,7 @@ def stored_entries(settings: Settings) -> list[str]:
 
 def stored_bytes(settings: Settings, name: str) -> bytes:
     """Blocking: the object `name` under the prefix (KeyError when missing)."""
-    client, bucket, prefix = _where(settings)
+    client, bucket, prefix = s3_where(settings)
     try:
         return client.get_object(Bucket=bucket, Key=prefix + name)["Body"].read()  # type: ignore[attr-defined]
     except client.exceptions.NoSuchKey:  # type: ignore[attr-defined]
@@ -189,10 +189,10 @@ def stored_bytes(settings: Settings, name: str) -> bytes:
 
 
 def store_bytes(settings: Settings, name: str, data: bytes) -> None:
-    client, bucket, prefix = _where(settings)
+    client, bucket, prefix = s3_where(settings)
     client.put_object(Bucket=bucket, Key=prefix + name, Body=data)  # type: ignore[attr-defined]
 
 
 def remove_stored(settings: Settings, name: str) -> None:
-    client, bucket, prefix = _where(settings)
+    client, bucket, prefix = s3_where(settings)
     client.delete_object(Bucket=bucket, Key=prefix + name)  # type: ignore[attr-defined]
