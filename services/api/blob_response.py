@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aiohttp import hdrs, web
+from aiohttp import ETag, hdrs, web
 from aiohttp.abc import AbstractStreamWriter
-from aiohttp.helpers import ETAG_ANY, ETag, must_be_empty_body
 
 from shared.blob_store import BlobInfo, BlobStore
 
@@ -36,7 +35,7 @@ def redirect_response(url: str, headers: Mapping[str, str]) -> web.Response:
 
 
 def _matches(etag: str, etags: tuple[ETag, ...], *, weak: bool) -> bool:
-    if len(etags) == 1 and etags[0].value == ETAG_ANY:
+    if len(etags) == 1 and etags[0].value == "*":
         return True
     return any(tag.value == etag for tag in etags if weak or not tag.is_weak)
 
@@ -63,7 +62,6 @@ class BlobResponse(web.StreamResponse):
                 and info.modified <= modified.timestamp()):
             self.set_status(304)
             self.etag, self.last_modified = info.etag, info.modified
-            self._length_check = False
             return await super().prepare(request)
 
         size, start, count = info.size, 0, info.size
@@ -87,7 +85,7 @@ class BlobResponse(web.StreamResponse):
         self.etag, self.last_modified = info.etag, info.modified
         self.content_length = count
         self.headers[hdrs.ACCEPT_RANGES] = "bytes"
-        if count == 0 or must_be_empty_body(request.method, self.status):
+        if count == 0 or request.method == hdrs.METH_HEAD:
             return await super().prepare(request)
         # The first bytes before the headers: a blob gone meanwhile is still a 404.
         chunks = aiter(self._blobs.read(self._location, start, start + count))
