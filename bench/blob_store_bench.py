@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared.config import load_settings  # noqa: E402
-from shared.open_blobs import open_blob_store  # noqa: E402
-from tests.engines.s3 import PART_SIZE, make_bucket, running_s3  # noqa: E402
+from shared.config import load_settings
+from shared.open_blobs import open_blob_store
+from tests.engines.s3 import PART_SIZE, make_bucket, running_s3
 
 BLOCK = 1024 * 1024
 
