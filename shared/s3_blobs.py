@@ -90,6 +90,10 @@ class S3BlobWriter:
 
     def __init__(self, store: S3Blobs, location: str | None = None) -> None:
         self._store = store
+        # A fresh name is ours alone: a failed commit may delete what it left.
+        # A given location (a thumbnail, a finished upload's blob) may be
+        # another writer's already, with the same bytes: never deleted here.
+        self._fresh = location is None
         self.path = location or store.location(str(uuid.uuid4()))
         self.key = store.key_of(self.path)
         self.size = 0
@@ -145,7 +149,7 @@ class S3BlobWriter:
         its end even when the request awaiting it is cancelled."""
         if self._state in ("done", "aborted"):
             return
-        committing = self._state == "committing"
+        committing = self._state == "committing" and self._fresh
         self._state = "aborted"
         self._buffer, self._buffered = [], 0
         if self._upload_id is None and not committing:
