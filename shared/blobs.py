@@ -18,32 +18,31 @@ import errno
 import hashlib
 import os
 import re
+import shutil
+import stat
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from shared.errors import StorageFull
+from shared.blob_store import (
+    HEAD_BYTES,
+    THUMBNAIL_WIDTHS,
+    WRITE_BATCH,
+    BlobInfo,
+    ListedBlob,
+    ServedAs,
+    thumbnail_path,
+)
+from shared.errors import NotFound, StorageFull
 
 PART_SUFFIX = ".part"
-# An upload's bytes go to its writer thread in batches of at least this much:
-# one thread hop per MiB rather than one per network read.
-WRITE_BATCH = 1 << 20
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
-# Bytes of the start of a blob its writer keeps (`BlobWriter.head`): enough to
-# recognise any format by its magic number (shared/domain/sniff.py).
-HEAD_BYTES = 64
-# The thumbnails every image gets, largest first: `<blob>_500`, `<blob>_250`, `<blob>_100`.
-THUMBNAIL_WIDTHS: tuple[int, ...] = (500, 250, 100)
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # The only names this service (and the original) give blobs: a UUID, or a UUID
 # and `_<width>` for its thumbnails. Anything else in the folder is not ours to judge.
 BLOB_NAME = re.compile(rf"({_UUID})(?:_({'|'.join(map(str, THUMBNAIL_WIDTHS))}))?")
-
-
-def thumbnail_path(local_path: str, width: int) -> str:
-    return f"{local_path}_{width}"
 
 
 def write_atomically(final_path: str | os.PathLike[str], data: bytes | memoryview) -> None:
@@ -93,7 +92,7 @@ def is_disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _FULL
 
 
-class BlobWriter:
+class FolderBlobWriter:
     """One blob being written as it arrives: `write` the bytes in order, then
     `commit` (fsync, rename to its final name, fsync the folder) or `abort`.
 
@@ -109,7 +108,7 @@ class BlobWriter:
     runs on another core while the next bytes arrive.
     """
 
-    def __init__(self, store: BlobStore, batch: int = WRITE_BATCH) -> None:
+    def __init__(self, store: FolderBlobs, batch: int = WRITE_BATCH) -> None:
         self._store = store
         self._batch = batch
         self._name = str(uuid.uuid4())
@@ -160,7 +159,7 @@ class BlobWriter:
         if self._touched:
             await finish_in_thread(self._abort_sync)
 
-    async def __aenter__(self) -> BlobWriter:
+    async def __aenter__(self) -> FolderBlobWriter:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -253,8 +252,10 @@ async def finish_in_thread(fn: Callable[[], object]) -> None:
     await asyncio.shield(task)
 
 
-class BlobStore:
-    """Where uploads go, written through a `BlobWriter` (off the event loop)."""
+class FolderBlobs:
+    """The blob store of one machine: files in `storage.folder_path` (see the
+    module's docstring), written through a `FolderBlobWriter` off the event
+    loop and sent with zero-copy sendfile (`local_file`)."""
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(folder)
@@ -262,13 +263,109 @@ class BlobStore:
     def ensure_folder(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def writer(self, batch: int = WRITE_BATCH) -> BlobWriter:
-        """A new blob with a fresh UUID name; `async with` it, then commit."""
-        return BlobWriter(self, batch)
+    def writer(self, batch: int = WRITE_BATCH) -> FolderBlobWriter:
+        return FolderBlobWriter(self, batch)
 
-    async def remove(self, path: str) -> None:
-        """Remove a blob (and any thumbnails of it); missing files are fine."""
-        await finish_in_thread(lambda: _remove_blob(path))
+    def location(self, name: str) -> str:
+        return str(self.folder / name)
+
+    def local_file(self, location: str) -> str | None:
+        return location
+
+    async def info(self, location: str) -> BlobInfo:
+        try:
+            st = await asyncio.to_thread(os.stat, location)
+        except (OSError, ValueError):
+            raise NotFound() from None
+        if not stat.S_ISREG(st.st_mode):
+            raise NotFound()
+        return BlobInfo(st.st_size, f"{st.st_mtime_ns:x}-{st.st_size:x}", st.st_mtime)
+
+    async def read(self, location: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        try:
+            fh = await asyncio.to_thread(open, location, "rb")
+        except (OSError, ValueError):
+            raise NotFound() from None
+        try:
+            await asyncio.to_thread(fh.seek, start)
+            remaining = None if end is None else max(0, end - start)
+            while remaining is None or remaining > 0:
+                data = await asyncio.to_thread(fh.read, WRITE_BATCH if remaining is None
+                                               else min(WRITE_BATCH, remaining))
+                if not data:
+                    return
+                if remaining is not None:
+                    remaining -= len(data)
+                yield data
+        finally:
+            await asyncio.to_thread(fh.close)
+
+    async def presigned_url(self, location: str, served: ServedAs, expiry: int) -> str | None:
+        return None
+
+    async def put_file(self, location: str, path: str) -> None:
+        await finish_in_thread(lambda: _copy_file(path, location))
+
+    async def fetch_file(self, location: str, path: str) -> None:
+        try:
+            await asyncio.to_thread(shutil.copyfile, location, path)
+        except FileNotFoundError:
+            raise NotFound() from None
+
+    async def remove(self, location: str) -> None:
+        await finish_in_thread(lambda: _remove_blob(location))
+
+    async def remove_files(self, names: list[str]) -> int:
+        def remove() -> int:
+            removed = 0
+            for name in names:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.folder / name)
+                    removed += 1
+            if removed:
+                with contextlib.suppress(FileNotFoundError):
+                    fsync_folder(self.folder)
+            return removed
+
+        return await asyncio.to_thread(remove)
+
+    async def listing(self) -> AsyncIterator[ListedBlob]:
+        for entry in await asyncio.to_thread(_scan, self.folder):
+            yield entry
+
+    async def check(self) -> None:
+        """The folder's own checks are the supervisor's and /readyz's (writable, free space)."""
+
+
+def _scan(folder: Path) -> list[ListedBlob]:
+    found: list[ListedBlob] = []
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    found.append(ListedBlob(entry.name, st.st_mtime, st.st_size))
+            except FileNotFoundError:  # removed while we looked
+                continue
+    return found
+
+
+def _copy_file(source: str, location: str) -> None:
+    """Blocking: `source` copied to `location` via a hidden part and a rename."""
+    folder = os.path.dirname(location) or "."
+    tmp = os.path.join(folder, f".{uuid.uuid4()}{PART_SUFFIX}")
+    try:
+        shutil.copyfile(source, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, location)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_folder(folder)
 
 
 def _remove_blob(path: str) -> None:

@@ -1,4 +1,4 @@
-"""Blobs no file names: how the folder is listed, which unnamed blobs are old
+"""Blobs no file names: how the folder (or the object store's prefix) is listed, which unnamed blobs are old
 enough to judge, and their removal. Shared by the job worker's orphan sweep
 (services/worker/sweeper.py) and the operator's `fsck --repair`.
 
@@ -15,19 +15,20 @@ It must never delete a live file, hence:
 - a safety valve: when the database names no blob at all, or most of the
   folder would go, nothing is removed (a DB_URL pointing at the wrong, or an
   empty, database must not wipe the files);
-- the folder is listed and files removed in threads, in batches.
+- the folder is listed and files removed in threads, in batches (an object
+  store: listed by pages, removed by DeleteObjects batches).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .blobs import BLOB_NAME, fsync_folder
+from .blob_store import BlobStore
+from .blobs import BLOB_NAME
 from .storage import Storage
 
 BATCH = 500  # files removed per thread hop
@@ -78,6 +79,14 @@ def list_blobs(folder: Path) -> BlobListing:
     return listing
 
 
+async def list_store(blobs: BlobStore) -> BlobListing:
+    """The store's blobs (by pages; in one thread hop for the folder)."""
+    listing = BlobListing()
+    async for entry in blobs.listing():
+        listing.add(entry.name, entry.modified)
+    return listing
+
+
 def old_blobs(listing: BlobListing, cutoff: float) -> tuple[dict[str, list[str]], int]:
     """Of the listed blobs, those older than `cutoff`: base name -> its files
     (the original if there, and its old thumbnails); and how many files were
@@ -110,17 +119,7 @@ class Removal:
     refused: bool = False
 
 
-def remove_files(folder: Path, names: list[str]) -> int:
-    """Blocking: unlink `names` (gone already is fine); how many were removed."""
-    removed = 0
-    for name in names:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(folder / name)
-            removed += 1
-    return removed
-
-
-async def remove_orphans(storage: Storage, folder: Path, candidates: dict[str, list[str]],
+async def remove_orphans(storage: Storage, blobs: BlobStore, candidates: dict[str, list[str]],
                          originals: int) -> Removal:
     """Remove the files of `candidates` (from old_blobs) no file names, asked
     of the database now; refused (nothing removed) when the database names no
@@ -138,6 +137,5 @@ async def remove_orphans(storage: Storage, folder: Path, candidates: dict[str, l
         return result
     doomed = [name for base in orphans for name in candidates[base]]
     for start in range(0, len(doomed), BATCH):
-        result.removed += await asyncio.to_thread(remove_files, folder, doomed[start:start + BATCH])
-    await asyncio.to_thread(fsync_folder, folder)
+        result.removed += await blobs.remove_files(doomed[start:start + BATCH])
     return result

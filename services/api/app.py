@@ -14,12 +14,12 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from shared.attempts import AttemptLimiter, Limit
-from shared.blobs import BlobStore
 from shared.config import Settings
 from shared.domain.accounts import Accounts
 from shared.domain.cursors import CursorKey
 from shared.enqueuer import Enqueuer
 from shared.logging import flush_logs
+from shared.open_blobs import open_blob_store
 from shared.passwords import PasswordHasher
 from shared.redis_client import open_redis
 from shared.redis_get import PipelinedGet
@@ -123,9 +123,9 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _blobs(app: web.Application) -> AsyncIterator[None]:
-    app[BLOBS] = blobs = BlobStore(app[SETTINGS].storage.folder_path)
-    await asyncio.to_thread(blobs.ensure_folder)
-    yield
+    async with open_blob_store(app[SETTINGS]) as blobs:
+        app[BLOBS] = blobs
+        yield
 
 
 async def _ui_assets(app: web.Application) -> AsyncIterator[None]:

@@ -9,7 +9,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from shared.attempts import AttemptLimiter
-from shared.blobs import BlobStore
+from shared.blob_store import BlobStore
 from shared.config import Settings
 from shared.domain.accounts import Accounts
 from shared.domain.cursors import CursorKey
@@ -29,7 +29,7 @@ REDIS = web.AppKey("redis", Redis)
 ENQUEUER = web.AppKey("enqueuer", Enqueuer)  # every job of this process goes through it
 TOKENS = web.AppKey("tokens", TokenStore)
 PASSWORDS = web.AppKey("passwords", PasswordHasher)
-BLOBS = web.AppKey("blobs", BlobStore)
+BLOBS: web.AppKey[BlobStore] = web.AppKey("blobs")
 USERS = web.AppKey("users", UserCache)
 # Where an unexpected exception in a request is reported, once: a log line by
 # default; the graceful-application core's error hooks in an API worker.

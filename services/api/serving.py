@@ -1,11 +1,13 @@
-"""Serving a file's bytes (or a thumbnail) from disk: the one path shared by
-v1 `/files/:id/data`, v2 `/content` and `/s/` share links.
+"""Serving a file's bytes (or a thumbnail): the one path shared by v1
+`/files/:id/data`, v2 `/content` and `/s/` share links (`content_response`).
 
-aiohttp's FileResponse streams (never a whole-file read), answers Range
-requests with 206, and sends ETag/Last-Modified with 304 on a match; our
-subclass sends with zero-copy sendfile on uvloop too (sendfile.py). The
-headers that keep content from running as a page of this origin are
-content_headers.py's.
+From the folder, aiohttp's FileResponse streams (never a whole-file read),
+answers Range requests with 206, and sends ETag/Last-Modified with 304 on a
+match; our subclass sends with zero-copy sendfile on uvloop too
+(sendfile.py). From an object store, blob_response.py answers the same way,
+streaming the object (the Range passed through), or, with
+`blobs.redirect_downloads`, a 302 to a presigned URL. The headers that keep
+content from running as a page of this origin are content_headers.py's.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from shared.blobs import THUMBNAIL_WIDTHS, thumbnail_path
+from shared.blob_store import THUMBNAIL_WIDTHS, ServedAs, thumbnail_path
 from shared.errors import Invalid, NotFound
 from shared.storage import FileRecord
 
+from .blob_response import BlobResponse, redirect_response
+from .keys import BLOBS, SETTINGS
 from .sendfile import ZeroCopyFileResponse
 
 THUMBNAIL_SIZES = {str(width): width for width in THUMBNAIL_WIDTHS}
@@ -67,3 +71,23 @@ def file_response(path: str, headers: Mapping[str, str]) -> web.StreamResponse:
     except OSError:
         raise NotFound() from None
     return ZeroCopyFileResponse(path, headers=headers)
+
+
+async def content_response(request: web.Request, record: FileRecord, width: int | None,
+                           headers: Mapping[str, str]) -> web.StreamResponse:
+    """The file's content (or its thumbnail of `width`) with `headers`, from
+    wherever blobs live; NotFound when there is none."""
+    location = content_path(record, width)
+    blobs = request.app[BLOBS]
+    path = blobs.local_file(location)
+    if path is not None:
+        return file_response(path, headers)
+    info = await blobs.info(location)
+    settings = request.app[SETTINGS].blobs
+    if settings.redirect_downloads:
+        served = ServedAs(headers["Content-Type"], headers["Content-Disposition"],
+                          headers.get("Cache-Control", "private, max-age=0"))
+        url = await blobs.presigned_url(location, served, settings.presign_expiry)
+        if url is not None:
+            return redirect_response(url, headers)
+    return BlobResponse(blobs, location, info, headers)

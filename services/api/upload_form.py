@@ -25,7 +25,7 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 
-from shared.blobs import BlobStore
+from shared.blob_store import BlobStore
 from shared.domain.names import valid_name
 from shared.domain.quotas import UploadLimits
 from shared.domain.sniff import Kind, kind_of

@@ -1,6 +1,7 @@
 """`python supervisor.py check`: is everything the service needs there?
 The configuration (it loaded: its main values), Redis, the database, the
-content folder and its disk. Changes nothing; exit 1 if anything failed."""
+content folder and its disk, and the S3 bucket when content lives in one.
+Changes nothing; exit 1 if anything failed."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from redis.exceptions import RedisError
 
 from shared.config import Settings, cpu_count, redact
 from shared.errors import StorageUnavailable
+from shared.open_blobs import open_blob_store
 from shared.redis_client import open_redis, text
 from shared.redis_persistence import persistence_of
 from shared.storage.schema import schema_of
@@ -31,7 +33,8 @@ Check what the service needs, without changing anything: the configuration
 loads (its main values are shown, no secrets), Redis answers (its version,
 whether it keeps anything on disk), the database answers (backend, version,
 schema version and pending migrations), the content folder (FOLDER_PATH) is
-writable, and its disk has at least 100 MiB free. Exit 0 if all is well, 1 if
+writable, and its disk has at least 100 MiB free; with BLOB_URL set, the
+bucket exists and answers (the service never creates it). Exit 0 if all is well, 1 if
 anything failed (each failure is also a line on stderr), 2 if the
 configuration does not load."""
 
@@ -166,6 +169,20 @@ def _disk(settings: Settings) -> Check:
     return Check("disk", True, detail, data)
 
 
+async def _blobs(settings: Settings) -> Check:
+    """The bucket of BLOB_URL exists and answers (HeadBucket)."""
+    where = settings.storage.blob_url
+    endpoint = settings.storage.s3_endpoint_url or "AWS"
+    data = {"url": where, "endpoint": endpoint}
+    try:
+        async with open_blob_store(settings) as blobs:
+            await blobs.check()
+    except StorageUnavailable as exc:
+        hint = ": create it (the service never does)" if "does not exist" in str(exc) else ""
+        return Check("blobs", False, f"{where} at {endpoint}: {exc}{hint}", data)
+    return Check("blobs", True, f"{where} at {endpoint}: the bucket answers", data)
+
+
 async def _bounded(name: str, check: Callable[[], Awaitable[Check]]) -> Check:
     try:
         return await asyncio.wait_for(check(), TIMEOUT)
@@ -181,6 +198,8 @@ async def run(args: argparse.Namespace, settings: Settings, out: Output) -> int:
         await asyncio.to_thread(_folder, settings),
         await asyncio.to_thread(_disk, settings),
     ]
+    if settings.storage.blob_url:
+        checks.append(await _bounded("blobs", lambda: _blobs(settings)))
     ok = all(c.ok for c in checks)
     lines = [f"{'ok' if c.ok else 'FAIL':<5} {c.name:<9} {c.detail}" for c in checks]
     data = {"ok": ok, "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail, **c.data} for c in checks]}

@@ -17,10 +17,13 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from shared.blob_store import BlobStore
+from shared.blobs import FolderBlobs
 from shared.config import Settings
 from shared.enqueuer import Enqueuer
 from shared.errors import StorageUnavailable
 from shared.jobs import THUMBNAILS
+from shared.open_blobs import open_blob_store
 from shared.orphan_blobs import old_blobs
 from shared.queue_status import jobs_of
 from shared.redis_client import open_redis
@@ -28,7 +31,7 @@ from shared.storage import FileRecord, Storage, open_storage
 
 from . import fsck_repair
 from .fsck_report import Findings, report_text
-from .fsck_scan import list_folder, still_missing, walk_documents
+from .fsck_scan import Finder, list_folder, list_store, walk_documents
 from .output import EXIT_OK, EXIT_PROBLEM, Output
 
 
@@ -53,9 +56,10 @@ async def run(args: argparse.Namespace, settings: Settings, out: Output) -> int:
         return EXIT_PROBLEM
     redis = open_redis(settings.redis.url)
     try:
-        return await _fsck(args.repair, settings, storage, redis, out)
+        async with open_blob_store(settings) as blobs:
+            return await _fsck(args.repair, settings, storage, redis, blobs, out)
     except StorageUnavailable as exc:
-        out.problem(f"the database failed: {exc}")
+        out.problem(f"the database or the object store failed: {exc}")
         return EXIT_PROBLEM
     except (RedisError, OSError) as exc:
         out.problem(f"Redis is unreachable ({type(exc).__name__}); check REDIS_URL")
@@ -65,22 +69,26 @@ async def run(args: argparse.Namespace, settings: Settings, out: Output) -> int:
         await storage.close()
 
 
-async def _fsck(repair: bool, settings: Settings, storage: Storage, redis: Redis, out: Output) -> int:
+async def _fsck(repair: bool, settings: Settings, storage: Storage, redis: Redis, blobs: BlobStore,
+                out: Output) -> int:
     folder = settings.storage.folder_path
+    where = str(folder) if isinstance(blobs, FolderBlobs) else settings.storage.blob_url
     age = settings.worker.orphan_age
     await redis.ping()  # unreachable: say so before a long walk
+    await blobs.check()  # a missing bucket: say so before a long walk
     cutoff = time.time() - age
-    listing = await list_folder(folder, out)
+    listing = await list_folder(folder, out) if isinstance(blobs, FolderBlobs) else await list_store(blobs, out)
     listed, originals = listing.files, len(listing.originals)
-    walk = await walk_documents(storage, folder, listing, out)
+    finder = Finder(blobs, folder)
+    walk = await walk_documents(storage, finder, listing, out)
     orphans, young = await asyncio.to_thread(old_blobs, listing, cutoff)  # what the walk left: unnamed
     waiting, dead = await jobs_of(redis, THUMBNAILS)
     queued = {str(p.get("fileId")) for p in waiting}
     failed = {str(p.get("fileId")) for p in dead}
     gaps = [(r, w) for r, w in walk.thumbnail_gaps if r.id not in queued]
-    gaps = await asyncio.to_thread(still_missing, gaps, folder)
+    gaps = await finder.still_missing(gaps)
     findings = Findings(
-        folder=str(folder), orphan_age=age, files=walk.files,
+        folder=where, orphan_age=age, files=walk.files,
         blobs=listed,
         missing_blobs=walk.missing_blobs, orphans=orphans, young=young,
         thumbnails=[(r, w) for r, w in gaps if r.id not in failed],
@@ -93,8 +101,8 @@ async def _fsck(repair: bool, settings: Settings, storage: Storage, redis: Redis
         out.result(data, report_text(findings, None))
         return EXIT_PROBLEM if findings.problems else EXIT_OK
     repairs = fsck_repair.Repairs()
-    await fsck_repair.remove_missing(storage, folder, findings.missing_blobs, walk.files, repairs)
-    await fsck_repair.remove_orphans(storage, folder, orphans, originals, repairs)
+    await fsck_repair.remove_missing(storage, finder, findings.missing_blobs, walk.files, repairs)
+    await fsck_repair.remove_orphans(storage, blobs, orphans, originals, repairs)
     thumbnail_records: list[FileRecord] = [r for r, _ in findings.thumbnails]
     async with Enqueuer(redis, settings.redis.replica_wait_timeout) as enqueuer:
         await fsck_repair.enqueue_thumbnails(enqueuer, thumbnail_records, repairs)

@@ -19,18 +19,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from shared import orphan_blobs
-from shared.blobs import BlobStore
+from shared.blob_store import BlobStore
 from shared.enqueuer import Enqueuer
 from shared.errors import NotFound
 from shared.jobs import thumbnails_job
 from shared.storage import FileRecord, Storage, UsageDrift
 
-from .fsck_scan import blob_path
+from .fsck_scan import Finder
 
 MOST = 0.5  # more than this share of the documents would go: refuse
 
@@ -44,22 +42,23 @@ class Repairs:
     refused: list[str] = field(default_factory=list)  # why a kind of repair was not made
 
 
-async def remove_missing(storage: Storage, folder: Path, missing: list[FileRecord], files: int,
+async def remove_missing(storage: Storage, finder: Finder, missing: list[FileRecord], files: int,
                          repairs: Repairs) -> None:
     if not missing:
         return
     if len(missing) > files * MOST:
+        where = (f"FOLDER_PATH ({finder.folder}) the right folder, and mounted" if finder.local
+                 else "BLOB_URL the right bucket and prefix")
         repairs.refused.append(
-            f"{len(missing)} of {files} documents have no blob: is FOLDER_PATH ({folder}) the right folder, "
-            "and mounted? "
+            f"{len(missing)} of {files} documents have no blob: is {where}? "
             "Their documents were left alone.")
         return
-    blobs = BlobStore(folder)
+    blobs = finder.blobs
     for record in missing:
         now = await storage.file_with_trashed(record.user_id, record.id)
         if now is None:
             continue  # gone meanwhile
-        if now.local_path != record.local_path or await asyncio.to_thread(blob_path, now, folder) is not None:
+        if now.local_path != record.local_path or await finder.exists(now):
             continue  # new content, or the blob came back
         try:
             paths = await storage.purge_file(record.user_id, record.id)
@@ -70,9 +69,9 @@ async def remove_missing(storage: Storage, folder: Path, missing: list[FileRecor
         repairs.documents_removed.append(record.id)
 
 
-async def remove_orphans(storage: Storage, folder: Path, orphans: dict[str, list[str]], originals: int,
+async def remove_orphans(storage: Storage, blobs: BlobStore, orphans: dict[str, list[str]], originals: int,
                          repairs: Repairs) -> None:
-    removal = await orphan_blobs.remove_orphans(storage, folder, orphans, originals)
+    removal = await orphan_blobs.remove_orphans(storage, blobs, orphans, originals)
     repairs.blob_files_removed = removal.removed
     if removal.refused:
         repairs.refused.append(

@@ -5,7 +5,9 @@ A document's blob counts as there when the folder holds its name or its own
 local path exists (a database written by the original may hold its paths in
 another form; the API serves the stored path). Only names this service makes
 are judged (shared/blobs.py BLOB_NAME): `.part` files, tus parts under
-`.uploads/` and anything else in the folder are left alone.
+`.uploads/` and anything else in the folder are left alone. With content in
+an object store, the bucket's prefix is listed (by pages) and a document's
+blob looked up by its key (`Finder`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.blobs import THUMBNAIL_WIDTHS, thumbnail_path
+from shared.blob_store import BlobStore
+from shared.blobs import THUMBNAIL_WIDTHS, FolderBlobs, thumbnail_path
+from shared.errors import NotFound
 from shared.orphan_blobs import BlobListing, blob_entries
 from shared.storage import FileRecord, Storage
 from shared.storage.base import blob_name
@@ -60,6 +64,63 @@ async def list_folder(folder: Path, out: Output) -> BlobListing:
     return listing
 
 
+async def list_store(blobs: BlobStore, out: Output) -> BlobListing:
+    """The store's blobs, a page at a time (the bar moves as it goes)."""
+    listing = BlobListing()
+    with out.progress(None, "blobs listed") as bar:
+        async for entry in blobs.listing():
+            listing.add(entry.name, entry.modified)
+            bar.advance(1)
+    return listing
+
+
+class Finder:
+    """Whether a document's blob (and which of its thumbnails) are there:
+    files in the folder (in a thread, as many at a time as asked), or
+    objects in the store (one HEAD each)."""
+
+    def __init__(self, blobs: BlobStore, folder: Path) -> None:
+        self.blobs = blobs
+        self.folder = folder
+        self.local = isinstance(blobs, FolderBlobs)
+
+    async def elsewhere(self, records: list[FileRecord]) -> list[tuple[bool, list[int]]]:
+        if self.local:
+            return await asyncio.to_thread(_elsewhere, records, self.folder)
+        found: list[tuple[bool, list[int]]] = []
+        for record in records:
+            location = record.local_path or ""
+            found.append((True, await self._thumbnails_missing(location)) if await self._there(location)
+                         else (False, []))
+        return found
+
+    async def exists(self, record: FileRecord) -> bool:
+        if self.local:
+            return await asyncio.to_thread(blob_path, record, self.folder) is not None
+        return await self._there(record.local_path or "")
+
+    async def still_missing(self, gaps: list[tuple[FileRecord, list[int]]]) -> list[tuple[FileRecord, list[int]]]:
+        if self.local:
+            return await asyncio.to_thread(still_missing, gaps, self.folder)
+        left = []
+        for record, _ in gaps:
+            location = record.local_path or ""
+            missing = await self._thumbnails_missing(location) if await self._there(location) else []
+            if missing:
+                left.append((record, missing))
+        return left
+
+    async def _there(self, location: str) -> bool:
+        try:
+            await self.blobs.info(location)
+            return True
+        except NotFound:
+            return False
+
+    async def _thumbnails_missing(self, location: str) -> list[int]:
+        return [w for w in THUMBNAIL_WIDTHS if not await self._there(thumbnail_path(location, w))]
+
+
 def blob_path(record: FileRecord, folder: Path) -> str | None:
     """Blocking: where the document's blob is (its stored path, else the
     folder's file of that name); None: nowhere."""
@@ -85,7 +146,7 @@ def _elsewhere(records: list[FileRecord], folder: Path) -> list[tuple[bool, list
     return found
 
 
-async def walk_documents(storage: Storage, folder: Path, listing: BlobListing, out: Output) -> Walk:
+async def walk_documents(storage: Storage, finder: Finder, listing: BlobListing, out: Output) -> Walk:
     walk = Walk()
     total = await storage.count_files_with_blobs()
     after: str | None = None
@@ -101,8 +162,7 @@ async def walk_documents(storage: Storage, folder: Path, listing: BlobListing, o
                 else:  # not listed, or named by an earlier document too
                     unlisted.append(record)
             if unlisted:
-                for record, (there, gaps) in zip(unlisted, await asyncio.to_thread(_elsewhere, unlisted, folder),
-                                                  strict=True):
+                for record, (there, gaps) in zip(unlisted, await finder.elsewhere(unlisted), strict=True):
                     # Its thumbnails are named by it even when its blob is gone
                     # (repairing the document removes them; they are no orphans).
                     listing.thumbnails.pop(blob_name(record.local_path or ""), None)

@@ -42,6 +42,7 @@ from shared.config import Settings, cpu_count
 from shared.enqueuer import Enqueuer
 from shared.jobs import PURGE, THUMBNAILS, WELCOME, stream_of
 from shared.logging import flush_logs, get_logger, request_logger
+from shared.open_blobs import open_blob_store
 from shared.redis_client import open_redis
 from shared.storage import open_storage
 
@@ -126,14 +127,15 @@ class JobWorker:
         storage = await open_storage(self.settings.storage.db_url,
                                      write_timeout=self.settings.storage.write_timeout)
         self._resources.push_async_callback(storage.close)
+        blobs = await self._resources.enter_async_context(open_blob_store(self.settings))
         pool = ThreadPoolExecutor(w.cpu_threads or cpu_count(), thread_name_prefix="thumbnails")
         self._resources.callback(pool.shutdown, wait=False, cancel_futures=True)
         handlers = self._given_handlers
         if handlers is None:
             handlers = {
-                THUMBNAILS: ThumbnailsHandler(storage, pool, w.max_image_pixels),
+                THUMBNAILS: ThumbnailsHandler(storage, pool, w.max_image_pixels, blobs),
                 WELCOME: WelcomeHandler(storage, self._sender),
-                PURGE: PurgeHandler(self.settings.storage.folder_path),
+                PURGE: PurgeHandler(self.settings.storage.folder_path, blobs),
             }
         by_stream = {stream_of(kind): handler for kind, handler in handlers.items()}
         kinds = {stream_of(kind): kind for kind in handlers}
@@ -149,8 +151,8 @@ class JobWorker:
         reader = Reader(redis, self.name, streams, groups, settler, acker, slots, control)
         reaper = Reaper(redis, self.name, kinds, w, groups, reader, acker, slots, control)
         folder = self.settings.storage.folder_path
-        sweeper = OrphanSweeper(folder, storage, redis, w, control)
-        purger = Purger(storage, redis, enqueuer, self.settings, control)
+        sweeper = OrphanSweeper(blobs, storage, redis, w, control)
+        purger = Purger(storage, redis, enqueuer, self.settings, control, blobs)
         self._parts = _Parts(acker, slots, reader, reaper, mover, sweeper, purger)
 
         while True:

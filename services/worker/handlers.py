@@ -14,11 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from pathlib import Path
 
-from shared.blobs import THUMBNAIL_WIDTHS, fsync_folder, thumbnail_path
+from shared.blob_store import THUMBNAIL_WIDTHS, BlobStore, thumbnail_path
+from shared.blobs import FolderBlobs, fsync_folder
+from shared.errors import NotFound
 from shared.jobs import Job
 from shared.storage import Storage
 
@@ -44,12 +48,16 @@ def _field(job: Job, name: str) -> str:
 
 
 class ThumbnailsHandler:
-    """Validate, then render in the CPU pool so the event loop never blocks."""
+    """Validate, then render in the CPU pool so the event loop never blocks.
+    Beside the original in the folder; from an object store, the original is
+    fetched to a temporary folder (streamed), rendered there and the
+    thumbnails stored beside it in the store."""
 
-    def __init__(self, storage: Storage, pool: Executor, max_pixels: int) -> None:
+    def __init__(self, storage: Storage, pool: Executor, max_pixels: int, blobs: BlobStore) -> None:
         self.storage = storage
         self.pool = pool
         self.max_pixels = max_pixels
+        self.blobs = blobs
 
     async def __call__(self, job: Job) -> None:
         file_id = _field(job, "fileId")
@@ -61,15 +69,34 @@ class ThumbnailsHandler:
             raise JobRejected("File not found")
         if record.type != "image":  # its content was replaced (PUT /v2/files/:id/content) by a non-image
             raise JobSkipped("Not an image")
-        loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self.pool, make_thumbnails, record.local_path, self.max_pixels)
+            local = self.blobs.local_file(record.local_path)
+            if local is not None:
+                await self._render(local)
+            else:
+                await self._render_in_store(record.local_path)
         except ImageRejected as exc:
             raise JobRejected(f"Image rejected: {exc}") from None
-        except FileNotFoundError:  # the content is gone (rolled back, or replaced): no retry brings it back
+        except (FileNotFoundError, NotFound):  # the content is gone (rolled back, or replaced): no retry brings it back
             raise JobSkipped("File not found") from None
         # Only if the file still has that content (replaced meanwhile: its own job will say so).
         await self.storage.set_thumbnails(record.id, record.local_path)
+
+
+    async def _render(self, path: str) -> list[str]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, make_thumbnails, path, self.max_pixels)
+
+    async def _render_in_store(self, location: str) -> None:
+        folder = await asyncio.to_thread(tempfile.mkdtemp, prefix="thumbnails-")
+        try:
+            original = os.path.join(folder, "original")
+            await self.blobs.fetch_file(location, original)
+            made = await self._render(original)
+            for width, path in zip(THUMBNAIL_WIDTHS, made, strict=True):
+                await self.blobs.put_file(thumbnail_path(location, width), path)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
 
 
 class WelcomeHandler:
@@ -88,24 +115,36 @@ class WelcomeHandler:
 
 class PurgeHandler:
     """Remove the blobs, and their thumbnails, of files deleted for good (their
-    documents are gone already). Only what lies inside the folder: a name that
-    is absolute, climbs out (`..`) or is not a plain relative path is never
-    touched, and the job goes to the dead letters naming it. Removing what is
-    gone already is fine, so a retried job does no harm."""
+    documents are gone already). Only what lies inside the folder (or directly
+    under the store's prefix): a name that is absolute, climbs out (`..`) or
+    is not a plain relative path is never touched, and the job goes to the
+    dead letters naming it. Removing what is gone already is fine, so a
+    retried job does no harm."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, blobs: BlobStore) -> None:
         self.folder = folder
+        self.blobs = blobs
 
     async def __call__(self, job: Job) -> None:
         names = job.payload.get("blobs")
         if not isinstance(names, list) or not names:
             raise JobRejected("Missing blobs")
-        inside = [name for name in names if _inside(self.folder, name)]
+        in_store = not isinstance(self.blobs, FolderBlobs)
+        inside = [name for name in names if (_plain(name) if in_store else _inside(self.folder, name))]
         outside = [name for name in names if name not in inside]
-        if inside:
+        if inside and in_store:
+            await self.blobs.remove_files([each for name in inside
+                                           for each in (name, *(thumbnail_path(name, w) for w in THUMBNAIL_WIDTHS))])
+        elif inside:
             await asyncio.to_thread(remove_blobs, self.folder, inside)
         if outside:
             raise JobRejected(f"Not inside the folder: {', '.join(map(repr, outside[:5]))}")
+
+
+def _plain(name: object) -> bool:
+    """Whether `name` is one plain object name (no separator, nothing hidden)."""
+    return (isinstance(name, str) and bool(name) and not name.startswith(".")
+            and not any(c in name for c in "/\\\0"))
 
 
 def _inside(folder: Path, name: object) -> bool:

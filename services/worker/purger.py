@@ -14,18 +14,18 @@ purged something has its blob jobs enqueued before it goes on."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
+from shared.blob_store import BlobStore
 from shared.config import Settings
 from shared.enqueuer import Enqueuer
 from shared.errors import NotFound
 from shared.jobs import GROUP, purge_jobs
 from shared.storage import Storage
-from shared.upload_parts import remove_part
+from shared.upload_bytes import remove_upload_bytes
 
 from .control import Control
 from .redis_lock import RedisLock
@@ -38,9 +38,11 @@ DAY = 86400.0
 
 class Purger:
     def __init__(self, storage: Storage, redis: Redis, enqueuer: Enqueuer, settings: Settings,
-                 control: Control) -> None:
+                 control: Control, blobs: BlobStore | None = None) -> None:
         self._storage = storage
         self._enqueuer = enqueuer
+        self._blobs = blobs
+        self._redis = redis
         self._every = settings.worker.purge_every
         self._retention = settings.trash.retention_days * DAY
         self._control = control
@@ -107,7 +109,7 @@ class Purger:
                 if await storage.delete_upload(upload.user_id, upload.id) is None:
                     continue  # terminated meanwhile
                 if upload.file_id is None:  # a finished upload's part is its file's blob now
-                    await asyncio.to_thread(remove_part, upload.part_path)
+                    await remove_upload_bytes(self._blobs, upload.part_path)
                 gone += 1
             purged += gone
             if not gone:

@@ -1,22 +1,24 @@
-"""Orphan blobs: content in FOLDER_PATH that no file names, left by an API
+"""Orphan blobs: content in FOLDER_PATH (or the object store) that no file names, left by an API
 worker killed between writing the blob and writing its document. Swept at
 start and every `worker.orphan_sweep_every` seconds, once older than
 `worker.orphan_age` (1 h), one sweep at a time across workers and machines (a
-Redis lock that expires). What is judged an orphan, and the safety valve that
+Redis lock that expires). In an object store, multipart uploads begun
+longer than `orphan_age` ago (a process killed mid-write) are aborted too.
+What is judged an orphan, and the safety valve that
 refuses when the database looks wrong, are shared/orphan_blobs.py's (the
 operator's `fsck --repair` removes orphans the same way)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from pathlib import Path
 
 from redis.asyncio import Redis
 
+from shared.blob_store import BlobStore
 from shared.config import WorkerSettings
 from shared.jobs import GROUP
-from shared.orphan_blobs import list_blobs, old_blobs, remove_orphans
+from shared.orphan_blobs import list_store, old_blobs, remove_orphans
+from shared.s3_blobs import S3Blobs
 from shared.storage import Storage
 
 from .control import Control
@@ -27,9 +29,9 @@ LOCK_SECONDS = 600  # longer than a sweep; a worker killed mid-sweep frees it by
 
 
 class OrphanSweeper:
-    def __init__(self, folder: Path, storage: Storage, redis: Redis, settings: WorkerSettings,
+    def __init__(self, blobs: BlobStore, storage: Storage, redis: Redis, settings: WorkerSettings,
                  control: Control) -> None:
-        self._folder = folder
+        self._blobs = blobs
         self._storage = storage
         self._age = settings.orphan_age
         self._every = settings.orphan_sweep_every
@@ -49,11 +51,13 @@ class OrphanSweeper:
 
     async def _sweep(self) -> int:
         log = self._control.log
-        listing = await asyncio.to_thread(list_blobs, self._folder)
+        if isinstance(self._blobs, S3Blobs) and (aborted := await self._blobs.abandoned_uploads(self._age)):
+            log.info("sweep.uploads_aborted", aborted=aborted)
+        listing = await list_store(self._blobs)
         candidates, _ = old_blobs(listing, time.time() - self._age)
-        removal = await remove_orphans(self._storage, self._folder, candidates, len(listing.originals))
+        removal = await remove_orphans(self._storage, self._blobs, candidates, len(listing.originals))
         if removal.refused:
-            log.error("sweep.refused", folder=str(self._folder), blobs=len(listing.originals),
+            log.error("sweep.refused", folder=_where(self._blobs), blobs=len(listing.originals),
                       orphans=removal.orphan_originals, files_named_in_database=removal.named,
                       reason="the database names no blob, or most of the folder would go: "
                              "is DB_URL (or FOLDER_PATH) the right one?")
@@ -61,3 +65,9 @@ class OrphanSweeper:
             log.info("sweep.done", removed=removal.removed, orphans=len(removal.orphans),
                      checked=len(candidates), first=removal.orphans[:5])
         return removal.removed
+
+
+def _where(blobs: BlobStore) -> str:
+    if isinstance(blobs, S3Blobs):
+        return blobs.location("")
+    return str(getattr(blobs, "folder", ""))

@@ -79,11 +79,11 @@ def new_upload(user_id: str, length: int, meta: UploadMeta, parent_id: ParentId,
     )
 
 
-def blob_path(folder: Path, upload_id: str) -> str:
-    """Where the finished upload's content goes: the same path every time
-    the same upload is finished (a retry after a crash between the rename and
-    the document finds the blob there)."""
-    return str(folder / str(uuid.uuid5(_BLOB_NAMESPACE, upload_id)))
+def upload_blob_name(upload_id: str) -> str:
+    """The blob the finished upload's content becomes: the same name every
+    time the same upload is finished (a retry after a crash between storing
+    the blob and writing the document finds the blob there)."""
+    return str(uuid.uuid5(_BLOB_NAMESPACE, upload_id))
 
 
 def is_expired(upload: Upload, now: float) -> bool:

@@ -76,7 +76,7 @@ async def check_dependencies(settings: Settings) -> None:
 async def warn_about_durability(settings: Settings) -> None:
     """Once, at the master's start: content under /tmp, a Redis keeping nothing on disk."""
     folder = settings.storage.folder_path
-    if is_volatile(folder):
+    if not settings.storage.blob_url and is_volatile(folder):  # content in S3: nothing lasting in the folder
         log.warning("storage.volatile_folder", folder=str(folder),
                     consequence="a reboot empties /tmp while the files' metadata survives; "
                                 "set FOLDER_PATH to a lasting place")

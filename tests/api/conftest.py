@@ -1,7 +1,9 @@
-"""API fixtures. Every contract test runs three ways:
+"""API fixtures. Every contract test runs four ways:
 
 - `sqlite`: the real app (create_app) on a real port, over a temp SQLite file;
 - `mongo`: the same over MongoDB, when FM_TEST_MONGO_URL names a server;
+- `s3`: as `sqlite`, with content and thumbnails in a bucket of moto's S3
+  server (tests/engines/s3.py);
 - `live`: over HTTP against `python supervisor.py` itself (two API worker
   processes on one socket, SQLite), started once for the session and emptied
   before each test: the service as an operator runs it.
@@ -29,6 +31,7 @@ from services.api.edge import RUNNER_OPTIONS
 from shared.config import Settings, load_settings
 from shared.storage import Storage, open_storage
 from tests.conftest import running_supervisor, service_env
+from tests.engines.s3 import with_s3
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,10 +71,13 @@ def live_service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) ->
         yield live
 
 
-@pytest.fixture(params=["sqlite", "mongo", "live"])
+@pytest.fixture(params=["sqlite", "mongo", "live", "s3"])
 def backend_settings(request: pytest.FixtureRequest, settings: Settings):
     if request.param == "sqlite":
         yield settings
+        return
+    if request.param == "s3":  # SQLite, and the content in a fresh bucket of moto's S3 server
+        yield with_s3(settings, request.getfixturevalue("s3_bucket"))
         return
     if request.param == "live":
         live = request.getfixturevalue("live_service")

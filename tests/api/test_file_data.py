@@ -8,6 +8,7 @@ import os
 import pytest
 
 from .conftest import b64, upload
+from .uploads import drop_blob, folder_entries, put_blob
 
 CONTENT = b"Hello Webstack!\n"
 
@@ -88,8 +89,8 @@ async def test_private_folder_of_someone_else_is_not_found_first(client, alice, 
 
 
 async def test_content_missing_on_disk_is_not_found(client, alice, private_file, backend_settings):
-    for name in os.listdir(backend_settings.storage.folder_path):
-        os.unlink(backend_settings.storage.folder_path / name)
+    for name in folder_entries(backend_settings):
+        drop_blob(backend_settings, name)
     resp = await client.get(f"/files/{private_file['id']}/data", headers=alice.headers)
     assert resp.status == 404
     assert await resp.json() == {"error": "Not found"}
@@ -97,9 +98,8 @@ async def test_content_missing_on_disk_is_not_found(client, alice, private_file,
 
 async def test_thumbnail_served_when_present_and_404_when_not(client, alice, backend_settings):
     image = await upload(client, alice, name="a.png", type="image", data=b64(b"\x89PNG-original"))
-    (blob,) = os.listdir(backend_settings.storage.folder_path)
-    path = backend_settings.storage.folder_path / blob
-    (path.parent / f"{blob}_250").write_bytes(b"thumb-250")
+    (blob,) = folder_entries(backend_settings)
+    put_blob(backend_settings, f"{blob}_250", b"thumb-250")
     resp = await client.get(f"/files/{image['id']}/data", params={"size": "250"}, headers=alice.headers)
     assert resp.status == 200
     assert await resp.read() == b"thumb-250"

@@ -12,11 +12,11 @@ import redis.asyncio as aioredis
 from shared.jobs import stream_of
 
 from .conftest import b64, upload
+from .uploads import blob_bytes, folder_entries
 
 
 def blobs(settings) -> list[str]:
-    folder = settings.storage.folder_path
-    return sorted(os.listdir(folder)) if folder.exists() else []
+    return folder_entries(settings)
 
 
 async def stats(client) -> dict:
@@ -111,7 +111,7 @@ async def test_create_file_writes_exactly_the_decoded_bytes_under_a_uuid_name(cl
     names = blobs(backend_settings)
     assert len(names) == 1
     assert len(names[0]) == 36 and names[0].count("-") == 4  # a UUID, never the given name
-    assert (backend_settings.storage.folder_path / names[0]).read_bytes() == content
+    assert blob_bytes(backend_settings, names[0]) == content
 
 
 async def test_file_in_a_folder_gets_the_folder_as_parent(client, alice):
@@ -125,7 +125,7 @@ async def test_folder_path_is_created_if_missing(client, alice, backend_settings
     if folder.exists():
         folder.rmdir()
     await upload(client, alice, name="a.txt", type="file", data="aGk=")
-    assert len(os.listdir(folder)) == 1
+    assert len(blobs(backend_settings)) == 1
 
 
 async def test_image_enqueues_a_thumbnails_job(client, alice, backend_settings):
@@ -160,7 +160,7 @@ async def test_base64_with_line_breaks_is_accepted(client, alice, backend_settin
     wrapped = "\n".join(b64(content)[i:i + 76] for i in range(0, 400, 76))
     await upload(client, alice, name="x.bin", type="file", data=wrapped)
     (name,) = blobs(backend_settings)
-    assert (backend_settings.storage.folder_path / name).read_bytes() == content
+    assert blob_bytes(backend_settings, name) == content
 
 
 @pytest.mark.parametrize(
@@ -192,7 +192,7 @@ async def test_a_50_megabyte_file_goes_through(client, alice, backend_settings):
     resp = await client.post("/files", data=payload, headers={**alice.headers, "Content-Type": "application/json"})
     assert resp.status == 201, await resp.text()
     (name,) = blobs(backend_settings)
-    assert (backend_settings.storage.folder_path / name).stat().st_size == len(content)
+    assert len(blob_bytes(backend_settings, name)) == len(content)
 
 
 async def test_a_body_over_the_limit_is_413_with_a_json_error(client, alice, backend_settings):

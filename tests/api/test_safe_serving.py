@@ -4,7 +4,6 @@ sandbox, inline only for types shown without running code, RFC 6266 names."""
 
 from __future__ import annotations
 
-import os
 import re
 from urllib.parse import unquote
 
@@ -13,6 +12,7 @@ import pytest
 from services.api.content_headers import MAX_FILENAME_BYTES, content_disposition
 
 from .conftest import b64, upload
+from .uploads import folder_entries, put_blob
 
 CSP = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
 DISPOSITION = re.compile(
@@ -98,8 +98,8 @@ def test_long_names_are_shortened_on_a_character_boundary_keeping_the_extension(
 
 async def test_a_thumbnail_is_served_inline_as_an_image(client, alice, backend_settings):
     image = await upload(client, alice, name="photo.jpg", type="image", data=b64(b"\xff\xd8original"))
-    (blob,) = os.listdir(backend_settings.storage.folder_path)
-    (backend_settings.storage.folder_path / f"{blob}_100").write_bytes(b"\xff\xd8thumb")
+    (blob,) = folder_entries(backend_settings)
+    put_blob(backend_settings, f"{blob}_100", b"\xff\xd8thumb")
     resp = await get_data(client, image, alice.headers, size="100")
     assert resp.status == 200
     assert resp.headers["Content-Type"] == "image/jpeg"

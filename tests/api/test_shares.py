@@ -14,8 +14,9 @@ from http.cookies import SimpleCookie
 import pytest
 
 from services.api.app import create_app
-from shared.blobs import thumbnail_path, write_atomically
+from shared.blobs import thumbnail_path
 from shared.storage import Storage
+from shared.storage.base import blob_name
 from tests.conftest import IMAGES
 
 from .conftest import Account
@@ -28,6 +29,7 @@ from .share_links import (
     stored_link,
     trash,
 )
+from .uploads import put_blob
 
 GONE = {"error": "Link expired", "code": "link_expired"}
 HOSTILE = "<script>alert(\"x\")</script> & 'quotes'.txt"
@@ -112,7 +114,7 @@ async def test_a_browser_gets_a_page_which_costs_no_download(client, alice: Acco
 
 
 async def test_an_images_page_previews_its_thumbnail_which_is_not_a_download(client, alice: Account,
-                                                                            storage: Storage):
+                                                                            storage: Storage, backend_settings):
     data = (IMAGES / "hopper.jpg").read_bytes()
     record = await new_file(client, alice, "hopper.jpg", data, type_="image")
     link = await new_link(client, alice, record["id"], maxDownloads=1)
@@ -121,7 +123,7 @@ async def test_an_images_page_previews_its_thumbnail_which_is_not_a_download(cli
     assert "<img" not in page
 
     stored = await storage.file_of_user(alice.id, record["id"])
-    write_atomically(thumbnail_path(stored.local_path, 500), b"thumbnail bytes")
+    put_blob(backend_settings, thumbnail_path(blob_name(stored.local_path), 500), b"thumbnail bytes")
     await storage.set_thumbnails(record["id"], stored.local_path)
     page = await (await client.get(link["url"], headers=BROWSER)).text()
     assert f'<img class="preview" src="{link["url"]}?size=500" alt="">' in page

@@ -14,12 +14,15 @@ import time
 from pathlib import Path
 
 import pytest
+import redis as redis_sync
 
 from shared.config import Settings
 from shared.jobs import stream_of
 from shared.storage import Storage, Upload, open_storage
+from shared.upload_lock import lock_key
 from shared.upload_parts import probe_lock
 from tests.conftest import until
+from tests.engines.s3 import s3_where, store_bytes, stored_bytes
 
 from .conftest import Account, sign_up, upload
 from .tus_support import (
@@ -51,6 +54,47 @@ async def storage(backend_settings: Settings):
 
 def part_of(settings: Settings, url: str) -> Path:
     return settings.storage.folder_path / ".uploads" / f"{url.rsplit('/', 1)[1]}.part"
+
+
+# The upload's bytes wherever they grow: its part file, or its chunks in S3
+# (shared/s3_upload_parts.py) and their writer's lock in Redis.
+
+def part_exists(settings: Settings, url: str) -> bool:
+    if settings.storage.blob_url:
+        return bool(_chunks(settings, url))
+    return part_of(settings, url).exists()
+
+
+def part_size(settings: Settings, url: str) -> int:
+    """Bytes the part holds (chunks in S3: all of them, counted or not)."""
+    if settings.storage.blob_url:
+        return sum(len(stored_bytes(settings, name)) for name in _chunks(settings, url))
+    return part_of(settings, url).stat().st_size
+
+
+def part_held(settings: Settings, url: str) -> bool:
+    """A request is writing the upload now."""
+    if settings.storage.blob_url:
+        with redis_sync.Redis.from_url(settings.redis.url) as client:
+            return bool(client.exists(lock_key(url.rsplit("/", 1)[1])))
+    part = part_of(settings, url)
+    return part.exists() and not probe_lock(str(part))
+
+
+def write_part(settings: Settings, url: str, content: bytes) -> None:
+    """The upload's bytes as a request that died before finishing it left them."""
+    if settings.storage.blob_url:
+        store_bytes(settings, f".uploads/{url.rsplit('/', 1)[1]}/{0:020d}-written", content)
+        return
+    part = part_of(settings, url)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    part.write_bytes(content)
+
+
+def _chunks(settings: Settings, url: str) -> list[str]:
+    client, bucket, prefix = s3_where(settings)
+    found = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}.uploads/{url.rsplit('/', 1)[1]}/")
+    return [item["Key"][len(prefix):] for item in found.get("Contents", [])]
 
 
 def assert_error(resp, body: dict, status: int, code: str | None = None) -> None:
@@ -118,7 +162,7 @@ async def test_upload_in_chunks_becomes_one_file(client, alice: Account, storage
     assert document["type"] == "file" and document["parentId"] == 0 and document["isPublic"] is False
     usage = await storage.usage(alice.id)
     assert (usage.used_bytes, usage.reserved_bytes) == (len(content), 0)
-    assert not part_of(backend_settings, url).exists()  # the part became the blob
+    assert not part_exists(backend_settings, url)  # the part became the blob
 
     # The last PATCH retried (its answer lost): the same file, not a second one.
     again = await patch(client, alice, url, len(content), b"")
@@ -253,12 +297,10 @@ async def raw_patch(client, account: Account, url: str, offset: int, length: int
 
 async def test_a_patch_while_another_writes_is_409(client, alice: Account, backend_settings: Settings):
     url = await new_upload(client, alice, 10)
-    part = part_of(backend_settings, url)
     reader, writer = await raw_patch(client, alice, url, 0, 10)
     writer.write(b"01234")
     await writer.drain()
-    await until(lambda: asyncio.to_thread(lambda: part.exists() and not probe_lock(str(part))),
-                "the first PATCH to hold the part")
+    await until(lambda: asyncio.to_thread(part_held, backend_settings, url), "the first PATCH to hold the part")
     resp = await patch(client, alice, url, 0, b"abcdefghij")
     assert_error(resp, await resp.json(), 409, "conflict")
     resp = await client.delete(url, headers=tus(alice))  # nor can it be terminated meanwhile
@@ -274,16 +316,14 @@ async def test_a_patch_while_another_writes_is_409(client, alice: Account, backe
 async def test_a_client_gone_mid_patch_keeps_what_arrived(client, alice: Account, backend_settings: Settings):
     content = os.urandom(1_000_000)
     url = await new_upload(client, alice, len(content))
-    part = part_of(backend_settings, url)
     _, writer = await raw_patch(client, alice, url, 0, len(content))
     writer.write(content[:300_000])
     await writer.drain()
-    await until(lambda: asyncio.to_thread(lambda: part.exists() and not probe_lock(str(part))),
-                "the PATCH to hold the part")
+    await until(lambda: asyncio.to_thread(part_held, backend_settings, url), "the PATCH to hold the part")
     writer.close()  # gone, mid-body (after its bytes: a reset could drop some unread)
-    await until(lambda: asyncio.to_thread(probe_lock, str(part)), "the PATCH to end")
+    await until(lambda: asyncio.to_thread(lambda: not part_held(backend_settings, url)), "the PATCH to end")
     kept = await offset_of(client, alice, url)
-    assert kept == 300_000 == part.stat().st_size
+    assert kept == 300_000 == part_size(backend_settings, url)
     resp = await patch(client, alice, url, kept, content[kept:])
     assert resp.status == 204
     await assert_file(client, alice, resp.headers["File-Id"], content, "data.bin")
@@ -293,17 +333,15 @@ async def test_a_client_gone_mid_patch_with_a_checksum_keeps_nothing(client, ali
                                                                       backend_settings: Settings):
     content = os.urandom(1_000_000)
     url = await new_upload(client, alice, len(content))
-    part = part_of(backend_settings, url)
     digest = base64.b64encode(hashlib.sha1(content).digest()).decode()
     _, writer = await raw_patch(client, alice, url, 0, len(content), Upload_Checksum=f"sha1 {digest}")
     writer.write(content[:300_000])
     await writer.drain()
-    await until(lambda: asyncio.to_thread(lambda: part.exists() and not probe_lock(str(part))),
-                "the PATCH to hold the part")
+    await until(lambda: asyncio.to_thread(part_held, backend_settings, url), "the PATCH to hold the part")
     writer.close()
-    await until(lambda: asyncio.to_thread(probe_lock, str(part)), "the PATCH to end")
+    await until(lambda: asyncio.to_thread(lambda: not part_held(backend_settings, url)), "the PATCH to end")
     assert await offset_of(client, alice, url) == 0
-    assert part.stat().st_size == 0
+    assert part_size(backend_settings, url) == 0
 
 
 async def test_a_body_past_the_length_is_413_and_dropped(client, alice: Account):
@@ -507,16 +545,15 @@ async def test_termination_forgets_the_upload_and_its_bytes(client, alice: Accou
                                                             backend_settings: Settings):
     url = await new_upload(client, alice, 10)
     assert (await patch(client, alice, url, 0, b"01234")).status == 204
-    part = part_of(backend_settings, url)
-    assert part.stat().st_size == 5
+    assert part_size(backend_settings, url) == 5
     resp = await client.delete(url, headers=tus(alice))
     assert resp.status == 204 and resp.headers["Tus-Resumable"] == "1.0.0"
-    assert not part.exists()
+    assert not part_exists(backend_settings, url)
     assert (await storage.usage(alice.id)).reserved_bytes == 0
     for method in ("HEAD", "PATCH", "DELETE"):
         resp = await client.request(method, url, headers={**tus(alice, Upload_Offset="5"), **CHUNK}, data=b"5")
         assert resp.status == 404
-    assert not part.exists()
+    assert not part_exists(backend_settings, url)
 
 
 async def test_terminating_a_finished_upload_keeps_its_file(client, alice: Account):
@@ -545,9 +582,7 @@ async def test_an_upload_complete_but_unfinished_is_finished_by_head(client, ali
     making the file: the client's HEAD (or retried PATCH) finishes it."""
     content = os.urandom(70_000)
     url = await new_upload(client, alice, len(content), "late.bin")
-    part = part_of(backend_settings, url)
-    part.parent.mkdir(exist_ok=True)
-    part.write_bytes(content)
+    write_part(backend_settings, url, content)
     upload_id = url.rsplit("/", 1)[1]
     assert await storage.set_upload_offset(upload_id, 0, len(content))
     head = await client.head(url, headers=tus(alice))

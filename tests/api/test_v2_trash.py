@@ -7,7 +7,6 @@ tests/worker/test_purge.py). On SQLite, MongoDB and the live service."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,6 +14,7 @@ import redis.asyncio as aioredis
 from shared.jobs import PURGE, stream_of
 
 from .conftest import b64, upload
+from .uploads import folder_entries
 from .v2_files_helpers import all_pages, assert_error, call, document, file, folder
 
 
@@ -26,7 +26,7 @@ async def purge_jobs(settings) -> list[list[str]]:
 
 
 def blob_names(settings) -> set[str]:
-    return set(os.listdir(settings.storage.folder_path))
+    return set(folder_entries(settings))
 
 
 async def test_trash_and_restore_a_file(client, alice):

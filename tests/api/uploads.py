@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from shared.config import Settings
 from shared.jobs import stream_of
 from shared.storage import Storage
+from tests.engines.s3 import remove_stored, store_bytes, stored_bytes, stored_entries
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 
@@ -81,9 +82,36 @@ async def raw_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str
 
 
 def folder_entries(settings: Settings) -> list[str]:
-    """Everything in FOLDER_PATH: blobs, thumbnails, part files."""
+    """Everything in FOLDER_PATH: blobs, thumbnails, part files; with blobs in
+    S3, what the bucket holds under the prefix as well (tests/engines/s3.py)."""
     folder = settings.storage.folder_path
-    return sorted(os.listdir(folder)) if folder.exists() else []
+    local = sorted(os.listdir(folder)) if folder.exists() else []
+    if not settings.storage.blob_url:
+        return local
+    return sorted(set(local) | set(stored_entries(settings)))
+
+
+def blob_bytes(settings: Settings, name: str) -> bytes:
+    """The bytes of the blob (or thumbnail) called `name`, wherever blobs live."""
+    if settings.storage.blob_url:
+        return stored_bytes(settings, name)
+    return (settings.storage.folder_path / name).read_bytes()
+
+
+def put_blob(settings: Settings, name: str, data: bytes) -> None:
+    """Make the blob (or thumbnail) `name` hold `data`, as the worker would."""
+    if settings.storage.blob_url:
+        store_bytes(settings, name, data)
+    else:
+        (settings.storage.folder_path / name).write_bytes(data)
+
+
+def drop_blob(settings: Settings, name: str) -> None:
+    """Remove the blob (or thumbnail) `name` behind the service's back."""
+    if settings.storage.blob_url:
+        remove_stored(settings, name)
+    else:
+        os.unlink(settings.storage.folder_path / name)
 
 
 async def thumbnail_jobs(settings: Settings) -> list[dict]:

@@ -121,3 +121,28 @@ def test_a_configuration_that_does_not_load_exits_2(sqlite_env, setting):
 def test_help_says_what_it_checks(sqlite_env: dict[str, str], tmp_path: Path):
     done = cli(sqlite_env, "check", "--help")
     assert done.code == 0 and "without changing anything" in done.stdout and "--json" in done.stdout
+
+
+def test_a_bucket_that_answers_is_checked(env, s3_bucket):
+    done = cli({**env, **s3_bucket.env}, "check", "--json")
+    assert done.code == 0, done.stdout + done.stderr
+    found = checks(done)
+    assert list(found) == [*NAMES, "blobs"]
+    assert found["blobs"]["ok"] is True and found["blobs"]["url"] == s3_bucket.blob_url
+    assert "the bucket answers" in found["blobs"]["detail"]
+
+
+def test_a_missing_bucket_is_said_plainly(sqlite_env, s3_bucket):
+    gone = {**s3_bucket.env, "BLOB_URL": "s3://no-such-bucket-here/files"}
+    done = cli({**sqlite_env, **gone}, "check")
+    assert done.code == 1
+    assert "check blobs failed: s3://no-such-bucket-here/files" in done.stderr
+    assert "the bucket 'no-such-bucket-here' does not exist: create it" in done.stderr
+
+
+def test_an_object_store_that_does_not_answer_fails(sqlite_env, s3_bucket):
+    down = {**s3_bucket.env, "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    done = cli({**sqlite_env, **down}, "check", "--json")
+    assert done.code == 1
+    found = checks(done)["blobs"]
+    assert found["ok"] is False and "does not answer" in found["detail"]

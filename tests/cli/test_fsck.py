@@ -22,8 +22,10 @@ from shared.blobs import THUMBNAIL_WIDTHS
 from shared.config import Settings
 from shared.enqueuer import Enqueuer
 from shared.jobs import GROUP, THUMBNAILS, Job, stream_of, thumbnails_job
+from shared.open_blobs import open_blob_store
 from shared.storage import ROOT, FileRecord, NewFile, Storage, new_id
 from tests.conftest import IMAGES, PROJECT, free_port, until
+from tests.engines.s3 import remove_stored, store_bytes, stored_entries, with_s3
 from tests.storage.test_contract_scan import set_used_bytes
 from tests.worker.conftest import WorkerProcess
 
@@ -252,3 +254,60 @@ def test_fsck_without_redis_says_so_without_the_url(env_for):
     assert ran.code == 1
     assert "Redis is unreachable" in ran.stderr
     assert "s3cret" not in ran.stderr + ran.stdout
+
+
+async def test_fsck_on_a_bucket_reports_and_repairs(env, storage, redis, settings, s3_bucket, tmp_path):
+    """The same walk with content in S3: a blob deleted, an image missing one
+    thumbnail, the repair fixes each; a stray blob with a thumbnail is judged
+    by its LastModified (which S3 sets itself: young here, so left alone;
+    the worker's sweep removes old ones, tests/worker/test_s3_blobs.py)."""
+    s3 = with_s3(settings, s3_bucket)
+    env = {**env, **s3_bucket.env}
+    alice = (await storage.create_user("alice@example.com", "x")).id
+    local = tmp_path / "local"
+    local.mkdir()
+
+    async def put_s3(content: bytes | str, type_: str = "file", thumbnails: bool = False) -> FileRecord:
+        path = local / str(uuid.uuid4())
+        path.write_bytes(content if isinstance(content, bytes) else (IMAGES / content).read_bytes())
+        if thumbnails:
+            make_thumbnails(str(path), 50_000_000)
+        async with open_blob_store(s3) as blobs:
+            location = blobs.location(path.name)
+            for each in [path, *(Path(f"{path}_{w}") for w in THUMBNAIL_WIDTHS if thumbnails)]:
+                await blobs.put_file(location + each.name[len(path.name):], str(each))
+        return await storage.create_file(NewFile(alice, f"{type_}-{path.name[:8]}", type_, False, ROOT, location,
+                                                 size=path.stat().st_size))
+
+    kept = await put_s3(b"kept")
+    gone = await put_s3(b"gone")
+    partial = await put_s3("hopper.jpg", type_="image", thumbnails=True)
+    remove_stored(s3, gone.local_path.rsplit("/", 1)[1])
+    remove_stored(s3, f"{partial.local_path.rsplit('/', 1)[1]}_250")
+    orphan = str(uuid.uuid4())
+    store_bytes(s3, orphan, b"left behind")
+    store_bytes(s3, f"{orphan}_100", b"left behind")
+    store_bytes(s3, ".uploads/chunk", b"not a blob")
+
+    found = supervisor(env, "fsck", "--json")
+    assert found.code == 1, found.stderr
+    data = found.json()
+    assert [m["file_id"] for m in data["missing_blobs"]] == [gone.id]
+    assert (data["orphan_blobs"], data["unnamed_younger_than_orphan_age"]) == ([], 2)
+    assert [(t["file_id"], t["widths"]) for t in data["missing_thumbnails"]] == [(partial.id, [250])]
+
+    repaired = supervisor(env, "fsck", "--repair", "--json")
+    assert repaired.code == 0, repaired.stderr
+    assert repaired.json()["repaired"] == {
+        "documents_removed": [gone.id], "blob_files_removed": 0, "thumbnail_jobs": 1,
+        "users_recounted": 0, "refused": []}
+    assert await storage.file_with_trashed(alice, gone.id) is None
+    entries = stored_entries(s3)
+    assert {orphan, f"{orphan}_100", kept.local_path.rsplit("/", 1)[1], ".uploads"} <= set(entries)
+    assert await queued_file_ids(redis) == {partial.id}
+
+
+async def test_fsck_says_when_the_bucket_is_missing(env, s3_bucket):
+    done = supervisor({**env, **s3_bucket.env, "BLOB_URL": "s3://no-such-bucket-here/x"}, "fsck")
+    assert done.code == 1
+    assert "the bucket 'no-such-bucket-here' does not exist" in done.stderr

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from services.worker.thumbnails import _OPEN_FORMATS
-from shared.blobs import BlobStore
+from shared.blobs import FolderBlobs
 from shared.domain.quotas import UploadLimits, effective_quota, room_left
 from shared.domain.sniff import image_type, kind_of
 from shared.errors import QuotaExceeded, TooLarge
@@ -112,13 +112,13 @@ def test_limits_announced():
 
 async def test_a_blob_writer_hashes_and_keeps_the_head(tmp_path):
     data = os.urandom(3 * 1024 * 1024 + 5)
-    async with BlobStore(tmp_path).writer(batch=64 * 1024) as writer:
+    async with FolderBlobs(tmp_path).writer(batch=64 * 1024) as writer:
         for start in range(0, len(data), 10_000):
             await writer.write(data[start:start + 10_000])
         path = await writer.commit()
     assert Path(path).read_bytes() == data
     assert writer.sha256 == hashlib.sha256(data).hexdigest()
     assert writer.head == data[:64]
-    async with BlobStore(tmp_path).writer() as empty:
+    async with FolderBlobs(tmp_path).writer() as empty:
         await empty.commit()
     assert empty.sha256 == hashlib.sha256(b"").hexdigest()

@@ -15,6 +15,7 @@ import pytest
 
 from services.worker.control import Control
 from services.worker.sweeper import LOCK_KEY, OrphanSweeper
+from shared.blobs import FolderBlobs
 from shared.config import Settings
 from shared.logging import get_logger
 from shared.storage import ROOT, NewFile, Storage
@@ -136,7 +137,7 @@ async def test_one_sweep_at_a_time(storage, settings, redis):
     for _ in range(3):
         await folder.named(folder.blob())
     orphan = folder.blob()
-    sweeper = OrphanSweeper(folder.path, storage, redis, settings.worker,
+    sweeper = OrphanSweeper(FolderBlobs(folder.path), storage, redis, settings.worker,
                             Control(get_logger("test"), 1.0))
     await redis.set(LOCK_KEY, "another worker", ex=60)
     assert await sweeper.sweep() is None

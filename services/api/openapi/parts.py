@@ -189,7 +189,8 @@ SAFE_CONTENT_HEADERS: Json = {
 # --- Content as served (serving.py): v1 /data, v2 /content -------------------
 CONTENT_HEADERS: Json = {
     **SAFE_CONTENT_HEADERS,
-    "ETag": header("The content's version (aiohttp's: mtime and size)", {"type": "string"}),
+    "ETag": header("The content's version (from a folder: mtime and size; from S3: the object's ETag)",
+                   {"type": "string"}),
     "Last-Modified": header("When the content was written", {"type": "string"}),
 }
 CONDITIONAL_HEADERS = [
@@ -214,6 +215,12 @@ CONTENT_ANSWERS: Json = {
         **CONTENT_HEADERS, "X-Request-Id": _REQUEST_ID,
         "Content-Range": header("The range sent", {"type": "string", "pattern": "^bytes [0-9]+-[0-9]+/[0-9]+$"})},
         "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+    "302": empty_answer("With content in S3 and blobs.redirect_downloads: a presigned URL of the object, "
+                        "whose answer carries the content type, disposition and caching", {
+        "Location": header("The presigned URL (valid blobs.presign_expiry seconds)", {"type": "string"}),
+        "Cache-Control": header("Never cached: the URL expires", {"const": "private, no-store"}),
+        "X-Content-Type-Options": SAFE_CONTENT_HEADERS["X-Content-Type-Options"],
+        "Content-Security-Policy": SAFE_CONTENT_HEADERS["Content-Security-Policy"]}),
     "304": empty_answer("Not modified (If-None-Match, If-Modified-Since)", {**CONTENT_HEADERS}),
     "412": empty_answer("A precondition failed (If-Match, If-Unmodified-Since)", {**SAFE_CONTENT_HEADERS}),
     "416": empty_answer("A malformed Range, or one outside the content", {

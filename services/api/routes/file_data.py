@@ -11,7 +11,7 @@ from shared.errors import NotFound
 from ..auth import optional_user
 from ..content_headers import content_headers, content_type_for
 from ..keys import STORAGE
-from ..serving import content_path, file_response, require_content, thumbnail_width, wants_download
+from ..serving import content_response, require_content, thumbnail_width, wants_download
 
 routes = web.RouteTableDef()
 
@@ -26,8 +26,8 @@ async def file_data(request: web.Request) -> web.StreamResponse:
         raise NotFound()
     require_content(record)  # before the query's complaints, as v1 always did
     width, download = thumbnail_width(request.query), wants_download(request.query)
-    return file_response(
-        content_path(record, width),
+    return await content_response(
+        request, record, width,
         {
             # v1: the type guessed from the name, no charset (a thumbnail too)
             **content_headers(record.name, content_type_for(record.name), download=download),

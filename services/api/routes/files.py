@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from shared.blobs import BlobWriter
+from shared.blob_store import BlobWriter
 from shared.domain.folders import parent_of
 from shared.domain.quotas import current_quota
 from shared.domain.sniff import kind_of

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from shared.blobs import PART_SUFFIX
+from shared.blob_store import BlobStore
+from shared.blobs import PART_SUFFIX, FolderBlobs
 from shared.probe import ThreadProbe
 
 from ..keys import BLOBS, DRAIN, REDIS, SETTINGS, STORAGE
@@ -32,7 +33,20 @@ _BLOBS_PROBE = web.AppKey("blobs_probe", ThreadProbe)
 
 def install(app: web.Application) -> None:
     """The app's blob-folder probe (one per app: one check at a time per worker)."""
-    app[_BLOBS_PROBE] = ThreadProbe(lambda: _folder_answers(app[BLOBS].folder))
+    app[_BLOBS_PROBE] = ThreadProbe(lambda: _folder_answers(app[SETTINGS].storage.folder_path))
+
+
+async def _blobs_answer(app: web.Application, timeout: float) -> bool:
+    """The folder takes a file, or the object store's bucket is there (HeadBucket)."""
+    blobs = app[BLOBS]
+    if isinstance(blobs, FolderBlobs):
+        return await app[_BLOBS_PROBE](timeout)
+    return await answers_within(_checked(blobs), timeout)
+
+
+async def _checked(blobs: BlobStore) -> bool:
+    await blobs.check()
+    return True
 
 
 def _folder_answers(folder: Path) -> bool:
@@ -69,7 +83,7 @@ async def readyz(request: web.Request) -> web.Response:
     redis, db, blobs = await asyncio.gather(
         answers_within(app[REDIS].ping(), timeout),
         answers_within(app[STORAGE].ping(timeout), timeout),
-        app[_BLOBS_PROBE](timeout),
+        _blobs_answer(app, timeout),
     )
     if app[DRAIN].active:  # the stop began while the backends were asked
         return json_response({"draining": True}, status=503)

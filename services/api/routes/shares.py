@@ -48,7 +48,7 @@ from ..errors import response_for, status_of
 from ..keys import CURSORS, LOGINS, PASSWORDS, SETTINGS, STORAGE
 from ..link_views import share_url, shared_item_view
 from ..list_params import limit_param, order_param, query_param
-from ..serving import content_path, file_response, thumbnail_width, wants_download
+from ..serving import content_response, thumbnail_width, wants_download
 from ..share_access import Shared, item_of, open_link, require_unlocked, set_unlocked
 from ..share_pages import SHARE_HEADERS, Entry, error_page, file_page, folder_page, page_response, password_page
 from ..views import file_views_v2, json_response
@@ -142,7 +142,7 @@ async def _file(request: web.Request, shared: Shared, record: FileRecord, query:
         preview = record.type == "image" and record.has_thumbnails
         size = (await file_views_v2([record]))[0]["size"]  # a legacy document's from its blob
         return page_response(request, file_page(record.name, size, url, preview, left))
-    response = file_response(content_path(record, query.width), {
+    response = await content_response(request, record, query.width, {
         **content_headers(record.name, content_type_v2(record.name), download=query.download),
         **SHARE_HEADERS,
     })

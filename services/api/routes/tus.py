@@ -29,10 +29,11 @@ from shared.domain.uploads import (
 )
 from shared.errors import Conflict, NotFound
 from shared.storage import Upload, User, is_id
-from shared.upload_parts import PartFile, RunningHashes, probe_lock, remove_part
+from shared.upload_bytes import hold_for_removal, let_go, placed, remove_upload_bytes, writer_free
+from shared.upload_parts import RunningHashes
 
 from ..auth import current_user
-from ..keys import RUNNING_HASHES, SETTINGS, STORAGE
+from ..keys import BLOBS, REDIS, RUNNING_HASHES, SETTINGS, STORAGE
 from ..tus_chunks import Received, complete, receive
 from ..tus_headers import (
     FILE_ID,
@@ -107,8 +108,8 @@ async def create(request: web.Request) -> web.Response:
         checksum = parse_checksum(request)
     storage = request.app[STORAGE]
     parent_id = await parent_of(storage, user.id, meta.parent_value)
-    upload = new_upload(user.id, length, meta, parent_id, settings.storage.folder_path, time.time(),
-                        settings.uploads.expiry)
+    upload = placed(request.app[BLOBS], new_upload(user.id, length, meta, parent_id, settings.storage.folder_path,
+                                                   time.time(), settings.uploads.expiry))
     upload = await storage.create_upload(upload, await current_quota(storage, user.id, settings.storage.default_quota))
     try:
         offset, file_id = 0, None
@@ -130,7 +131,7 @@ async def head(request: web.Request) -> web.Response:
     user = await current_user(request)
     upload = await _upload_of(request, user)
     file_id = upload.file_id
-    if file_id is None and upload.offset == upload.length and await asyncio.to_thread(probe_lock, upload.part_path):
+    if file_id is None and upload.offset == upload.length and await writer_free(request.app[REDIS], upload):
         # Complete but unfinished: the request that completed it died before
         # the file was made. Finish it now, so a client resuming learns the file.
         file_id = await complete(request, upload, None)
@@ -167,12 +168,11 @@ async def terminate(request: web.Request) -> web.Response:
     user = await current_user(request)
     upload = await _upload_of(request, user)
     # Not while a chunk is being written (409): the lock is held until the part is gone.
-    part = await PartFile.open(upload.part_path, 0) if upload.file_id is None else None
+    held = await hold_for_removal(request.app[REDIS], upload)
     try:
         await _forget(request, user, upload)
     finally:
-        if part is not None:
-            await part.close()
+        await let_go(held)
     return web.Response(status=204)
 
 
@@ -201,7 +201,7 @@ async def _forget(request: web.Request, user: User, upload: Upload) -> None:
     await request.app[STORAGE].delete_upload(user.id, upload.id)
     request.app[RUNNING_HASHES].forget(upload.id)
     if upload.file_id is None:
-        await asyncio.to_thread(remove_part, upload.part_path)
+        await remove_upload_bytes(request.app[BLOBS], upload.part_path)
 
 
 def _answer(status: int, upload: Upload, file_id: str | None, headers: dict[str, str]) -> web.Response:

@@ -16,7 +16,7 @@ import time
 
 from aiohttp import web
 
-from shared.blobs import BlobStore
+from shared.blob_store import BlobStore
 from shared.domain.folders import parent_of
 from shared.domain.names import valid_name
 from shared.domain.quotas import UploadLimits, effective_quota, room_left
@@ -29,7 +29,7 @@ from ..auth import current_user, optional_user
 from ..bodies import BodyReader, json_object
 from ..content_headers import content_headers, content_type_v2
 from ..keys import BLOBS, ENQUEUER, SETTINGS, STORAGE
-from ..serving import content_path, file_response, require_content, thumbnail_width, wants_download
+from ..serving import content_response, require_content, thumbnail_width, wants_download
 from ..upload_form import FRAMING_SLACK, FormBody, UploadForm, read_form, store_file
 from ..views import file_view_v2, json_response
 
@@ -182,7 +182,7 @@ async def file_content(request: web.Request) -> web.StreamResponse:
         raise NotFound()
     require_content(record)
     width, download = thumbnail_width(request.query), wants_download(request.query)
-    return file_response(content_path(record, width), {
+    return await content_response(request, record, width, {
         **content_headers(record.name, content_type_v2(record.name), download=download),
         "Cache-Control": "public, max-age=0" if record.is_public else "private, max-age=0",
     })

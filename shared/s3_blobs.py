@@ -1,0 +1,370 @@
+"""Content and thumbnails in an S3-compatible object store (AWS, MinIO, Ceph,
+R2...), through aiobotocore: one client per process, made by the composition
+root (shared/open_blobs.py).
+
+A blob is the object `<prefix>/<uuid>` of `storage.blob_url`'s bucket, its
+thumbnails `<prefix>/<uuid>_<width>`; documents keep `s3://bucket/prefix/<uuid>`
+as their location. Hidden names (`<prefix>/.uploads/...`, tus chunks) are
+never listed as blobs.
+
+Writes stream: bytes are gathered into parts of `blobs.part_size` and sent
+as a multipart upload (one PutObject when everything fits in one part), the
+SHA-256 computed on the way (in a thread while the part travels). Anything
+but a commit aborts the multipart upload, shielded from cancellation, so no
+parts stay behind (and deletes the object when a commit was under way).
+
+botocore's errors become the domain's here (`s3_errors`): NotFound for a
+missing object, StorageFull for a store out of room, StorageUnavailable for
+anything else the store says or when it does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.blob_store import (
+    HEAD_BYTES,
+    THUMBNAIL_WIDTHS,
+    WRITE_BATCH,
+    BlobInfo,
+    ListedBlob,
+    ServedAs,
+    thumbnail_path,
+)
+from shared.errors import NotFound, StorageFull, StorageUnavailable
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+else:
+    S3Client = Any
+
+READ_CHUNK = 256 * 1024  # bytes per read of a streamed download
+_HASH_INLINE = 256 * 1024  # smaller than this is hashed on the loop; a thread hop costs more
+_DELETE_BATCH = 1000  # keys per DeleteObjects, S3's limit
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchUpload"})
+# What stores say when they have no room (MinIO, Ceph, quota-limited buckets).
+_FULL = frozenset({"XMinioStorageFull", "QuotaExceeded", "InsufficientStorage", "EntityTooLarge"})
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextlib.contextmanager
+def s3_errors(bucket: str) -> Iterator[None]:
+    """botocore's exceptions (and the HTTP client's beneath) as domain errors."""
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in _MISSING:
+            raise NotFound() from None
+        if code == "NoSuchBucket":
+            raise StorageUnavailable(f"the bucket {bucket!r} does not exist") from None
+        if code in _FULL:
+            raise StorageFull(f"the object store has no room: {code}") from None
+        raise StorageUnavailable(f"the object store refused: {code or exc}") from None
+    except (TimeoutError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
+        raise StorageUnavailable(f"the object store does not answer: {exc}") from None
+
+
+async def _hash(hasher: Any, data: bytes) -> None:
+    if len(data) < _HASH_INLINE:
+        hasher.update(data)
+    else:
+        await asyncio.to_thread(hasher.update, data)  # hashlib releases the GIL
+
+
+class S3BlobWriter:
+    """One object written as its bytes arrive (see the module's docstring)."""
+
+    def __init__(self, store: S3Blobs, location: str | None = None) -> None:
+        self._store = store
+        # A fresh name is ours alone: a failed commit may delete what it left.
+        # A given location (a thumbnail, a finished upload's blob) may be
+        # another writer's already, with the same bytes: never deleted here.
+        self._fresh = location is None
+        self.path = location or store.location(str(uuid.uuid4()))
+        self.key = store.key_of(self.path)
+        self.size = 0
+        self.head = b""
+        self._hash = hashlib.sha256()
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self._state = "open"  # open -> committing -> done, or aborted
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    async def write(self, data: bytes) -> None:
+        if not data or self._state != "open":
+            return
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[:HEAD_BYTES - len(self.head)]
+        self._buffer.append(data)
+        self._buffered += len(data)
+        self.size += len(data)
+        if self._buffered >= self._store.part_size:
+            await self._send_part()
+
+    async def commit(self) -> str:
+        """The object complete under its key; returns its location."""
+        if self._state != "open":
+            raise RuntimeError(f"commit of a blob writer that is {self._state}")
+        self._state = "committing"
+        store = self._store
+        try:
+            with s3_errors(store.bucket):
+                if self._upload_id is None:
+                    body = self._take()
+                    await _hash(self._hash, body)
+                    await store.client.put_object(Bucket=store.bucket, Key=self.key, Body=body)
+                else:
+                    if self._buffered:
+                        await self._send_part()
+                    await store.client.complete_multipart_upload(
+                        Bucket=store.bucket, Key=self.key, UploadId=self._upload_id,
+                        MultipartUpload={"Parts": self._parts})  # type: ignore[typeddict-item]
+        except BaseException:
+            await self.abort()
+            raise
+        self._state = "done"
+        return self.path
+
+    async def abort(self) -> None:
+        """Drop everything written (idempotent; a no-op after commit). Runs to
+        its end even when the request awaiting it is cancelled."""
+        if self._state in ("done", "aborted"):
+            return
+        committing = self._state == "committing" and self._fresh
+        self._state = "aborted"
+        self._buffer, self._buffered = [], 0
+        if self._upload_id is None and not committing:
+            return
+        await asyncio.shield(asyncio.ensure_future(self._clean_up(committing)))
+
+    async def __aenter__(self) -> S3BlobWriter:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.abort()
+
+    def _take(self) -> bytes:
+        body = b"".join(self._buffer)
+        self._buffer, self._buffered = [], 0
+        return body
+
+    async def _send_part(self) -> None:
+        store = self._store
+        body = self._take()
+        try:
+            with s3_errors(store.bucket):
+                if self._upload_id is None:
+                    created = await store.client.create_multipart_upload(Bucket=store.bucket, Key=self.key)
+                    self._upload_id = created["UploadId"]
+                number = len(self._parts) + 1
+                # The hash runs in a thread while the part travels.
+                _, sent = await asyncio.gather(
+                    _hash(self._hash, body),
+                    store.client.upload_part(Bucket=store.bucket, Key=self.key, UploadId=self._upload_id,
+                                             PartNumber=number, Body=body))
+            self._parts.append({"ETag": sent["ETag"], "PartNumber": number})
+        except BaseException:
+            if self._state == "open":
+                await self.abort()
+            raise
+
+    async def _clean_up(self, committing: bool) -> None:
+        store = self._store
+        with contextlib.suppress(NotFound, StorageUnavailable, StorageFull), s3_errors(store.bucket):
+            if self._upload_id is not None:
+                await store.client.abort_multipart_upload(Bucket=store.bucket, Key=self.key,
+                                                          UploadId=self._upload_id)
+        if committing:  # a PutObject or completion may have gone through before the failure
+            with contextlib.suppress(NotFound, StorageUnavailable, StorageFull), s3_errors(store.bucket):
+                await store.client.delete_object(Bucket=store.bucket, Key=self.key)
+
+
+class S3Blobs:
+    """The blob store in a bucket, under a prefix (see the module's docstring)."""
+
+    def __init__(self, client: S3Client, bucket: str, prefix: str, part_size: int) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+        self.part_size = part_size
+        self._base = f"s3://{bucket}/"
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def location(self, name: str) -> str:
+        return self._base + self.key(name)
+
+    def key_of(self, location: str) -> str:
+        """The object key of a location; a location of another form (a path
+        kept from when content lived in a folder) names the blob of its last
+        component here."""
+        if location.startswith(self._base):
+            return location[len(self._base):]
+        return self.key(location.replace("\\", "/").rsplit("/", 1)[-1])
+
+    def writer(self, batch: int = WRITE_BATCH) -> S3BlobWriter:
+        return S3BlobWriter(self)
+
+    def local_file(self, location: str) -> str | None:
+        return None
+
+    async def info(self, location: str) -> BlobInfo:
+        with s3_errors(self.bucket):
+            head = await self.client.head_object(Bucket=self.bucket, Key=self.key_of(location))
+        return BlobInfo(head["ContentLength"], head["ETag"].strip('"'), head["LastModified"].timestamp())
+
+    async def read(self, location: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        if end is not None and end <= start:
+            return
+        key = self.key_of(location)
+        with s3_errors(self.bucket):
+            if start or end is not None:
+                asked = f"bytes={start}-{'' if end is None else end - 1}"
+                got = await self.client.get_object(Bucket=self.bucket, Key=key, Range=asked)
+            else:
+                got = await self.client.get_object(Bucket=self.bucket, Key=key)
+        body = got["Body"]
+        try:
+            chunks = body.iter_chunks(READ_CHUNK)
+            while True:
+                with s3_errors(self.bucket):
+                    try:
+                        chunk = await anext(chunks)
+                    except StopAsyncIteration:
+                        return
+                yield chunk
+        finally:
+            body.close()
+
+    async def presigned_url(self, location: str, served: ServedAs, expiry: int) -> str | None:
+        with s3_errors(self.bucket):
+            return await self.client.generate_presigned_url(
+                "get_object", ExpiresIn=expiry,
+                Params={"Bucket": self.bucket, "Key": self.key_of(location),
+                        "ResponseContentType": served.content_type,
+                        "ResponseContentDisposition": served.content_disposition,
+                        "ResponseCacheControl": served.cache_control})
+
+    async def put_file(self, location: str, path: str) -> None:
+        await self.put_stream(location, _file_chunks(path))
+
+    async def put_stream(self, location: str, chunks: AsyncIterator[bytes]) -> S3BlobWriter:
+        """Store `chunks` as the object at `location` (multipart when large);
+        the writer, committed, says its size, head and sha256."""
+        async with S3BlobWriter(self, location) as writer:
+            async for chunk in chunks:
+                await writer.write(chunk)
+            await writer.commit()
+        return writer
+
+    async def fetch_file(self, location: str, path: str) -> None:
+        fh = await asyncio.to_thread(open, path, "wb")
+        try:
+            async for chunk in self.read(location):
+                await asyncio.to_thread(fh.write, chunk)
+        finally:
+            await asyncio.to_thread(fh.close)
+
+    async def remove(self, location: str) -> None:
+        key = self.key_of(location)
+        await self._delete([key, *(thumbnail_path(key, width) for width in THUMBNAIL_WIDTHS)])
+
+    async def remove_files(self, names: list[str]) -> int:
+        return await self._delete([self.key(name) for name in names])
+
+    async def _delete(self, keys: list[str]) -> int:
+        removed = 0
+        for start in range(0, len(keys), _DELETE_BATCH):
+            batch = keys[start:start + _DELETE_BATCH]
+            with s3_errors(self.bucket):
+                done = await self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": False})
+            if done.get("Errors"):
+                first = done["Errors"][0]
+                raise StorageUnavailable(f"the object store kept {first.get('Key')}: {first.get('Code')}")
+            removed += len(done.get("Deleted", []))
+        return removed
+
+    async def listing(self) -> AsyncIterator[ListedBlob]:
+        """The objects directly under the prefix; `.uploads/` and other
+        "folders" are left out by the delimiter."""
+        start = f"{self.prefix}/" if self.prefix else ""
+        pages = aiter(self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=start, Delimiter="/"))
+        while True:
+            with s3_errors(self.bucket):
+                try:
+                    page = await anext(pages)
+                except StopAsyncIteration:
+                    return
+            for item in page.get("Contents", []):
+                name = item["Key"][len(start):]
+                if name and not name.startswith("."):
+                    yield ListedBlob(name, item["LastModified"].timestamp(), item["Size"])
+
+    async def abandoned_uploads(self, older_than: float) -> int:
+        """Abort the multipart uploads under the prefix begun more than
+        `older_than` seconds ago (a process killed mid-write left them); how many."""
+        cutoff = time.time() - older_than
+        start = f"{self.prefix}/" if self.prefix else ""
+        aborted = 0
+        with s3_errors(self.bucket):
+            listed = await self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=start)
+            for upload in listed.get("Uploads", []):
+                if upload["Initiated"].timestamp() <= cutoff:
+                    with contextlib.suppress(ClientError):
+                        await self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                                 UploadId=upload["UploadId"])
+                        aborted += 1
+        return aborted
+
+    async def check(self) -> None:
+        try:
+            await self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise StorageUnavailable(f"the bucket {self.bucket!r} does not exist") from None
+            if code in ("403", "AccessDenied", "Forbidden"):
+                raise StorageUnavailable(f"access to the bucket {self.bucket!r} is denied") from None
+            raise StorageUnavailable(f"the object store refused: {code or exc}") from None
+        except (TimeoutError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
+            raise StorageUnavailable(f"the object store does not answer: {exc}") from None
+
+
+async def _file_chunks(path: str) -> AsyncIterator[bytes]:
+    try:
+        fh = await asyncio.to_thread(open, path, "rb")
+    except FileNotFoundError:
+        raise NotFound() from None
+    try:
+        while data := await asyncio.to_thread(fh.read, WRITE_BATCH):
+            yield data
+    finally:
+        await asyncio.to_thread(fh.close)
+
+
+def region() -> str | None:
+    """The region of the standard variables: botocore reads AWS_DEFAULT_REGION
+    itself but not AWS_REGION, which the other SDKs (and our docs) use."""
+    return os.environ.get("AWS_REGION") or None
