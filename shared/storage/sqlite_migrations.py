@@ -239,6 +239,17 @@ def _check_known(version: int, path: object) -> None:
         )
 
 
+def refuse_old(conn: sqlite3.Connection, path: object = "") -> None:
+    """StorageUnavailable, naming the command to run, when migrations are
+    missing (storage.migrate = "manual": only the operator migrates)."""
+    version = schema_version(conn)
+    if version < LATEST:
+        raise StorageUnavailable(
+            f"SQLite database {path} has schema version {version}, this service needs {LATEST}"
+            ' (storage.migrate = "manual"): run `python supervisor.py migrate` first'
+        )
+
+
 def migrate(conn: sqlite3.Connection, path: object = "") -> int:
     """Bring the database on `conn` (autocommit mode) to LATEST; the version it had."""
     version = schema_version(conn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import asyncpg
 from pymongo import AsyncMongoClient
 
 from shared.storage import Storage, UsageDrift
@@ -47,6 +48,14 @@ async def set_used_bytes(storage: Storage, user_id: str, used: int) -> None:
     if path is not None:
         with sqlite3.connect(path) as conn:
             conn.execute("UPDATE users SET used_bytes = ? WHERE id = ?", (used, user_id))
+        return
+    url = getattr(storage, "url", None)
+    if url is not None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("UPDATE users SET used_bytes = $1 WHERE id = $2", used, user_id)
+        finally:
+            await conn.close()
         return
     client: AsyncMongoClient = storage._client  # type: ignore[attr-defined]
     from bson import ObjectId

@@ -1,0 +1,101 @@
+"""PostgreSQL: v2 lists and search, keyset pages that are index seeks, and ancestors.
+
+A list is a keyset seek in a partial index of live rows per sort key
+(pg_migrations v1): folders, then files, each one ordered range read
+forwards or backwards, so page 5,000 costs what page 1 costs. A search
+matches `name_key LIKE '%text%'`, which the planner answers either by
+walking the user's live names in order until the page is full
+(search_by_name: a text many names hold) or from the trigram index
+(search_trigrams: a rare one), whichever its statistics say is cheaper.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import FileRecord, Order, ParentId, Position, is_id, is_storable_text, name_key
+from .guard import domain_errors
+from .pg_core import FILE_COLUMNS, MAX_DEPTH, PGCore, domain_error, file_record, parent_key, stored_name
+
+# The column each sort compares.
+_SORT_COLUMN = {"name": "name_key", "updated_at": "updated_at", "size": "size_key"}
+
+
+def _like_pattern(text: str) -> str:
+    """`%text%` with LIKE's wildcards and escape taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _seek_value(order: Order, value: object) -> Any:
+    """The position's value as the sort column's type; None when it cannot be one."""
+    if order.field == "name":
+        return stored_name(value) if isinstance(value, str) and "\ufdd0" not in value else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if order.field == "size":
+        return int(value) if float(value).is_integer() else None
+    return float(value)
+
+
+@domain_errors(domain_error)
+class ListsPart(PGCore):
+    async def list_files(
+        self, user_id: str, parent_id: ParentId, order: Order, limit: int, after: Position | None
+    ) -> list[FileRecord]:
+        key = parent_key(parent_id)
+        if not is_id(user_id) or key is None:
+            return []
+        where = "user_id = $1 AND parent_id = $2 AND trashed_at IS NULL"
+        return await self._keyset(where, [user_id.lower(), key], order, limit, after)
+
+    async def search_files(
+        self, user_id: str, text: str, order: Order, limit: int, after: Position | None
+    ) -> list[FileRecord]:
+        if not is_id(user_id) or not is_storable_text(text) or "\ufdd0" in text:
+            return []
+        where = "user_id = $1 AND name_key LIKE $2 AND trashed_at IS NULL"
+        return await self._keyset(where, [user_id.lower(), _like_pattern(stored_name(name_key(text)))],
+                                  order, limit, after)
+
+    async def _keyset(self, where: str, params: list[Any], order: Order, limit: int,
+                      after: Position | None) -> list[FileRecord]:
+        """Up to `limit` live rows matching `where` (on `params`), folders then
+        files, each in `order` after `after` (see the module doc)."""
+        column = _SORT_COLUMN[order.field]
+        direction, beyond = ("DESC", "<") if order.descending else ("ASC", ">")
+        ordering = f"{column} {direction}, id {direction}"
+        found: list[FileRecord] = []
+        for is_file in (False, True):
+            if limit - len(found) <= 0:
+                break
+            if after is not None and not after.is_folder and not is_file:
+                continue  # the last page ended among the files
+            seek, values = "", list(params)
+            if after is not None and after.is_folder != is_file:
+                value = _seek_value(order, after.value)
+                if value is None or not is_id(after.id):
+                    return found
+                n = len(values)
+                seek, values = f" AND ({column}, id) {beyond} (${n + 1}, ${n + 2})", [*values, value, after.id.lower()]
+            n = len(values)
+            rows = await self._fetch(
+                f"SELECT {FILE_COLUMNS} FROM files WHERE {where} AND is_file = ${n + 1}{seek}"
+                f" ORDER BY {ordering} LIMIT ${n + 2}", *values, is_file, limit - len(found))
+            found += [file_record(row) for row in rows]
+        return found
+
+    async def ancestors(self, user_id: str, file_id: str) -> list[FileRecord]:
+        if not (is_id(user_id) and is_id(file_id)):
+            return []
+        # The chain of parents in one recursive query, each step a primary-key look-up.
+        rows = await self._fetch(
+            f"""WITH RECURSIVE up AS (
+                    SELECT {FILE_COLUMNS}, 0 AS depth FROM files WHERE id = $1 AND user_id = $2
+                    UNION ALL
+                    SELECT {', '.join('f.' + c.strip() for c in FILE_COLUMNS.split(','))}, up.depth + 1
+                    FROM files f JOIN up ON f.id = up.parent_id WHERE f.user_id = $2 AND up.depth < $3
+                ) CYCLE id SET is_cycle USING path
+                SELECT {FILE_COLUMNS} FROM up WHERE depth > 0 AND NOT is_cycle ORDER BY depth DESC""",
+            file_id.lower(), user_id.lower(), MAX_DEPTH)
+        return [file_record(row) for row in rows]
