@@ -70,7 +70,7 @@ class PostgresStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart, S
 
         try:
             await asyncio.wait_for(check(), timeout)
-        except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - any failure is "does not answer"
+        except (TimeoutError, Exception):  # noqa: BLE001 - any failure is "does not answer"
             return False
         return True
 

@@ -44,7 +44,7 @@ async def _admin(server: str, statement: str) -> None:
 
     try:
         conn = await asyncpg.connect(server, timeout=10)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         raise NoPostgres(NO_PG.format(url=server, error=exc or type(exc).__name__)) from exc
     try:
         await conn.execute(statement)
