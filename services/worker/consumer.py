@@ -114,7 +114,8 @@ class JobWorker:
         redis = open_redis(self.settings.redis.url)
         self._resources.push_async_callback(redis.aclose)
         storage = await open_storage(self.settings.storage.db_url,
-                                     write_timeout=self.settings.storage.write_timeout)
+                                     write_timeout=self.settings.storage.write_timeout,
+                                     migrate=self.settings.storage.migrate)
         self._resources.push_async_callback(storage.close)
         pool = ThreadPoolExecutor(w.cpu_threads or cpu_count(), thread_name_prefix="thumbnails")
         self._resources.callback(pool.shutdown, wait=False, cancel_futures=True)

@@ -34,7 +34,8 @@ from .guard import UNSTORABLE_TEXT, unstorable_text
 
 T = TypeVar("T")
 
-Connection = asyncpg.Connection
+# What a part's steps get: a pool's connection (a proxy) or one of its own (migrations).
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Step = Callable[[Connection], Awaitable[T]]
 
 POOL_SIZE = 10  # connections per process; a node runs a few processes, a server takes ~100

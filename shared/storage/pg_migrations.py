@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
-
-from ..errors import StorageUnavailable
+from ..errors import SchemaMismatch
 from ..logging import get_logger
+from .pg_core import Connection
 
 log = get_logger("storage.postgres")
 
@@ -141,7 +140,7 @@ def steps_after(version: int) -> tuple[str, ...]:
                  if number > version)
 
 
-async def schema_version(conn: asyncpg.Connection) -> int:
+async def schema_version(conn: Connection) -> int:
     if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
         return 0
     return await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
@@ -149,21 +148,21 @@ async def schema_version(conn: asyncpg.Connection) -> int:
 
 def _check_known(version: int, where: str) -> None:
     if version > LATEST:
-        raise StorageUnavailable(
+        raise SchemaMismatch(
             f"PostgreSQL database {where} has schema version {version}, newer than this"
             f" service knows ({LATEST}): run the newer version, or restore a backup"
         )
 
 
-def refuse_old(version: int, where: str) -> StorageUnavailable:
+def refuse_old(version: int, where: str) -> SchemaMismatch:
     """What a node says when storage.migrate = "manual" finds migrations missing."""
-    return StorageUnavailable(
+    return SchemaMismatch(
         f"PostgreSQL database {where} has schema version {version}, this service needs {LATEST}"
         f" (storage.migrate = \"manual\"): run `{MIGRATE_COMMAND}` first"
     )
 
 
-async def migrate(conn: asyncpg.Connection, where: str) -> int:
+async def migrate(conn: Connection, where: str) -> int:
     """Bring the database to LATEST under the advisory lock; the version found
     under the lock (the one before)."""
     version = await schema_version(conn)
@@ -185,7 +184,7 @@ async def migrate(conn: asyncpg.Connection, where: str) -> int:
     return version
 
 
-async def prepare(conn: asyncpg.Connection, where: str, mode: str) -> None:
+async def prepare(conn: Connection, where: str, mode: str) -> None:
     """At open: "auto" migrates, "manual" refuses an old schema; a newer one is always refused."""
     version = await schema_version(conn)
     _check_known(version, where)

@@ -7,8 +7,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+import asyncpg
+
+from shared.config import redact
 from shared.storage import open_storage
+from shared.storage.pg_migrations import LATEST as PG_LATEST
 from shared.storage.sqlite_migrations import LATEST
+from tests.conftest import free_port
 
 from .conftest import acli, cli
 
@@ -98,3 +103,52 @@ def test_an_unreachable_database_is_a_problem(sqlite_env):
 def test_help_says_what_it_does(sqlite_env):
     done = cli(sqlite_env, "migrate", "--help")
     assert done.code == 0 and "at the same time" in " ".join(done.stdout.split()) and "--json" in done.stdout
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def test_a_new_postgres_database_gets_every_migration_once(sqlite_env, pg_db_url):
+    env = {**sqlite_env, "DB_URL": pg_db_url}
+    done = cli(env, "migrate", "--json")
+    assert done.code == 0, done.stderr
+    result = done.json()
+    assert (result["backend"], result["fromVersion"], result["toVersion"]) == ("postgresql", 0, PG_LATEST)
+    assert [step.split(":")[0] for step in result["applied"]] == [f"v{n}" for n in range(1, PG_LATEST + 1)]
+    again = cli(env, "migrate")
+    assert (again.code, again.stdout) == (0, f"{redact(pg_db_url)}: schema version {PG_LATEST}, nothing to migrate\n")
+
+
+async def test_postgres_nodes_migrating_at_once_apply_each_migration_once(sqlite_env, pg_db_url):
+    """Four processes on one new database: the advisory lock lets one apply
+    everything; the others read the version again under it and do nothing."""
+    env = {**sqlite_env, "DB_URL": pg_db_url}
+    runs = await asyncio.gather(*(acli(env, "migrate", "--json") for _ in range(4)))
+    assert [run.code for run in runs] == [0, 0, 0, 0], [run.stderr for run in runs]
+    assert sorted(len(run.json()["applied"]) for run in runs) == [0, 0, 0, PG_LATEST]
+    conn = await asyncpg.connect(pg_db_url)
+    try:
+        rows = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+    finally:
+        await conn.close()
+    assert [row["version"] for row in rows] == list(range(1, PG_LATEST + 1))
+
+
+async def test_a_postgres_database_from_a_newer_version_is_refused(sqlite_env, pg_db_url):
+    env = {**sqlite_env, "DB_URL": pg_db_url}
+    assert cli(env, "migrate").code == 0
+    conn = await asyncpg.connect(pg_db_url)
+    try:
+        await conn.execute("INSERT INTO schema_migrations (version, summary) VALUES ($1, 'from the future')",
+                           PG_LATEST + 1)
+    finally:
+        await conn.close()
+    done = await acli(env, "migrate", "--json")
+    assert (done.code, done.stdout) == (1, "")
+    assert f"schema version {PG_LATEST + 1}, newer than this service knows" in done.stderr
+
+
+def test_an_unreachable_postgres_is_a_problem(sqlite_env):
+    done = cli({**sqlite_env, "DB_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}, "migrate")
+    assert (done.code, done.stdout) == (1, "")
+    assert "does not answer" in done.stderr
