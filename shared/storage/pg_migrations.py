@@ -140,8 +140,17 @@ def steps_after(version: int) -> tuple[str, ...]:
                  if number > version)
 
 
+# Whether the version table exists, read from pg_class with the statement's own
+# snapshot. Not to_regclass: a name looked up and not found is remembered by
+# the backend's catalog cache, which taking an advisory lock does not refresh,
+# so a node that waited for another's migration would still not see its table.
+_HAS_VERSIONS = """SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relname = 'schema_migrations' AND n.nspname = current_schema())"""
+
+
 async def schema_version(conn: Connection) -> int:
-    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+    if not await conn.fetchval(_HAS_VERSIONS):
         return 0
     return await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
 
