@@ -13,7 +13,18 @@ import asyncpg
 import pytest
 
 from shared.errors import Invalid, QuotaExceeded
-from shared.storage import INTO_ITSELF, ROOT, FileRecord, NewFile, Storage, Upload, User, new_id, open_storage
+from shared.storage import (
+    INTO_ITSELF,
+    PARENT_NOT_FOUND,
+    ROOT,
+    FileRecord,
+    NewFile,
+    Storage,
+    Upload,
+    User,
+    new_id,
+    open_storage,
+)
 from tests.conftest import until
 
 NODES = 3
@@ -145,7 +156,9 @@ async def test_a_file_created_while_its_folder_is_trashed_is_never_left_live_bel
             nodes[2].trash_file(user.id, folder.id, now=5.0),
             make(nodes[0], user, "late", parent=folder.id))
         for result in (results[0], results[2]):
-            assert isinstance(result, FileRecord) or (isinstance(result, Invalid) and result.message == "Parent not found")
+            refused = isinstance(result, Invalid) and result.message == PARENT_NOT_FOUND
+            assert isinstance(result, FileRecord) or refused
+            assert isinstance(result, FileRecord) or refused
         live_below = await raw.fetchval(
             "SELECT count(*) FROM files WHERE parent_id = $1 AND trashed_at IS NULL", folder.id)
         assert live_below == 0
