@@ -15,6 +15,7 @@ How a block is run depends on what it does:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import IMAGES, free_port, running_supervisor, status_ok
+from tests.engines.postgres import pg_database
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -232,27 +234,40 @@ def test_the_operator_commands_work_as_written(service):
                          ids=lambda b: b.splitlines()[-1][:40])
 def test_the_commands_that_start_the_service_start_it(block, env_for, tmp_path):
     """Each line of the block is started as written, with this test's port,
-    folders and Redis; a MongoDB line is pointed at the test's MongoDB."""
+    folders and Redis; a MongoDB line is pointed at the test's MongoDB, a
+    PostgreSQL line at a database of its own on the test's server."""
     for number, line in enumerate(cmd for cmd in block.splitlines() if cmd and not cmd.startswith("#")):
-        env = {**env_for, "PORT": str(free_port()), "API_WORKERS": "1", "JOB_WORKERS": "1"}
-        if "mongodb" in line or "DB_HOST" in line:
-            mongo = os.environ.get("FM_TEST_MONGO_URL")
-            if not mongo:
-                pytest.skip("a MongoDB example: FM_TEST_MONGO_URL names no MongoDB to run it against")
-            host, _, port = mongo.removeprefix("mongodb://").split("/")[0].partition(":")
-            line = line.replace("localhost:27017", f"{host}:{port or 27017}")
-            line = line.replace("DB_HOST=localhost", f"DB_HOST={host}").replace("DB_PORT=27017", f"DB_PORT={port}")
-            env.pop("DB_URL")
-        log = tmp_path / f"run-{number}.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(["bash", "-c", line], cwd=ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        url = f"http://127.0.0.1:{env['PORT']}"
-        try:
-            wait_until(lambda p=proc, u=url: p.poll() is not None or status_ok(u), f"`{line}` to serve")
-            assert proc.poll() is None, log.read_text()[-3000:]
-        finally:
-            stop(proc, log)
+        with contextlib.ExitStack() as stack:
+            _start_a_line(stack, number, line, env_for, tmp_path)
+
+
+def _start_a_line(stack: contextlib.ExitStack, number: int, line: str, env_for: dict[str, str],
+                  tmp_path: Path) -> None:
+    """Start `line` as written (but where it names a database the test has),
+    until it serves /status; then stop it as an operator would."""
+    env = {**env_for, "PORT": str(free_port()), "API_WORKERS": "1", "JOB_WORKERS": "1"}
+    if "postgresql://" in line:
+        database = stack.enter_context(pg_database())
+        line = re.sub(r"postgresql://\S+", database, line)
+        env.pop("DB_URL")
+    if "mongodb" in line or "DB_HOST" in line:
+        mongo = os.environ.get("FM_TEST_MONGO_URL")
+        if not mongo:
+            pytest.skip("a MongoDB example: FM_TEST_MONGO_URL names no MongoDB to run it against")
+        host, _, port = mongo.removeprefix("mongodb://").split("/")[0].partition(":")
+        line = line.replace("localhost:27017", f"{host}:{port or 27017}")
+        line = line.replace("DB_HOST=localhost", f"DB_HOST={host}").replace("DB_PORT=27017", f"DB_PORT={port}")
+        env.pop("DB_URL")
+    log = tmp_path / f"run-{number}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["bash", "-c", line], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        wait_until(lambda p=proc, u=url: p.poll() is not None or status_ok(u), f"`{line}` to serve")
+        assert proc.poll() is None, log.read_text()[-3000:]
+    finally:
+        stop(proc, log)
 
 
 @pytest.mark.parametrize("block", [b for b in sh_blocks() if starts_a_worker(b)], ids=["worker"])

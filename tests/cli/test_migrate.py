@@ -5,7 +5,10 @@ a newer version."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -14,8 +17,9 @@ from shared.storage import open_storage
 from shared.storage.pg_migrations import LATEST as PG_LATEST
 from shared.storage.sqlite_migrations import LATEST
 from tests.conftest import free_port
+from tests.engines.postgres import server_url
 
-from .conftest import acli, cli
+from .conftest import acli, cli, supervisor
 
 
 def test_a_new_sqlite_database_gets_every_migration_in_order(sqlite_env, tmp_path):
@@ -152,3 +156,41 @@ def test_an_unreachable_postgres_is_a_problem(sqlite_env):
     done = cli({**sqlite_env, "DB_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}, "migrate")
     assert (done.code, done.stdout) == (1, "")
     assert "does not answer" in done.stderr
+
+
+def test_with_manual_migrations_a_node_refuses_an_old_schema_at_once(sqlite_env, pg_db_url):
+    """storage.migrate = "manual": the service does not start (exit 3, not
+    after the start timeout), names the command, and has changed nothing."""
+    env = {**sqlite_env, "DB_URL": pg_db_url, "DB_MIGRATE": "manual", "START_TIMEOUT": "60"}
+    done = supervisor({**os.environ, **env})
+    assert done.code == 3, done.stderr
+    assert "run `python supervisor.py migrate` first" in done.stderr
+    assert cli(env, "check", "--json").json()["checks"][2]["schemaVersion"] == 0
+    assert cli(env, "migrate").code == 0
+
+
+async def test_a_database_owner_without_superuser_can_migrate(sqlite_env, pg_db_url):
+    """What README's PostgreSQL section asks of the user: owning the database
+    (CREATE on it, for the trusted pg_trgm, and on its public schema)."""
+    role = f"fm_owner_{uuid.uuid4().hex[:12]}"
+    database = urlsplit(pg_db_url).path[1:]
+    admin = await asyncpg.connect(pg_db_url)
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER')
+        await admin.execute(f'ALTER DATABASE "{database}" OWNER TO "{role}"')
+        parts = urlsplit(pg_db_url)
+        as_owner = urlunsplit((parts.scheme, f"{role}@{parts.hostname}:{parts.port or 5432}", parts.path, "", ""))
+        done = await acli({**sqlite_env, "DB_URL": as_owner}, "migrate", "--json")
+        assert done.code == 0, done.stderr
+        assert done.json()["toVersion"] == PG_LATEST
+        assert await admin.fetchval("SELECT extname FROM pg_extension WHERE extname = 'pg_trgm'") == "pg_trgm"
+        assert await admin.fetchval("SELECT tableowner FROM pg_tables WHERE tablename = 'files'") == role
+    finally:
+        await admin.execute(f'DROP OWNED BY "{role}"')
+        await admin.close()
+        server = await asyncpg.connect(server_url())
+        try:  # the role goes, and first the database it owns
+            await server.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            await server.execute(f'DROP ROLE IF EXISTS "{role}"')
+        finally:
+            await server.close()
