@@ -156,9 +156,11 @@ def domain_error(exc: Exception) -> Exception | None:
         return StorageBusy(f"PostgreSQL: no connection free in time ({exc or 'storage.write_timeout'})")
     if isinstance(exc, asyncpg.DataError) and isinstance(exc.__cause__, UnicodeEncodeError):
         return Invalid(UNSTORABLE_TEXT)
-    if isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
-        # Down, refusing, restarting, a closed pool, a schema that is not ours:
-        # the database is not usable now, whatever the request.
+    if isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)):
+        # Down, refusing, restarting, a connection the server ended (the
+        # driver's InternalClientError when it learns so mid-request), a closed
+        # pool, a schema that is not ours: the database is not usable now,
+        # whatever the request.
         return StorageUnavailable(f"PostgreSQL: {type(exc).__name__}: {exc}")
     return unstorable_text(exc)
 
