@@ -61,29 +61,33 @@ class ListsPart(PGCore):
     async def _keyset(self, where: str, params: list[Any], order: Order, limit: int,
                       after: Position | None) -> list[FileRecord]:
         """Up to `limit` live rows matching `where` (on `params`), folders then
-        files, each in `order` after `after` (see the module doc)."""
+        files, each in `order` after `after` (see the module doc). One
+        statement, one round trip: a keyset seek per kind, each limited, put
+        together in that order."""
+        if limit <= 0:
+            return []
         column = _SORT_COLUMN[order.field]
         direction, beyond = ("DESC", "<") if order.descending else ("ASC", ">")
         ordering = f"{column} {direction}, id {direction}"
-        found: list[FileRecord] = []
+        values = [*params, limit]
+        kinds: list[str] = []
         for is_file in (False, True):
-            if limit - len(found) <= 0:
-                break
             if after is not None and not after.is_folder and not is_file:
                 continue  # the last page ended among the files
-            seek, values = "", list(params)
+            seek = ""
             if after is not None and after.is_folder != is_file:
                 value = _seek_value(order, after.value)
                 if value is None or not is_id(after.id):
-                    return found
-                n = len(values)
-                seek, values = f" AND ({column}, id) {beyond} (${n + 1}, ${n + 2})", [*values, value, after.id.lower()]
-            n = len(values)
-            rows = await self._fetch(
-                f"SELECT {FILE_COLUMNS} FROM files WHERE {where} AND is_file = ${n + 1}{seek}"
-                f" ORDER BY {ordering} LIMIT ${n + 2}", *values, is_file, limit - len(found))
-            found += [file_record(row) for row in rows]
-        return found
+                    return []
+                seek = f" AND ({column}, id) {beyond} (${len(values) + 1}, ${len(values) + 2})"
+                values += [value, after.id.lower()]
+            kinds.append(f"(SELECT {FILE_COLUMNS}, is_file, {column} AS sort_key FROM files WHERE {where}"
+                         f" AND is_file = {'true' if is_file else 'false'}{seek}"
+                         f" ORDER BY {ordering} LIMIT ${len(params) + 1})")
+        rows = await self._fetch(
+            f"SELECT * FROM ({' UNION ALL '.join(kinds)}) AS page"
+            f" ORDER BY is_file, sort_key {direction}, id {direction} LIMIT ${len(params) + 1}", *values)
+        return [file_record(row) for row in rows]
 
     async def ancestors(self, user_id: str, file_id: str) -> list[FileRecord]:
         if not (is_id(user_id) and is_id(file_id)):
