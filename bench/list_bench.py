@@ -26,6 +26,17 @@ per round, and the table gives the median over rounds.
 
 Bars (../shared/spec/performance.md, "Lists and search"): page 5,000 within
 1.5x the latency of page 1; a name search within 2x the bare SQL query.
+
+    .venv/bin/python bench/list_bench.py --backend postgres [--files 1000000] [--rounds 5]
+
+On PostgreSQL (../shared/spec/scale-out.md: page 1, page 5,000 and a name
+search within 2x of each other at 1 M file rows) the database is one of its
+own on the machine's server (tests/engines/postgres.py `pg_database`, dropped
+at the end), filled by COPY (bench/list_fill.py). Page 5,000's cursor is
+found by following `next` from page 1 up to it (checking order and that no
+file comes twice); the bare SQL runs here through asyncpg on a connection of
+its own. The server's backends are not pinned (PostgreSQL forks one per
+connection).
 """
 
 from __future__ import annotations
@@ -103,10 +114,10 @@ def _sort_value(item: dict, sort: str) -> object:
     return item["name"].casefold() if field == "name" else item[field]
 
 
-def walk(client: Client, folder_id: str, sort: str, files: int, page: int) -> str:
+def walk(client: Client, folder_id: str, sort: str, files: int, page: int, to_the_end: bool = True) -> str:
     """The cursor of page `page`, from following `next` from page 1 to the
-    end; checks that the walk sees each of the folder's `files` once, in
-    `sort`'s order."""
+    end (or, not `to_the_end`, to page `page`); checks that the walk sees
+    each of the folder's `files` once (or none twice), in `sort`'s order."""
     seen: set[str] = set()
     previous: object = None
     cursor, target = None, ""
@@ -114,6 +125,10 @@ def walk(client: Client, folder_id: str, sort: str, files: int, page: int) -> st
     for number in range(1, files // LIMIT + 2):
         if number == page:
             target = cursor or ""
+            if not to_the_end:
+                if len(seen) != (page - 1) * LIMIT:
+                    raise AssertionError(f"sort {sort}: {len(seen)} files before page {page}, some twice")
+                return target
         _, body = client.get(list_path(folder_id, sort, cursor))
         answer = json.loads(body)
         for item in answer["items"]:
@@ -223,11 +238,20 @@ def measure(cases: dict[str, Callable[[], float]], reps: int) -> dict[str, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=100_000, help="files in the big folder")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--files", type=int, default=None,
+                        help="files in the big folder (100,000; 1,000,000 on PostgreSQL)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--list-reps", type=int, default=100, help="requests per list case per round")
     parser.add_argument("--search-reps", type=int, default=15, help="requests per search case per round")
     args = parser.parse_args()
+    if args.backend == "postgres":
+        args.files = args.files or 1_000_000
+        from bench.list_bench_pg import main_postgres
+
+        main_postgres(args)
+        return
+    args.files = args.files or 100_000
     page = args.files // LIMIT
     on_cpu(CLIENT_CPU)
 

@@ -1,5 +1,6 @@
-"""The list benchmark's database: one user with a folder of 100,000 files,
-more of their files in other folders, and other users' files.
+"""The list benchmark's database: one user with a folder of 100,000 files
+(1,000,000 on PostgreSQL), more of their files in other folders, and other
+users' files.
 
 Users, folders and tokens go through the storage and the token store as the
 service makes them. The files are written by the storage's own row writer
@@ -9,6 +10,13 @@ of one `create_file` (one transaction, one fsync) each: the rows and indexes
 are the ones the service writes, in seconds instead of minutes. Times and
 sizes are spread (a year of `updatedAt`, sizes from bytes to gigabytes) so
 that each sort order is a different permutation of the folder.
+
+On PostgreSQL (`fill` with a postgresql:// URL) the files go in with COPY
+(asyncpg's copy_records_to_table) into the tables and indexes the real
+migrations made, each row as pg_files.insert_file writes it (stored name and
+name key, dense v1 positions per folder in arrival order), then the users'
+used bytes are set to their files' sum and the table is analysed: a million
+rows in about a minute instead of a million transactions.
 """
 
 from __future__ import annotations
@@ -61,6 +69,38 @@ def _name(rng: random.Random, words: list[str], serial: int) -> str:
     return f"{first.capitalize()}-{second}-{serial:06d}.{rng.choice(EXTENSIONS)}"
 
 
+_PG_COLUMNS = ("id", "user_id", "name", "type", "is_public", "parent_id", "local_path", "seq", "size", "sha256",
+               "mime_type", "created_at", "updated_at", "has_thumbnails", "name_key")
+
+
+async def _copy_all(db_url: str, records: list[FileRecord]) -> None:
+    """`records` as pg_files.insert_file would write them one by one, in one COPY."""
+    import asyncpg
+
+    from shared.storage.pg_core import stored_name
+
+    seqs: dict[tuple[str, str], int] = {}
+
+    def rows():  # type: ignore[no-untyped-def]
+        for r in records:
+            parent = str(r.parent_id)
+            seq = seqs.get((r.user_id, parent), 0)
+            seqs[(r.user_id, parent)] = seq + 1
+            yield (r.id, r.user_id, stored_name(r.name), r.type, r.is_public, parent, r.local_path, seq, r.size,
+                   r.sha256, r.mime_type, r.created_at, r.updated_at, False, stored_name(name_key(r.name)))
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        async with conn.transaction():
+            # The folders' own rows hold position 0 of the root; their files start at 0 in each folder.
+            await conn.copy_records_to_table("files", records=rows(), columns=_PG_COLUMNS)
+            await conn.execute("UPDATE users SET used_bytes = coalesce((SELECT sum(size) FROM files"
+                               " WHERE files.user_id = users.id), 0)")
+        await conn.execute("VACUUM ANALYZE files")
+    finally:
+        await conn.close()
+
+
 def _insert_all(path: str, records: list[FileRecord]) -> None:
     from shared.storage.sqlite_core import connect
     from shared.storage.sqlite_files import insert_file
@@ -110,7 +150,10 @@ async def fill(db_url: str, redis_url: str, *, files: int, other_folders: int, p
             records.append(_record(rng, stranger.id, parent.id, _name(rng, vocab, serial), now))
     filled.other_rows = other_users * per_other_user
     rng.shuffle(records)  # arrival order unrelated to any sort, users interleaved
-    _insert_all(str(sqlite_path(db_url)), records)
+    if db_url.startswith(("postgresql://", "postgres://")):
+        await _copy_all(db_url, records)
+    else:
+        _insert_all(str(sqlite_path(db_url)), records)
 
     redis = open_redis(redis_url)
     try:

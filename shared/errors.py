@@ -46,6 +46,12 @@ class StorageUnavailable(Exception):
     """The database or Redis does not answer: not the client's fault (503)."""
 
 
+class SchemaMismatch(StorageUnavailable):
+    """The database's schema is not the one this version runs on: older, with
+    storage.migrate = "manual" (the message names the command to run), or
+    newer. Waiting does not change it, so a start fails at once."""
+
+
 class TooManyAttempts(DomainError):
     """Too many failed logins or sign-ups from this client (429); try again in `retry_after` s."""
 

@@ -15,6 +15,7 @@ How a block is run depends on what it does:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import IMAGES, free_port, running_supervisor, status_ok
+from tests.engines.postgres import pg_database
 from tests.engines.sentinel import sentinel_redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,18 +236,25 @@ def test_the_operator_commands_work_as_written(service):
 def test_the_commands_that_start_the_service_start_it(block, env_for, tmp_path):
     """Each line of the block is started as written, with this test's port,
     folders and Redis; a MongoDB line is pointed at the test's MongoDB, a
+    PostgreSQL line at a database of its own on the test's server, a
     Sentinel line at sentinels of its own."""
     for number, line in enumerate(cmd for cmd in block.splitlines() if cmd and not cmd.startswith("#")):
-        if "redis+sentinel://" in line:
-            with sentinel_redis(tmp_path / f"sentinel-{number}") as engine:
-                run_and_stop(re.sub(r"redis\+sentinel://[^'\s]+", engine.url, line), number, env_for, tmp_path)
-            continue
-        run_and_stop(line, number, env_for, tmp_path)
+        with contextlib.ExitStack() as stack:
+            _start_a_line(stack, number, line, env_for, tmp_path)
 
 
-def run_and_stop(line: str, number: int, env_for: dict[str, str], tmp_path: Path) -> None:
-    """Start `line`, see it serve /status, stop it cleanly."""
+def _start_a_line(stack: contextlib.ExitStack, number: int, line: str, env_for: dict[str, str],
+                  tmp_path: Path) -> None:
+    """Start `line` as written (but where it names a database or sentinels,
+    ones the test has), until it serves /status; then stop it as an operator would."""
     env = {**env_for, "PORT": str(free_port()), "API_WORKERS": "1", "JOB_WORKERS": "1"}
+    if "postgresql://" in line:
+        database = stack.enter_context(pg_database())
+        line = re.sub(r"postgresql://\S+", database, line)
+        env.pop("DB_URL")
+    if "redis+sentinel://" in line:
+        engine = stack.enter_context(sentinel_redis(tmp_path / f"sentinel-{number}"))
+        line = re.sub(r"redis\+sentinel://[^'\s]+", engine.url, line)
     if "mongodb" in line or "DB_HOST" in line:
         mongo = os.environ.get("FM_TEST_MONGO_URL")
         if not mongo:

@@ -72,7 +72,7 @@ from .user_cache import UserCache
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS].storage
-    app[STORAGE] = await open_storage(settings.db_url, write_timeout=settings.write_timeout)
+    app[STORAGE] = await open_storage(settings.db_url, write_timeout=settings.write_timeout, migrate=settings.migrate)
     yield
     await app[STORAGE].close()
 

@@ -116,8 +116,14 @@ async def _database(settings: Settings) -> Check:
         if not state.exists:
             detail = f"{shown}: not created yet (the first start, or `migrate`, creates it)"
             return Check("database", _writable(_existing(sqlite_path(url).parent)), detail, data)
+    elif state.backend == "postgresql":
+        detail = f"{shown}: PostgreSQL {state.server_version}, schema version {state.version} of {state.latest}"
     else:
         detail = f"{shown}: MongoDB {state.server_version}"
+    if state.pending and state.version is not None and settings.storage.migrate == "manual":
+        # storage.migrate = "manual": the service would refuse to start.
+        detail += f"; {len(state.pending)} pending: the service will not start until `migrate` has run"
+        return Check("database", False, detail, data)
     if state.pending:  # not a failure: the service migrates at start
         detail += f"; {len(state.pending)} pending (applied at the next start, or run `migrate`)"
     return Check("database", True, detail, data)

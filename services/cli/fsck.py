@@ -50,7 +50,8 @@ async def run(args: argparse.Namespace, settings: Settings, out: Output) -> int:
     # holds the answer alone and --json stays one document.
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     try:
-        storage = await open_storage(settings.storage.db_url, write_timeout=settings.storage.write_timeout)
+        storage = await open_storage(settings.storage.db_url, write_timeout=settings.storage.write_timeout,
+                                     migrate=settings.storage.migrate)
     except StorageUnavailable as exc:
         out.problem(f"the database is unreachable: {exc}")
         return EXIT_PROBLEM

@@ -13,12 +13,13 @@ from .output import EXIT_OK, EXIT_PROBLEM, Output
 HELP = "bring the database's schema up to date (safe to run again, and on several nodes at once)"
 DESCRIPTION = """\
 Bring the database named by DB_URL up to date, as the service also does when
-it starts. SQLite: the missing numbered migrations, in order, in one
-transaction under the database's write lock (a second node running it at the
-same time waits, then finds nothing to do). MongoDB: the indexes the queries
-need, created if missing. Running it again does nothing. Exit 1 if the
-database does not answer, is newer than this version knows, or an index
-could not be created."""
+it starts (unless DB_MIGRATE=manual). SQLite: the missing numbered
+migrations, in order, in one transaction under the database's write lock (a
+second node running it at the same time waits, then finds nothing to do).
+PostgreSQL: the same, under an advisory lock (pg_advisory_xact_lock).
+MongoDB: the indexes the queries need, created if missing. Running it again
+does nothing. Exit 1 if the database does not answer, is newer than this
+version knows, or an index could not be created."""
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

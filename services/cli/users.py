@@ -68,7 +68,8 @@ async def _admin(settings: Settings) -> AsyncIterator[AccountAdmin]:
     token deletions through the same caching client, so a disabled user's
     tokens are refused by every API process once the command returns."""
     security = settings.security
-    storage = await open_storage(settings.storage.db_url, write_timeout=settings.storage.write_timeout)
+    storage = await open_storage(settings.storage.db_url, write_timeout=settings.storage.write_timeout,
+                                 migrate=settings.storage.migrate)
     redis = open_redis(settings.redis.url)
     fast = PipelinedGet(settings.redis.url) if PipelinedGet.supports(settings.redis.url) else None
     passwords = PasswordHasher(security.argon2_time_cost, security.argon2_memory_kib, security.hash_threads)

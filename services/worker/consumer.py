@@ -125,7 +125,8 @@ class JobWorker:
         enqueuer = Enqueuer(redis, self.settings.redis.replica_wait_timeout, on_unreplicated=record_unreplicated)
         self._resources.push_async_callback(enqueuer.aclose)
         storage = await open_storage(self.settings.storage.db_url,
-                                     write_timeout=self.settings.storage.write_timeout)
+                                     write_timeout=self.settings.storage.write_timeout,
+                                     migrate=self.settings.storage.migrate)
         self._resources.push_async_callback(storage.close)
         blobs = await self._resources.enter_async_context(open_blob_store(self.settings))
         pool = ThreadPoolExecutor(w.cpu_threads or cpu_count(), thread_name_prefix="thumbnails")

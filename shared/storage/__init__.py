@@ -1,4 +1,4 @@
-"""Metadata storage: one interface (protocol.Storage), two backends chosen by URL."""
+"""Metadata storage: one interface (protocol.Storage), three backends chosen by URL."""
 
 from __future__ import annotations
 
@@ -40,16 +40,24 @@ __all__ = [
 ]
 
 
-async def open_storage(url: str, *, write_timeout: float = DEFAULT_WRITE_TIMEOUT) -> Storage:
-    """Open the backend named by `url` (sqlite:///path or mongodb://...), ready to use.
+async def open_storage(url: str, *, write_timeout: float = DEFAULT_WRITE_TIMEOUT, migrate: str = "auto") -> Storage:
+    """Open the backend named by `url` (sqlite:///path, postgresql://... or
+    mongodb://...), ready to use.
 
-    `write_timeout` (storage.write_timeout) bounds how long a SQLite write may
-    wait, queued or for the lock, before it raises StorageBusy.
+    `write_timeout` (storage.write_timeout) bounds how long a write may
+    wait, queued, for a connection or for a lock, before it raises StorageBusy.
+    `migrate` (storage.migrate): "auto" applies missing schema migrations;
+    "manual" refuses an old schema with StorageUnavailable naming the command
+    to run (MongoDB has no schema: its indexes are always created).
     Raises StorageUnavailable when the database cannot be opened."""
     if url.startswith("sqlite:///"):
         from .sqlite import SQLiteStorage
 
-        return await SQLiteStorage.open(url, write_timeout)
+        return await SQLiteStorage.open(url, write_timeout, migrate)
+    if url.startswith(("postgresql://", "postgres://")):
+        from .pg import PostgresStorage
+
+        return await PostgresStorage.open(url, write_timeout, migrate)
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from .mongo import MongoStorage
 

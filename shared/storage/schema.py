@@ -2,17 +2,18 @@
 changes nothing) and bringing it up to date (`migrate`).
 
 One `Schema` per URL scheme in `SCHEMAS`. A backend with numbered
-migrations (SQLite; PostgreSQL next) reports versions and applies the
+migrations (SQLite, PostgreSQL) reports versions and applies the
 missing ones in order, idempotently, under a lock the database itself holds
 so two nodes migrating at once are safe: SQLite's write lock (one IMMEDIATE
 transaction, the version read again inside it: sqlite_migrations.migrate);
-PostgreSQL's would be `pg_advisory_xact_lock` around the same steps in one
-transaction. MongoDB has no schema, only indexes, which createIndex makes
+PostgreSQL's `pg_advisory_xact_lock` around the same steps in one
+transaction (pg_migrations.migrate). MongoDB has no schema, only indexes, which createIndex makes
 idempotently and safely from any number of processes: its "migration" is
 creating the missing ones (mongo_setup.prepare, also run at every open).
 
-The service itself migrates at start as before; `migrate` lets an operator
-do it first, on one node, and see what was done.
+The service itself migrates at start (storage.migrate = "auto"), or refuses
+an old schema ("manual"); `migrate` lets an operator do it first, on one
+node, and see what was done.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..config import redact
 from ..errors import StorageUnavailable
 from .sqlite_core import connect, sqlite_path
 from .sqlite_migrations import LATEST, MIGRATIONS, fill_email_keys, fill_file_keys, schema_version
@@ -123,6 +125,47 @@ class SQLiteSchema:
         return await asyncio.to_thread(run)
 
 
+class PostgresSchema:
+    """Numbered SQL migrations (pg_migrations.py), versions in `schema_migrations`."""
+
+    async def inspect(self, url: str) -> SchemaState:
+        from .pg_migrations import LATEST as PG_LATEST
+        from .pg_migrations import schema_version as pg_version
+        from .pg_migrations import steps_after
+
+        async with _postgres(url) as conn:
+            server = await conn.fetchval("SHOW server_version")
+            version = await pg_version(conn)
+        return SchemaState("postgresql", str(server).split(" ")[0], version, PG_LATEST, steps_after(version))
+
+    async def migrate(self, url: str) -> Migration:
+        from .pg_migrations import LATEST as PG_LATEST
+        from .pg_migrations import migrate as migrate_pg
+        from .pg_migrations import steps_after
+
+        async with _postgres(url) as conn:
+            found = await migrate_pg(conn, redact(url))  # the version found under the lock
+        return Migration("postgresql", found, PG_LATEST, steps_after(found))
+
+
+@asynccontextmanager
+async def _postgres(url: str) -> AsyncIterator[Any]:
+    """A connection to the URL's database, closed on the way out; driver errors as StorageUnavailable."""
+    import asyncpg
+
+    driver_errors = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except driver_errors as exc:
+        raise StorageUnavailable(f"PostgreSQL at {redact(url)} does not answer: {type(exc).__name__}: {exc}") from None
+    try:
+        yield conn
+    except driver_errors as exc:  # refused by the server: a missing privilege, say
+        raise StorageUnavailable(f"PostgreSQL at {redact(url)}: {type(exc).__name__}: {exc}") from None
+    finally:
+        await conn.close()
+
+
 class MongoSchema:
     """Indexes are the schema: `pending` lists the missing ones by collection.index."""
 
@@ -162,7 +205,6 @@ async def _mongo(url: str) -> AsyncIterator[tuple[Any, Any]]:
     from pymongo import AsyncMongoClient
     from pymongo.errors import PyMongoError
 
-    from ..config import redact
     from .mongo import DEFAULT_DATABASE
 
     client: Any = None
@@ -180,7 +222,8 @@ async def _mongo(url: str) -> AsyncIterator[tuple[Any, Any]]:
             await client.close()
 
 
-SCHEMAS: dict[str, Schema] = {"sqlite": SQLiteSchema(), "mongodb": MongoSchema(), "mongodb+srv": MongoSchema()}
+SCHEMAS: dict[str, Schema] = {"sqlite": SQLiteSchema(), "postgresql": PostgresSchema(), "postgres": PostgresSchema(),
+                               "mongodb": MongoSchema(), "mongodb+srv": MongoSchema()}
 
 
 def schema_of(url: str) -> Schema:

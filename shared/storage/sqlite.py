@@ -26,7 +26,7 @@ from .sqlite_core import connect, domain_error, sqlite_path
 from .sqlite_files import FilesPart
 from .sqlite_links import LinksPart
 from .sqlite_lists import ListsPart
-from .sqlite_migrations import fill_email_keys, fill_file_keys, migrate
+from .sqlite_migrations import fill_email_keys, fill_file_keys, migrate, refuse_old
 from .sqlite_scan import ScanPart
 from .sqlite_trash import TrashPart
 from .sqlite_uploads import UploadsPart
@@ -35,8 +35,11 @@ from .sqlite_uploads import UploadsPart
 @domain_errors(domain_error)
 class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart, ScanPart, AccountsPart):
     @classmethod
-    async def open(cls, url: str, write_timeout: float = DEFAULT_WRITE_TIMEOUT) -> SQLiteStorage:
-        """Open (creating it if need be) and migrate the database (sqlite_migrations.py)."""
+    async def open(cls, url: str, write_timeout: float = DEFAULT_WRITE_TIMEOUT,
+                   migrate_mode: str = "auto") -> SQLiteStorage:
+        """Open (creating it if need be) and migrate the database
+        (sqlite_migrations.py); with `migrate_mode` "manual" (storage.migrate),
+        refuse an old schema instead."""
         path = sqlite_path(url)
 
         def setup() -> tuple[sqlite3.Connection, sqlite3.Connection]:
@@ -44,6 +47,8 @@ class SQLiteStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart, Sca
             writer = connect(path)
             try:
                 writer.execute("PRAGMA journal_mode = WAL")
+                if migrate_mode == "manual":
+                    refuse_old(writer, path)
                 migrate(writer, path)
                 fill_email_keys(writer, path)
                 fill_file_keys(writer)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from ..errors import StorageUnavailable
+from ..errors import SchemaMismatch
 from ..logging import get_logger
 from .base import email_key, name_key
 
@@ -233,9 +233,20 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 def _check_known(version: int, path: object) -> None:
     if version > LATEST:
-        raise StorageUnavailable(
+        raise SchemaMismatch(
             f"SQLite database {path} has schema version {version}, newer than this"
             f" service knows ({LATEST}): run the newer version, or restore a backup"
+        )
+
+
+def refuse_old(conn: sqlite3.Connection, path: object = "") -> None:
+    """StorageUnavailable, naming the command to run, when migrations are
+    missing (storage.migrate = "manual": only the operator migrates)."""
+    version = schema_version(conn)
+    if version < LATEST:
+        raise SchemaMismatch(
+            f"SQLite database {path} has schema version {version}, this service needs {LATEST}"
+            ' (storage.migrate = "manual"): run `python supervisor.py migrate` first'
         )
 
 

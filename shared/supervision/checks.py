@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from ..config import Settings, is_volatile, redact
+from ..errors import SchemaMismatch
 from ..logging import get_logger
 from ..redis_client import open_redis
 from ..redis_persistence import warn_if_not_durable
@@ -31,6 +32,8 @@ async def _until(deadline: float, probe) -> Exception | None:
         try:
             await asyncio.wait_for(probe(), left)
             return None
+        except SchemaMismatch as exc:  # waiting will not change the schema
+            return exc
         except Exception as exc:  # noqa: BLE001 - any failure: try again until the deadline
             last = exc
         await asyncio.sleep(min(_RETRY, max(0.0, deadline - loop.time())))
@@ -45,8 +48,8 @@ async def _redis_ok(url: str) -> None:
         await client.aclose()
 
 
-async def _db_ok(url: str) -> None:
-    storage = await open_storage(url)
+async def _db_ok(url: str, migrate: str) -> None:
+    storage = await open_storage(url, migrate=migrate)
     try:
         if not await storage.ping():
             raise ConnectionError("ping not answered")
@@ -60,13 +63,15 @@ async def check_dependencies(settings: Settings) -> None:
     deadline = loop.time() + settings.supervisor.start_timeout
     redis_error, db_error = await asyncio.gather(
         _until(deadline, lambda: _redis_ok(settings.redis.url)),
-        _until(deadline, lambda: _db_ok(settings.storage.db_url)),
+        _until(deadline, lambda: _db_ok(settings.storage.db_url, settings.storage.migrate)),
     )
     timeout = settings.supervisor.start_timeout
     if redis_error is not None:
         raise StartCheckFailed(
             f"Redis unreachable at {redact(settings.redis.url)} within {timeout:g} s: {redis_error}"
         )
+    if isinstance(db_error, SchemaMismatch):
+        raise StartCheckFailed(f"database at {redact(settings.storage.db_url)}: {db_error}")
     if db_error is not None:
         raise StartCheckFailed(
             f"database unreachable at {redact(settings.storage.db_url)} within {timeout:g} s: {db_error}"

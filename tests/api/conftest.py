@@ -1,6 +1,7 @@
 """API fixtures. Every contract test runs four ways:
 
 - `sqlite`: the real app (create_app) on a real port, over a temp SQLite file;
+- `postgres`: the same over a PostgreSQL database of its own (tests/engines/postgres.py);
 - `mongo`: the same over MongoDB, when FM_TEST_MONGO_URL names a server;
 - `s3`: as `sqlite`, with content and thumbnails in a bucket of moto's S3
   server (tests/engines/s3.py);
@@ -71,7 +72,7 @@ def live_service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) ->
         yield live
 
 
-@pytest.fixture(params=["sqlite", "mongo", "live", "s3"])
+@pytest.fixture(params=["sqlite", "postgres", "mongo", "live", "s3"])
 def backend_settings(request: pytest.FixtureRequest, settings: Settings):
     if request.param == "sqlite":
         yield settings
@@ -84,7 +85,8 @@ def backend_settings(request: pytest.FixtureRequest, settings: Settings):
         live.reset()
         yield live.settings
         return
-    yield settings.replace(storage={"db_url": request.getfixturevalue("mongo_db_url")})
+    url = request.getfixturevalue("pg_db_url" if request.param == "postgres" else "mongo_db_url")
+    yield settings.replace(storage={"db_url": url})
 
 
 @pytest.fixture

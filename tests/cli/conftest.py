@@ -1,6 +1,7 @@
 """The operator commands as an operator runs them: `python supervisor.py ...`
-as a real process, against the private Redis and a real database (SQLite, and
-MongoDB when FM_TEST_MONGO_URL names one), with real files in FOLDER_PATH."""
+as a real process, against the private Redis and a real database (SQLite,
+PostgreSQL, and MongoDB when FM_TEST_MONGO_URL names one), with real files in
+FOLDER_PATH."""
 
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ from shared.storage import Storage, open_storage
 from tests.conftest import PROJECT, service_env
 
 
-@pytest.fixture(params=["sqlite", "mongo"])
+@pytest.fixture(params=["sqlite", "postgres", "mongo"])
 def backend_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
     """The test's settings on each backend in turn."""
-    if request.param == "mongo":
-        return settings.replace(storage={"db_url": request.getfixturevalue("mongo_db_url")})
-    return settings
+    if request.param == "sqlite":
+        return settings
+    url = request.getfixturevalue("pg_db_url" if request.param == "postgres" else "mongo_db_url")
+    return settings.replace(storage={"db_url": url})
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.storage.pg_migrations import LATEST as PG_LATEST
 from tests.conftest import free_port
 
 from .conftest import Ran, cli
@@ -28,7 +29,7 @@ def test_all_is_well(env):
     assert found["redis"]["version"].count(".") == 2
     assert found["config"]["port"] == int(env["PORT"])
     database = found["database"]
-    assert database["backend"] == ("sqlite" if env["DB_URL"].startswith("sqlite") else "mongodb")
+    assert database["backend"] == env["DB_URL"].partition(":")[0].replace("mongodb+srv", "mongodb")
     assert database["serverVersion"]
     assert found["disk"]["freeBytes"] > 0
     assert done.stderr == ""
@@ -58,6 +59,33 @@ def test_a_pending_migration_is_said_but_is_no_failure(sqlite_env, tmp_path):
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:  # and the check changed nothing
         assert db.execute("PRAGMA user_version").fetchone() == (4,)
     db.close()
+
+
+def test_a_postgres_database_reports_its_schema_version(sqlite_env, pg_db_url):
+    env = {**sqlite_env, "DB_URL": pg_db_url}
+    before = checks(cli(env, "check", "--json"))["database"]
+    assert (before["backend"], before["schemaVersion"], before["latestSchemaVersion"]) == ("postgresql", 0, PG_LATEST)
+    assert len(before["pending"]) == PG_LATEST and before["serverVersion"].split(".")[0].isdigit()
+    cli(env, "migrate")
+    found = checks(cli(env, "check", "--json"))["database"]
+    assert (found["schemaVersion"], found["pending"]) == (PG_LATEST, [])
+    assert f"PostgreSQL {found['serverVersion']}, schema version {PG_LATEST} of {PG_LATEST}" in found["detail"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_pending_migration_fails_when_migrations_are_manual(sqlite_env, backend, request):
+    env = {**sqlite_env, "DB_MIGRATE": "manual"}
+    if backend == "postgres":
+        env["DB_URL"] = request.getfixturevalue("pg_db_url")
+    else:
+        cli(sqlite_env, "check")  # a file that exists, at version 0
+        sqlite3.connect(sqlite_env["DB_URL"].removeprefix("sqlite:///")).close()
+    done = cli(env, "check", "--json")
+    assert done.code == 1
+    found = checks(done)["database"]
+    assert found["ok"] is False and "will not start until `migrate` has run" in found["detail"]
+    assert cli(env, "migrate").code == 0
+    assert cli(env, "check").code == 0
 
 
 def test_redis_down_fails(sqlite_env):

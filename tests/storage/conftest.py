@@ -1,6 +1,8 @@
 """The `storage` fixture: every contract test runs on each backend.
 
-`sqlite` always runs (a temp file). `mongo` runs against the server named by
+`sqlite` always runs (a temp file). `postgres` always runs too, on a database
+of its own made and dropped by `pg_db_url` (tests/engines/postgres.py), and
+fails when no PostgreSQL answers. `mongo` runs against the server named by
 FM_TEST_MONGO_URL, through `mongo_db_url` (tests/conftest.py): a fresh database
 per test, dropped afterwards, and a skip saying why when no server is named.
 """
@@ -44,7 +46,16 @@ async def sqlite_storage(tmp_path: Path) -> AsyncIterator[Storage]:
         await storage.close()
 
 
-@pytest.fixture(params=["sqlite", "mongo"])
+@pytest.fixture
+async def postgres_storage(pg_db_url: str) -> AsyncIterator[Storage]:
+    storage = await open_storage(pg_db_url)
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mongo"])
 def storage(request: pytest.FixtureRequest) -> Storage:
     """Each backend in turn (mongo is skipped, with the reason, without FM_TEST_MONGO_URL)."""
     return request.getfixturevalue(f"{request.param}_storage")

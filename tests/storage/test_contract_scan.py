@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import asyncpg
 from pymongo import AsyncMongoClient
 
 from shared.storage import Storage, UsageDrift
@@ -48,6 +49,14 @@ async def set_used_bytes(storage: Storage, user_id: str, used: int) -> None:
         with sqlite3.connect(path) as conn:
             conn.execute("UPDATE users SET used_bytes = ? WHERE id = ?", (used, user_id))
         return
+    url = getattr(storage, "url", None)
+    if url is not None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("UPDATE users SET used_bytes = $1 WHERE id = $2", used, user_id)
+        finally:
+            await conn.close()
+        return
     client: AsyncMongoClient = storage._client  # type: ignore[attr-defined]
     from bson import ObjectId
     await client.get_default_database()["users"].update_one({"_id": ObjectId(user_id)},
@@ -65,3 +74,15 @@ async def test_a_drifted_counter_is_found_and_recounted(storage: Storage) -> Non
     assert (await storage.usage(alice.id)).used_bytes == 120
     assert await storage.usage_drifts() == []
     assert (await storage.usage(bob.id)).used_bytes == 7
+
+
+async def test_blobs_in_use_are_named_by_the_last_part_of_any_files_path(storage: Storage) -> None:
+    alice, bob = await make_user(storage), await make_user(storage, "bob@example.com")
+    a = await make(storage, alice, "a")
+    b = await make(storage, bob, "b")
+    await folder(storage, alice)  # no path
+    await storage.trash_file(bob.id, b.id, now=1.0)  # trashed files keep their blobs
+    names = {a.local_path.rsplit("/", 1)[1], b.local_path.rsplit("/", 1)[1], "orphan"}  # type: ignore[union-attr]
+    in_use, total = await storage.blobs_in_use(names)
+    assert in_use == names - {"orphan"}
+    assert total == 2

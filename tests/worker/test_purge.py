@@ -29,12 +29,13 @@ WIDTHS = (500, 250, 100)
 DAY = 86400
 
 
-@pytest.fixture(params=["sqlite", "mongo"])
+@pytest.fixture(params=["sqlite", "postgres", "mongo"])
 def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
-    """Every test here on both backends (storage, redis, env_for and spawn follow)."""
+    """Every test here on each backend (storage, redis, env_for and spawn follow)."""
     settings.storage.folder_path.mkdir(parents=True, exist_ok=True)
-    if request.param == "mongo":
-        return settings.replace(storage={"db_url": request.getfixturevalue("mongo_db_url")})
+    if request.param != "sqlite":
+        url = request.getfixturevalue("pg_db_url" if request.param == "postgres" else "mongo_db_url")
+        return settings.replace(storage={"db_url": url})
     return settings
 
 

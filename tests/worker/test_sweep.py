@@ -27,11 +27,12 @@ OLD = time.time() - 2 * 3600  # past the default orphan_age of 1 h
 WIDTHS = (500, 250, 100)
 
 
-@pytest.fixture(params=["sqlite", "mongo"])
+@pytest.fixture(params=["sqlite", "postgres", "mongo"])
 def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
-    """Every test here on both backends (the storage, redis and run_worker fixtures follow)."""
-    if request.param == "mongo":
-        return settings.replace(storage={"db_url": request.getfixturevalue("mongo_db_url")})
+    """Every test here on each backend (the storage, redis and run_worker fixtures follow)."""
+    if request.param != "sqlite":
+        url = request.getfixturevalue("pg_db_url" if request.param == "postgres" else "mongo_db_url")
+        return settings.replace(storage={"db_url": url})
     return settings
 
 
