@@ -17,8 +17,10 @@ from redis.asyncio import Redis
 
 from shared.errors import Conflict
 
-LOCK_SECONDS = 30
-RENEW_EVERY = 10.0
+# Short, so a client resuming on another node after a node died waits little
+# (tus clients retry a 409 for some seconds); renewed three times per expiry.
+LOCK_SECONDS = 10
+RENEW_EVERY = LOCK_SECONDS / 3
 
 # KEYS: the lock. ARGV: our token, and the expiry in ms (0: delete). Only if still ours.
 _OURS = """

@@ -4,7 +4,7 @@ read or touched).
 
 The upstream and server blocks (`site`) are the ones README.md shows: every node,
 passive health checks, idempotent requests retried on the next node when one
-fails to connect, times out or answers 502/503/504; uploads streamed to the
+fails to connect, times out or answers 502/504; uploads streamed to the
 node as they arrive (no request buffering), of any size (the nodes apply
 their own limits). The access log is one JSON object a request, with the
 node(s) that answered it.
@@ -62,9 +62,11 @@ server {{
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
         proxy_set_header X-Request-Id $files_manager_request_id;
-        # A node down, hung or draining: the request goes to the next one. Idempotent
-        # methods only (no non_idempotent): a POST or PATCH is never sent twice.
-        proxy_next_upstream error timeout http_502 http_503 http_504;
+        # A node down or hung: the request goes to the next one. Idempotent methods only
+        # (no non_idempotent): a POST or PATCH is never sent twice. Not on a 503: a node says
+        # it when an engine all nodes share is away (Redis failing over), which the next node
+        # would say too, and counting it would take every node out of the upstream at once.
+        proxy_next_upstream error timeout http_502 http_504;
         proxy_next_upstream_tries 3;
         proxy_next_upstream_timeout 10s;
         proxy_connect_timeout 1s;

@@ -30,12 +30,14 @@ class NodeError(RuntimeError):
     """A node did not start or stop as it should; the message ends with its log."""
 
 
-def node_env(engines: Mapping[str, str], port: int) -> dict[str, str]:
-    """One node's settings: the shared engines, a port of its own, one API
-    worker and one job worker; argon2 cheap and jobs reclaimed from a dead
-    node after a second, so the tests stay quick."""
+def node_env(engines: Mapping[str, str], port: int, folder: Path) -> dict[str, str]:
+    """One node's settings: the shared engines, a port and a folder of its own
+    (the content is in the engines: the folder holds nothing another node
+    needs), one API worker and one job worker; argon2 cheap and jobs reclaimed
+    from a dead node after a second, so the tests stay quick."""
     return {
         **engines,
+        "FOLDER_PATH": str(folder / "files"),
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "API_WORKERS": "1",
@@ -77,7 +79,7 @@ class Node:
     def __init__(self, index: int, engines: Mapping[str, str], folder: Path) -> None:
         self.index = index
         self.port = free_port()
-        self.env = node_env(engines, self.port)
+        self.env = node_env(engines, self.port, folder / f"node-{index}")
         self.log = folder / f"node-{index}.log"
         self.proc: subprocess.Popen | None = None
         self.starts = 0

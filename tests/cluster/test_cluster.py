@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -15,13 +16,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
-import redis.asyncio as aioredis
 from PIL import Image
 
 from shared.jobs import GROUP, THUMBNAILS, stream_of
+from shared.redis_client import open_redis
+from shared.upload_lock import LOCK_SECONDS, lock_key
 from tests.conftest import IMAGES, until
 
 from .engines import Engines
@@ -231,8 +232,12 @@ async def test_a_tus_upload_in_flight_on_a_killed_node_resumes_through_another(
 
         in_flight = asyncio.create_task(http.patch(f"{a.url}{location}", headers={
             **tus, **CHUNK, "Upload-Offset": str(first)}, data=second_chunk()))
-        part = Path(engines.folder_path) / ".uploads" / f"{location.rsplit('/', 1)[1]}.part"
-        await until(lambda: part.exists() and part.stat().st_size > first, "node A writing the second chunk")
+        upload_id = location.rsplit("/", 1)[1]
+        redis = open_redis(engines.redis_url)
+        try:
+            await until(lambda: redis.exists(lock_key(upload_id)), "node A writing the second chunk")
+        finally:
+            await redis.aclose()
         await asyncio.to_thread(cluster.kill_node, a.index)
         try:
             await asyncio.wait_for(in_flight, 10)
@@ -240,13 +245,30 @@ async def test_a_tus_upload_in_flight_on_a_killed_node_resumes_through_another(
         except aiohttp.ClientError:
             pass
 
-        # The client resumes as tus says, through the load balancer: where does it stand, then the rest.
-        resp = await http.head(f"{cluster.url}{location}", headers=tus)
-        assert resp.status == 200
-        offset = int(resp.headers["Upload-Offset"])
-        assert offset == first
-        resp = await http.patch(f"{cluster.url}{location}", headers={**tus, **CHUNK, "Upload-Offset": str(offset)},
-                                data=content[offset:])
+        # The client resumes as tus says, through the load balancer: where does it stand, then the
+        # rest. The dead writer's hold on the upload lasts until its lock expires: meanwhile a PATCH
+        # is refused 409, which tus clients retry.
+        async def resumed() -> aiohttp.ClientResponse | None:
+            head = await http.head(f"{cluster.url}{location}", headers=tus)
+            assert head.status == 200
+            offset = int(head.headers["Upload-Offset"])
+            assert offset == first
+            resp = await http.patch(f"{cluster.url}{location}",
+                                    headers={**tus, **CHUNK, "Upload-Offset": str(offset)}, data=content[offset:])
+            if resp.status == 409:
+                return None
+            return resp
+
+        answered: list[aiohttp.ClientResponse] = []
+
+        async def resume() -> bool:
+            resp = await resumed()
+            if resp is not None:
+                answered.append(resp)
+            return bool(answered)
+
+        await until(resume, "the upload resumed through another node", timeout=LOCK_SECONDS + 20)
+        resp = answered[0]
         assert resp.status == 204, await resp.text()
         assert resp.headers["Upload-Offset"] == str(len(content))
         file_id = resp.headers["File-Id"]
@@ -265,7 +287,7 @@ async def test_a_job_in_the_hands_of_a_killed_node_is_done_by_another(cluster: C
     assert job_worker is not None
     image = await asyncio.to_thread(big_png)
     stream = stream_of(THUMBNAILS)
-    async with session() as http, aioredis.from_url(engines.redis_direct_url) as redis:
+    async with session() as http, contextlib.aclosing(open_redis(engines.redis_url)) as redis:
 
         async def held_by_victim() -> list[str]:
             """The ids of the files whose thumbnail jobs the victim's job worker has in hand."""
@@ -297,4 +319,38 @@ async def test_a_job_in_the_hands_of_a_killed_node_is_done_by_another(cluster: C
 
         assert all(status == 502 for status, _ in uploads.refused), uploads.refused
         for file_id in held + uploads.created:
+            await until(lambda f=file_id: has_thumbnails(http, cluster.url, token, f), f"the thumbnails of {file_id}")
+
+
+async def test_a_redis_failover_under_load_answers_503_at_worst_and_loses_no_job(
+        cluster: Cluster, engines: Engines) -> None:
+    """The Redis master SIGKILLed under GETs and uploads through nginx: while
+    the sentinels promote the replica, requests get 503 (never a 500, never a
+    hang), the cluster recovers by itself, and every upload answered 201 gets
+    its thumbnails."""
+    assert engines.redis is not None
+    photo = (IMAGES / "flower.jpg").read_bytes()
+    async with session() as http:
+        token = await sign_up(http, cluster.url)
+        status, small_id = await create_file(http, cluster.url, token, "small.txt", b"a small file\n" * 50)
+        assert status == 201
+        urls = [f"{cluster.url}/files/{small_id}", f"{cluster.url}/files/{small_id}/data"]
+        load, uploads, stop = Load(), Uploads(), asyncio.Event()
+        tasks = [asyncio.create_task(get_forever(http, urls, token, load, stop)) for _ in range(CLIENTS)]
+        tasks.append(asyncio.create_task(upload_forever(http, cluster.url, token, photo, uploads, stop)))
+        try:
+            await until(lambda: load.ok >= 200 and len(uploads.created) >= 3, "the cluster under load")
+            old = await asyncio.to_thread(engines.redis.kill_master)
+            await asyncio.to_thread(engines.redis.wait_for_failover, old)
+            gets, created = load.ok, len(uploads.created)
+            await until(lambda: load.ok >= gets + 300 and len(uploads.created) >= created + 3,
+                        "GETs and uploads answered again on the new master", timeout=60)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+        await asyncio.to_thread(engines.redis.restart_old_master)  # the old master comes back as a replica
+
+        assert all(failure.endswith(": 503") for failure in load.failures), load.failures[:10]
+        assert all(status == 503 for status, _ in uploads.refused), uploads.refused[:10]
+        for file_id in uploads.created:
             await until(lambda f=file_id: has_thumbnails(http, cluster.url, token, f), f"the thumbnails of {file_id}")
