@@ -17,9 +17,9 @@ from redis.asyncio import Redis
 
 from shared.errors import Conflict
 
-# Short, so a client resuming on another node after a node died waits little
-# (tus clients retry a 409 for some seconds); renewed three times per expiry.
-LOCK_SECONDS = 10
+# Short, so a client resuming on another node after a node died waits little:
+# tus-js-client's default retries of a 409 span 9 s. Renewed three times per expiry.
+LOCK_SECONDS = 6
 RENEW_EVERY = LOCK_SECONDS / 3
 
 # KEYS: the lock. ARGV: our token, and the expiry in ms (0: delete). Only if still ours.
