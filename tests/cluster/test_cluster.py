@@ -160,20 +160,32 @@ async def upload_forever(http: aiohttp.ClientSession, url: str, token: dict[str,
             uploads.refused.append((status, str(result)))
 
 
+@contextlib.asynccontextmanager
+async def under_load(http: aiohttp.ClientSession, url: str) -> AsyncIterator[tuple[dict[str, str], Load, Uploads]]:
+    """A new account's GETs (CLIENTS at once) of a small file and a stream of
+    image uploads, all through `url`, until the block ends: (its token, the
+    GETs, the uploads)."""
+    token = await sign_up(http, url)
+    status, small_id = await create_file(http, url, token, "small.txt", b"a small file\n" * 50)
+    assert status == 201
+    urls = [f"{url}/files/{small_id}", f"{url}/files/{small_id}/data"]
+    photo = (IMAGES / "flower.jpg").read_bytes()
+    load, uploads, stop = Load(), Uploads(), asyncio.Event()
+    tasks = [asyncio.create_task(get_forever(http, urls, token, load, stop)) for _ in range(CLIENTS)]
+    tasks.append(asyncio.create_task(upload_forever(http, url, token, photo, uploads, stop)))
+    try:
+        yield token, load, uploads
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
 async def test_each_node_killed_under_load_fails_no_get_and_loses_no_upload_job(cluster: Cluster) -> None:
     """Each node in turn is SIGKILLed, then restarted, under GETs and uploads through nginx."""
     log = AccessLog(cluster.nginx.access_log)
-    photo = (IMAGES / "flower.jpg").read_bytes()
     kills: list[tuple[Node, float]] = []
     async with session() as http:
-        token = await sign_up(http, cluster.url)
-        status, small_id = await create_file(http, cluster.url, token, "small.txt", b"a small file\n" * 50)
-        assert status == 201
-        urls = [f"{cluster.url}/files/{small_id}", f"{cluster.url}/files/{small_id}/data"]
-        load, uploads, stop = Load(), Uploads(), asyncio.Event()
-        tasks = [asyncio.create_task(get_forever(http, urls, token, load, stop)) for _ in range(CLIENTS)]
-        tasks.append(asyncio.create_task(upload_forever(http, cluster.url, token, photo, uploads, stop)))
-        try:
+        async with under_load(http, cluster.url) as (token, load, uploads):
             for victim in cluster.nodes:
                 await until(lambda v=victim: load.ok >= 200 and any(answered_by(e, v) for e in log.read()),
                             f"node {victim.index} serving its share of the load")
@@ -188,9 +200,6 @@ async def test_each_node_killed_under_load_fails_no_get_and_loses_no_upload_job(
                 await until(lambda v=victim, t=restarted_at: any(e["msec"] >= t and answered_by(e, v)
                                                                  for e in log.read()),
                             f"node {victim.index} restarted and serving through nginx again", timeout=30)
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks)
 
         assert load.failures == []
         # nginx met each dead node (its attempt there a 502), and then left it alone for
@@ -329,25 +338,14 @@ async def test_a_redis_failover_under_load_answers_503_at_worst_and_loses_no_job
     hang), the cluster recovers by itself, and every upload answered 201 gets
     its thumbnails."""
     assert engines.redis is not None
-    photo = (IMAGES / "flower.jpg").read_bytes()
     async with session() as http:
-        token = await sign_up(http, cluster.url)
-        status, small_id = await create_file(http, cluster.url, token, "small.txt", b"a small file\n" * 50)
-        assert status == 201
-        urls = [f"{cluster.url}/files/{small_id}", f"{cluster.url}/files/{small_id}/data"]
-        load, uploads, stop = Load(), Uploads(), asyncio.Event()
-        tasks = [asyncio.create_task(get_forever(http, urls, token, load, stop)) for _ in range(CLIENTS)]
-        tasks.append(asyncio.create_task(upload_forever(http, cluster.url, token, photo, uploads, stop)))
-        try:
+        async with under_load(http, cluster.url) as (token, load, uploads):
             await until(lambda: load.ok >= 200 and len(uploads.created) >= 3, "the cluster under load")
             old = await asyncio.to_thread(engines.redis.kill_master)
             await asyncio.to_thread(engines.redis.wait_for_failover, old)
             gets, created = load.ok, len(uploads.created)
             await until(lambda: load.ok >= gets + 300 and len(uploads.created) >= created + 3,
                         "GETs and uploads answered again on the new master", timeout=60)
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks)
         await asyncio.to_thread(engines.redis.restart_old_master)  # the old master comes back as a replica
 
         assert all(failure.endswith(": 503") for failure in load.failures), load.failures[:10]
