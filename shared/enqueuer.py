@@ -27,7 +27,9 @@ callers wait for room (back-pressure, in arrival order).
 Whether the master has replicas (INFO replication, connected_slaves) is read
 with the first batch, then again with a batch every `REPLICAS_EVERY` seconds,
 and before the next batch whenever a WAIT found fewer replicas than expected
-or a batch failed (after a failover the master is another server).
+or a batch failed, and whenever a batch's connection is to another server
+than the count's (after a failover the master is another server, whose
+replicas are its own: often none yet).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class Enqueuer:
         self._flushing: asyncio.Task[None] | None = None
         self._replicas: int | None = None  # None: to be read with the next batch
         self._replicas_read_at = 0.0
+        self._replicas_of: tuple[object, object] = (None, None)  # the server the count is of
         self._replicas_every = replicas_every
         self._closed = False
         self._pending = 0
@@ -142,17 +145,20 @@ class Enqueuer:
     async def _send(self, batch: list[tuple[bytes, asyncio.Future[str]]]) -> None:
         """One write for the batch's XADDs (then WAIT, then INFO when due),
         its replies read in order on one connection of the client's pool."""
-        read_replicas = self._wait_ms > 0 and (
-            self._replicas is None or time.monotonic() - self._replicas_read_at > self._replicas_every)
         pool = self._redis.connection_pool
         conn = await pool.get_connection()
+        server = _server_of(conn)
+        if server != self._replicas_of:  # another server (a failover): its replicas are its own
+            self._replicas = None
+        read_replicas = self._wait_ms > 0 and (
+            self._replicas is None or time.monotonic() - self._replicas_read_at > self._replicas_every)
         try:
             if read_replicas and self._replicas is None:  # the first batch: ask before deciding
                 await conn.send_packed_command(_INFO_REPLICATION)
                 try:
-                    self._note_replicas(await conn.read_response())
+                    self._note_replicas(await conn.read_response(), server)
                 except ResponseError as exc:  # INFO renamed away, say: the batch goes on
-                    self._note_replicas(exc)
+                    self._note_replicas(exc, server)
                 read_replicas = False
             wait = self._wait_ms > 0 and bool(self._replicas)
             payload = [command for command, _ in batch]
@@ -170,7 +176,7 @@ class Enqueuer:
         finally:
             await pool.release(conn)  # read_response disconnected it if the reading failed
         if read_replicas:
-            self._note_replicas(replies.pop())
+            self._note_replicas(replies.pop(), server)
         if wait:
             acked = replies.pop()
             if not isinstance(acked, int) or acked < 1:
@@ -183,11 +189,12 @@ class Enqueuer:
             else:
                 future.set_result(reply.decode() if isinstance(reply, bytes) else str(reply))
 
-    def _note_replicas(self, info: Any) -> None:
-        """Keep the replica count from INFO replication's text; a refused INFO
-        counts as none (nothing to wait for that we could know of)."""
+    def _note_replicas(self, info: Any, server: tuple[object, object]) -> None:
+        """Keep the replica count of `server` from INFO replication's text; a
+        refused INFO counts as none (nothing to wait for that we could know of)."""
         found = _CONNECTED_REPLICAS.search(info) if isinstance(info, bytes) else None
         self._replicas = int(found.group(1)) if found else 0
+        self._replicas_of = server
         self._replicas_read_at = time.monotonic()
 
     def _unreplicated(self, jobs: int, acked: Any) -> None:
@@ -265,3 +272,9 @@ def _fail(batch: list[tuple[bytes, asyncio.Future[str]]], exc: BaseException) ->
     for _, future in batch:
         if not future.done():
             future.set_exception(_own(exc))
+
+
+def _server_of(conn: Any) -> tuple[object, object]:
+    """Where a connection of the pool leads (a Sentinel-managed one: the master
+    it found when it connected)."""
+    return getattr(conn, "host", None), getattr(conn, "port", None)

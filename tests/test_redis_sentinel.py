@@ -269,3 +269,36 @@ async def test_a_master_short_of_replicas_refusing_writes_is_an_outage(sentinel_
     finally:
         await fast.aclose()
         await client.aclose()
+
+
+async def test_after_a_failover_the_enqueuer_asks_the_new_master_about_its_own_replicas(
+        sentinel_engine: SentinelRedis):
+    """Before the failover the master has a replica and each batch WAITs for
+    it; the promoted replica has none (the old master is dead), so the first
+    batch on it sends no WAIT that could only time out."""
+    from shared.enqueuer import Enqueuer
+    from shared.jobs import Job
+
+    client = open_redis(sentinel_engine.url)
+    unreplicated: list[int] = []
+    enqueuer = Enqueuer(client, 5.0, on_unreplicated=unreplicated.append)
+    try:
+        await enqueuer.enqueue(Job("test", {"n": 1}))
+        old = await asyncio.to_thread(sentinel_engine.kill_master)
+        new = await asyncio.to_thread(sentinel_engine.wait_for_failover, old)
+
+        async def enqueued() -> bool:
+            try:
+                await enqueuer.enqueue(Job("test", {"n": 2}))
+                return True
+            except OUTAGE:
+                return False
+
+        await until(enqueued, what="an enqueue on the new master", timeout=60)
+        with sentinel_engine.server(new) as promoted:
+            waits = promoted.info("commandstats").get("cmdstat_wait", {}).get("calls", 0)
+            assert promoted.xlen("files_manager:jobs:test") == 2
+        assert waits == 0 and unreplicated == []
+    finally:
+        await enqueuer.aclose()
+        await client.aclose()
