@@ -1,8 +1,8 @@
 """What a client gets when the database fails: a full disk is 507 and leaves
-nothing behind, an unreachable MongoDB is 503 on every route that needs it, a
+nothing behind, an unreachable MongoDB or PostgreSQL is 503 on every route that needs it, a
 SQLite write that cannot get the lock in time is 503 + Retry-After. The
 backends translate their drivers' errors; the API's error mapping knows
-nothing of sqlite3 or pymongo."""
+nothing of sqlite3, asyncpg or pymongo."""
 
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ async def test_a_write_that_cannot_get_the_lock_in_time_is_503(settings: Setting
 
 
 class ClosableProxy:
-    """A TCP proxy to MongoDB that can be shut: its port then refuses connections."""
+    """A TCP proxy to a database server that can be shut: its port then refuses connections."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -149,23 +149,26 @@ class ClosableProxy:
         await self.server.wait_closed()
 
 
-@pytest.fixture
-async def mongo_behind_proxy(mongo_db_url: str) -> AsyncIterator[tuple[str, ClosableProxy]]:
-    parts = urlsplit(mongo_db_url)
-    proxy = ClosableProxy(parts.hostname or "127.0.0.1", parts.port or 27017)
+@pytest.fixture(params=["mongo", "postgres"])
+async def db_behind_proxy(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, ClosableProxy]]:
+    """The database of the test (MongoDB, PostgreSQL) behind a proxy the test can shut."""
+    parts = urlsplit(request.getfixturevalue("mongo_db_url" if request.param == "mongo" else "pg_db_url"))
+    proxy = ClosableProxy(parts.hostname or "127.0.0.1", parts.port or (27017 if request.param == "mongo" else 5432))
     await proxy.start()
-    url = urlunsplit((parts.scheme, f"127.0.0.1:{proxy.port}", parts.path,
-                      "serverSelectionTimeoutMS=500", ""))
+    if request.param == "mongo":
+        url = urlunsplit((parts.scheme, f"127.0.0.1:{proxy.port}", parts.path, "serverSelectionTimeoutMS=500", ""))
+    else:
+        url = urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:{proxy.port}", parts.path, "", ""))
     try:
         yield url, proxy
     finally:
         await proxy.close()
 
 
-async def test_mongo_unreachable_is_503_on_every_route_that_needs_it(
-    mongo_behind_proxy, settings: Settings, aiohttp_client
+async def test_a_database_unreachable_is_503_on_every_route_that_needs_it(
+    db_behind_proxy, settings: Settings, aiohttp_client
 ) -> None:
-    url, proxy = mongo_behind_proxy
+    url, proxy = db_behind_proxy
     client = await aiohttp_client(create_app(settings.replace(storage={"db_url": url})))
     alice = await sign_up(client, "alice@example.com", "alice-pw")  # no route has needed her record yet
     await proxy.close()
