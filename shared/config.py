@@ -84,6 +84,7 @@ class StorageSettings:
     # "auto": missing schema migrations are applied at start (under the database's lock);
     # "manual": a node refuses to start on an old schema (`python supervisor.py migrate` first).
     migrate: str = _env("DB_MIGRATE", choices=("auto", "manual"))
+    pool_size: int = _env("DB_POOL_SIZE", min=1, max=1000)  # PostgreSQL connections per process at most
     blob_url: str = _env("BLOB_URL")  # s3://bucket/prefix; "" = folder_path
     s3_endpoint_url: str = _env("S3_ENDPOINT_URL")  # "" = AWS; else MinIO, Ceph, R2, ...
 

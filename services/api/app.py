@@ -23,7 +23,7 @@ from shared.open_blobs import open_blob_store
 from shared.passwords import PasswordHasher
 from shared.redis_client import open_redis
 from shared.redis_get import PipelinedGet
-from shared.storage import open_storage
+from shared.storage import open_configured_storage
 from shared.tokens import TokenStore
 
 from . import openapi
@@ -72,7 +72,7 @@ from .user_cache import UserCache
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS].storage
-    app[STORAGE] = await open_storage(settings.db_url, write_timeout=settings.write_timeout, migrate=settings.migrate)
+    app[STORAGE] = await open_configured_storage(settings)
     yield
     await app[STORAGE].close()
 

@@ -27,7 +27,7 @@ from shared.open_blobs import open_blob_store
 from shared.orphan_blobs import old_blobs
 from shared.queue_status import jobs_of
 from shared.redis_client import open_redis
-from shared.storage import FileRecord, Storage, open_storage
+from shared.storage import FileRecord, Storage, open_configured_storage
 
 from . import fsck_repair
 from .fsck_report import Findings, report_text
@@ -50,8 +50,7 @@ async def run(args: argparse.Namespace, settings: Settings, out: Output) -> int:
     # holds the answer alone and --json stays one document.
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     try:
-        storage = await open_storage(settings.storage.db_url, write_timeout=settings.storage.write_timeout,
-                                     migrate=settings.storage.migrate)
+        storage = await open_configured_storage(settings.storage)
     except StorageUnavailable as exc:
         out.problem(f"the database is unreachable: {exc}")
         return EXIT_PROBLEM

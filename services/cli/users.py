@@ -23,7 +23,7 @@ from shared.errors import Invalid
 from shared.passwords import PasswordHasher
 from shared.redis_client import open_redis
 from shared.redis_get import PipelinedGet
-from shared.storage import Usage, User, open_storage
+from shared.storage import Usage, User, open_configured_storage
 from shared.tokens import TokenStore
 
 from .output import EXIT_OK, Output, Problem
@@ -68,8 +68,7 @@ async def _admin(settings: Settings) -> AsyncIterator[AccountAdmin]:
     token deletions through the same caching client, so a disabled user's
     tokens are refused by every API process once the command returns."""
     security = settings.security
-    storage = await open_storage(settings.storage.db_url, write_timeout=settings.storage.write_timeout,
-                                 migrate=settings.storage.migrate)
+    storage = await open_configured_storage(settings.storage)
     redis = open_redis(settings.redis.url)
     fast = PipelinedGet(settings.redis.url) if PipelinedGet.supports(settings.redis.url) else None
     passwords = PasswordHasher(security.argon2_time_cost, security.argon2_memory_kib, security.hash_threads)

@@ -44,7 +44,7 @@ from shared.jobs import PURGE, THUMBNAILS, WELCOME, stream_of
 from shared.logging import flush_logs, get_logger, request_logger
 from shared.open_blobs import open_blob_store
 from shared.redis_client import open_redis
-from shared.storage import open_storage
+from shared.storage import open_configured_storage
 
 from .acker import Acker
 from .control import REDIS_DOWN, Control
@@ -124,9 +124,7 @@ class JobWorker:
         self._resources.push_async_callback(redis.aclose)
         enqueuer = Enqueuer(redis, self.settings.redis.replica_wait_timeout, on_unreplicated=record_unreplicated)
         self._resources.push_async_callback(enqueuer.aclose)
-        storage = await open_storage(self.settings.storage.db_url,
-                                     write_timeout=self.settings.storage.write_timeout,
-                                     migrate=self.settings.storage.migrate)
+        storage = await open_configured_storage(self.settings.storage)
         self._resources.push_async_callback(storage.close)
         blobs = await self._resources.enter_async_context(open_blob_store(self.settings))
         pool = ThreadPoolExecutor(w.cpu_threads or cpu_count(), thread_name_prefix="thumbnails")

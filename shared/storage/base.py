@@ -35,6 +35,7 @@ INTO_ITSELF = "Cannot move a folder into itself"
 # Seconds a SQLite write may wait (queued, then for the lock) before StorageBusy;
 # the default of storage.write_timeout (config.toml).
 DEFAULT_WRITE_TIMEOUT = 10.0
+POOL_SIZE = 10  # PostgreSQL connections per process unless storage.pool_size says otherwise
 
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 

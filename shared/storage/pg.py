@@ -22,10 +22,10 @@ import asyncpg
 
 from ..config import redact
 from ..errors import EmailTaken
-from .base import DEFAULT_WRITE_TIMEOUT, Usage, User, blob_name, email_key, is_id, is_storable_text, new_id
+from .base import DEFAULT_WRITE_TIMEOUT, POOL_SIZE, Usage, User, blob_name, email_key, is_id, is_storable_text, new_id
 from .guard import domain_errors
 from .pg_accounts import USER_COLUMNS, AccountsPart, user_record
-from .pg_core import _USED_AND_RESERVED, CONNECT_TIMEOUT, POOL_SIZE, domain_error
+from .pg_core import _USED_AND_RESERVED, CONNECT_TIMEOUT, domain_error
 from .pg_files import FilesPart
 from .pg_links import LinksPart
 from .pg_lists import ListsPart
@@ -51,9 +51,9 @@ async def create_pool(url: str, write_timeout: float, max_size: int = POOL_SIZE)
 class PostgresStorage(FilesPart, ListsPart, TrashPart, LinksPart, UploadsPart, ScanPart, AccountsPart):
     @classmethod
     async def open(cls, url: str, write_timeout: float = DEFAULT_WRITE_TIMEOUT,
-                   migrate: str = "auto") -> PostgresStorage:
+                   migrate: str = "auto", pool_size: int = POOL_SIZE) -> PostgresStorage:
         """Connect, then migrate ("auto") or refuse an old schema ("manual")."""
-        pool = await create_pool(url, write_timeout)
+        pool = await create_pool(url, write_timeout, pool_size)
         try:
             async with pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
                 await prepare(conn, redact(url), migrate)

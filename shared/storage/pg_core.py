@@ -38,7 +38,6 @@ T = TypeVar("T")
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Step = Callable[[Connection], Awaitable[T]]
 
-POOL_SIZE = 10  # connections per process; a node runs a few processes, a server takes ~100
 CONNECT_TIMEOUT = 10.0
 MAX_DEPTH = 10_000  # a parent chain longer than this is a cycle left by other tools
 _DEADLOCK_RETRIES = 3  # a deadlock with a writer from outside this code: the loser tries again
