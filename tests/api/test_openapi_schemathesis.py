@@ -71,6 +71,10 @@ NOT_REACHED = {("GET /connect", 429)}
 NOT_REACHED |= {("POST /users", 403), ("POST /v2/users", 403)}
 # ... and /metrics while metrics.token is not set (the service here has one; tests/metrics has not).
 NOT_REACHED |= {("GET /metrics", 404)}
+# ... and content answered with a redirect, which needs content in S3 and blobs.redirect_downloads
+# (the service here keeps it in a folder; tests/api/test_s3_content.py follows the redirects).
+NOT_REACHED |= {("GET /files/{id}/data", 302), ("GET /v2/files/{id}/content", 302), ("GET /s/{token}", 302),
+                ("GET /s/{token}/{file_id}", 302)}
 METRICS_TOKEN = "schemathesis-metrics-token"
 
 

@@ -19,6 +19,7 @@ from tests.conftest import until
 from tests.engines.s3 import S3Bucket, store_bytes, stored_entries, sync_client
 
 from .conftest import sign_up
+from .share_links import new_link
 from .tus_support import file_of, new_upload, offset_of, patch
 from .uploads import big, boundary_body, file_part, form, raw_request, sha256
 
@@ -103,6 +104,16 @@ async def test_downloads_redirect_to_a_presigned_url_with_the_safe_headers(redir
             assert followed.headers["Content-Type"].startswith("text/html")
             assert followed.headers["Content-Disposition"].startswith(disposition)
             assert followed.headers["Cache-Control"] == "private, max-age=0"
+    # A share link's content too, for anyone with the link; each redirect counts as a download.
+    link = await new_link(redirecting, account, doc["id"], maxDownloads=1)
+    resp = await redirecting.get(link["url"], params={"download": "1"}, allow_redirects=False)
+    assert resp.status == 302
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    async with aiohttp.ClientSession() as session, session.get(resp.headers["Location"]) as followed:
+        assert (followed.status, await followed.read()) == (200, b"<script>alert(1)</script>")
+        assert followed.headers["Content-Disposition"].startswith("attachment")
+    resp = await redirecting.get(link["url"], params={"download": "1"}, allow_redirects=False)
+    assert resp.status == 410
     # What is not there is still the API's 404, not the store's.
     resp = await redirecting.get(f"/v2/files/{doc['id']}/content", params={"size": "100"},
                                  headers=account.headers, allow_redirects=False)

@@ -18,6 +18,7 @@ from ..share_access import UNLOCK_COOKIE
 from ..share_pages import PAGE_CSP, SHARE_HEADERS
 from .parts import (
     BODY_TIMEOUT,
+    CONTENT_ANSWERS,
     CURSOR_PARAM,
     ID_PARAM,
     INSUFFICIENT_STORAGE,
@@ -189,6 +190,7 @@ _SHOW_RESPONSES: Json = {
         **_CONTENT, "Content-Range": header("The range sent", {"type": "string",
                                                                "pattern": "^bytes [0-9]+-[0-9]+/[0-9]+$"})},
             "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+    "302": CONTENT_ANSWERS["302"],  # a file's content, with blobs in S3 and blobs.redirect_downloads
     "304": empty_answer("Not modified (If-None-Match)", _CONTENT),
     "400": _share_error("A bad parameter, or a cursor not from this listing's previous page",
                         ("Invalid size: use 500, 250 or 100", "invalid"), ("Invalid cursor", "invalid"),
