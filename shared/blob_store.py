@@ -105,6 +105,12 @@ class BlobStore(Protocol):
         """The bytes [start, end) streamed; NotFound (when iterated) if missing."""
         ...
 
+    async def open(self, location: str) -> tuple[BlobInfo, AsyncIterator[bytes]]:
+        """What `info` and `read` of the whole blob give, with one request to
+        the store where it can; NotFound when there is no such blob. The
+        caller reads the chunks to their end or closes them (aclose)."""
+        ...
+
     async def presigned_url(self, location: str, served: ServedAs, expiry: int) -> str | None:
         """A URL where a client gets the blob with `served`'s headers for
         `expiry` seconds; None when the store cannot give one (the folder)."""

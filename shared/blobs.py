@@ -281,6 +281,9 @@ class FolderBlobs:
             raise NotFound()
         return BlobInfo(st.st_size, f"{st.st_mtime_ns:x}-{st.st_size:x}", st.st_mtime)
 
+    async def open(self, location: str) -> tuple[BlobInfo, AsyncIterator[bytes]]:
+        return await self.info(location), self.read(location)
+
     async def read(self, location: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         try:
             fh = await asyncio.to_thread(open, location, "rb")

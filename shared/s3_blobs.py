@@ -243,18 +243,20 @@ class S3Blobs:
                 got = await self.client.get_object(Bucket=self.bucket, Key=key, Range=asked)
             else:
                 got = await self.client.get_object(Bucket=self.bucket, Key=key)
-        body = got["Body"]
+        body = _Body(got["Body"], self.bucket)
         try:
-            chunks = body.iter_chunks(READ_CHUNK)
-            while True:
-                with s3_errors(self.bucket):
-                    try:
-                        chunk = await anext(chunks)
-                    except StopAsyncIteration:
-                        return
+            async for chunk in body:
                 yield chunk
         finally:
-            body.close()
+            await body.aclose()
+
+    async def open(self, location: str) -> tuple[BlobInfo, AsyncIterator[bytes]]:
+        """One GetObject: its answer's headers are the blob's info (a download
+        costs one request to the store, not a HeadObject and then a GetObject)."""
+        with s3_errors(self.bucket):
+            got = await self.client.get_object(Bucket=self.bucket, Key=self.key_of(location))
+        info = BlobInfo(got["ContentLength"], got["ETag"].strip('"'), got["LastModified"].timestamp())
+        return info, _Body(got["Body"], self.bucket)
 
     async def presigned_url(self, location: str, served: ServedAs, expiry: int) -> str | None:
         with s3_errors(self.bucket):
@@ -368,3 +370,24 @@ def region() -> str | None:
     """The region of the standard variables: botocore reads AWS_DEFAULT_REGION
     itself but not AWS_REGION, which the other SDKs (and our docs) use."""
     return os.environ.get("AWS_REGION") or None
+
+
+class _Body:
+    """A GetObject answer's bytes as they arrive; `aclose` frees its
+    connection whether or not they were read (a generator that never started
+    would not run its clean-up)."""
+
+    def __init__(self, body: Any, bucket: str) -> None:
+        self._body = body
+        self._bucket = bucket
+        self._chunks = body.iter_chunks(READ_CHUNK)
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        with s3_errors(self._bucket):
+            return bytes(await anext(self._chunks))
+
+    async def aclose(self) -> None:
+        self._body.close()

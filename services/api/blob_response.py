@@ -15,7 +15,7 @@ store can send (type, disposition, caching).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import ETag, hdrs, web
 from aiohttp.abc import AbstractStreamWriter
@@ -41,13 +41,31 @@ def _matches(etag: str, etags: tuple[ETag, ...], *, weak: bool) -> bool:
 
 
 class BlobResponse(web.StreamResponse):
-    def __init__(self, blobs: BlobStore, location: str, info: BlobInfo, headers: Mapping[str, str]) -> None:
+    """`chunks`: the whole blob, opened already with `info` (BlobStore.open),
+    for a GET that asks no condition and no range; else the bytes are fetched
+    once the answer is decided."""
+
+    def __init__(self, blobs: BlobStore, location: str, info: BlobInfo, headers: Mapping[str, str],
+                 chunks: AsyncIterator[bytes] | None = None) -> None:
         super().__init__(headers=headers)
         self._blobs = blobs
         self._location = location
         self._info = info
+        self._opened = chunks
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        try:
+            return await self._prepare(request)
+        finally:
+            await self.discard()  # read to its end, or not needed: its connection freed
+
+    async def discard(self) -> None:
+        """Not to be sent after all: what it opened of the store is freed."""
+        if self._opened is not None:
+            await self._opened.aclose()  # type: ignore[attr-defined]
+            self._opened = None
+
+    async def _prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         if self.prepared:
             return await super().prepare(request)
         info = self._info
@@ -88,7 +106,9 @@ class BlobResponse(web.StreamResponse):
         if count == 0 or request.method == hdrs.METH_HEAD:
             return await super().prepare(request)
         # The first bytes before the headers: a blob gone meanwhile is still a 404.
-        chunks = aiter(self._blobs.read(self._location, start, start + count))
+        opened = self._opened is not None and start == 0 and count == size
+        chunks = self._opened if opened else aiter(self._blobs.read(self._location, start, start + count))
+        assert chunks is not None
         first = await anext(chunks)
         writer = await super().prepare(request)
         try:

@@ -16,7 +16,7 @@ import os
 import stat
 from collections.abc import Mapping
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from shared.blob_store import THUMBNAIL_WIDTHS, ServedAs, thumbnail_path
 from shared.errors import Invalid, NotFound
@@ -28,6 +28,10 @@ from .sendfile import ZeroCopyFileResponse
 
 THUMBNAIL_SIZES = {str(width): width for width in THUMBNAIL_WIDTHS}
 DOWNLOAD_VALUES = {"1": True, "true": True, "0": False, "false": False, "": False}
+# Request headers whose answer depends on the blob's info before any byte is
+# fetched (a 304, 412, 206 or 416): with none of them, a GET is the whole blob.
+_DECIDED_BY_INFO = (hdrs.RANGE, hdrs.IF_MATCH, hdrs.IF_NONE_MATCH, hdrs.IF_MODIFIED_SINCE,
+                    hdrs.IF_UNMODIFIED_SINCE, hdrs.IF_RANGE)
 
 
 def thumbnail_width(query: Mapping[str, str]) -> int | None:
@@ -82,12 +86,15 @@ async def content_response(request: web.Request, record: FileRecord, width: int 
     path = blobs.local_file(location)
     if path is not None:
         return file_response(path, headers)
-    info = await blobs.info(location)
     settings = request.app[SETTINGS].blobs
     if settings.redirect_downloads:
+        await blobs.info(location)  # NotFound is still our 404, never the store's
         served = ServedAs(headers["Content-Type"], headers["Content-Disposition"],
                           headers.get("Cache-Control", "private, max-age=0"))
         url = await blobs.presigned_url(location, served, settings.presign_expiry)
         if url is not None:
             return redirect_response(url, headers)
-    return BlobResponse(blobs, location, info, headers)
+    if request.method == hdrs.METH_GET and not any(name in request.headers for name in _DECIDED_BY_INFO):
+        info, chunks = await blobs.open(location)  # the whole blob: one request to the store
+        return BlobResponse(blobs, location, info, headers, chunks)
+    return BlobResponse(blobs, location, await blobs.info(location), headers)

@@ -16,7 +16,7 @@ from services.api.edge import RUNNER_OPTIONS
 from services.api.keys import REDIS
 from shared.config import Settings
 from tests.conftest import until
-from tests.engines.s3 import S3Bucket, store_bytes, stored_entries, sync_client
+from tests.engines.s3 import S3Bucket, S3Proxy, store_bytes, stored_entries, sync_client
 
 from .conftest import sign_up
 from .share_links import new_link
@@ -236,3 +236,31 @@ async def _writer_held(node, url: str) -> bool:
 
 async def _offset_is(node, account, url: str, offset: int) -> bool:
     return await offset_of(node, account, url) == offset
+
+
+async def test_a_plain_download_is_one_request_to_the_store(aiohttp_client, aiohttp_server, s3_settings: Settings,
+                                                            s3_proxy: S3Proxy):
+    """A GET with no condition and no range: one GetObject, whose answer says
+    the size, ETag and date; a ranged or conditional one asks HeadObject
+    first, to decide between 200, 206, 304, 412 and 416."""
+    client = await aiohttp_client(await aiohttp_server(create_app(s3_settings), **RUNNER_OPTIONS))
+    account = await sign_up(client)
+    resp = await client.post("/v2/files", data=form(("a.txt", b"0123456789")), headers=account.headers)
+    file_id = (await resp.json())["items"][0]["id"]
+
+    def store_requests() -> list[str]:
+        done = [method for method, _, path in s3_proxy.requests if path.count("/") > 1]  # an object's, not a bucket's
+        s3_proxy.requests.clear()
+        return done
+
+    store_requests()
+    resp = await client.get(f"/files/{file_id}/data", headers=account.headers)
+    assert (resp.status, await resp.read()) == (200, b"0123456789")
+    etag = resp.headers["ETag"]
+    assert store_requests() == ["GET"]
+    resp = await client.get(f"/files/{file_id}/data", headers={**account.headers, "Range": "bytes=2-4"})
+    assert (resp.status, await resp.read()) == (206, b"234")
+    assert store_requests() == ["HEAD", "GET"]
+    resp = await client.get(f"/files/{file_id}/data", headers={**account.headers, "If-None-Match": etag})
+    assert resp.status == 304
+    assert store_requests() == ["HEAD"]

@@ -192,3 +192,16 @@ async def test_a_store_that_does_not_answer_is_unavailable(settings: Settings, s
             await store.check()
         with pytest.raises(StorageUnavailable):
             await store.info(store.location("0b7c2a1e-1111-4222-8333-944455556666"))
+
+
+async def test_open_gives_the_info_and_the_bytes_at_once(blobs):
+    data = os.urandom(3 * 64 * 1024 + 7)
+    location = await _store(blobs, data)
+    info, chunks = await blobs.open(location)
+    assert info == await blobs.info(location)
+    assert info.size == len(data)
+    assert b"".join([chunk async for chunk in chunks]) == data
+    _, unread = await blobs.open(location)
+    await unread.aclose()  # not read after all: nothing held
+    with pytest.raises(NotFound):
+        await blobs.open(blobs.location("0b7c2a1e-1111-4222-8333-944455556666"))

@@ -17,11 +17,14 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from shared.config import Settings
 
@@ -144,6 +147,50 @@ def s3_settings(settings: Settings, s3_bucket: S3Bucket) -> Settings:
 def with_s3(settings: Settings, bucket: S3Bucket) -> Settings:
     return settings.replace(storage={"blob_url": bucket.blob_url, "s3_endpoint_url": bucket.server.endpoint},
                             blobs={"s3_addressing_style": "path", "part_size": PART_SIZE})
+
+
+@dataclass
+class S3Proxy:
+    """An HTTP proxy in front of the test's moto server: every request the test's
+    S3 clients send (HTTP_PROXY, which botocore honours as every AWS SDK does)
+    goes through it to moto, Host header kept; it notes each (method, Host, path)."""
+
+    url: str
+    requests: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def hosts(self) -> list[str]:
+        return [host for _, host, _ in self.requests]
+
+
+@pytest.fixture
+async def s3_proxy(s3_bucket: S3Bucket, aiohttp_server, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[S3Proxy]:
+    target = urlsplit(s3_bucket.server.endpoint)
+    seen: list[tuple[str, str, str]] = []
+    session = aiohttp.ClientSession(auto_decompress=False)
+
+    async def forward(request: web.Request) -> web.Response:
+        seen.append((request.method, request.headers["Host"], request.rel_url.path))
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+        async with session.request(request.method, f"http://{target.netloc}{request.rel_url}",
+                                   headers=headers, data=await request.read(), allow_redirects=False) as resp:
+            body = await resp.read()
+            dropped = ("transfer-encoding", "connection") if request.method == "HEAD" else (
+                "transfer-encoding", "connection", "content-length")  # a HEAD's length is the object's
+            answer = {k: v for k, v in resp.headers.items() if k.lower() not in dropped}
+            return web.Response(status=resp.status, headers=answer, body=body or None)
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", forward)
+    server = await aiohttp_server(app)
+    url = f"http://127.0.0.1:{server.port}"
+    monkeypatch.setenv("HTTP_PROXY", url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        yield S3Proxy(url, seen)
+    finally:
+        await session.close()
 
 
 _CLIENTS: dict[str, object] = {}

@@ -41,6 +41,7 @@ from shared.errors import (
 from shared.storage import FileRecord, Order, is_id, position_of
 
 from ..accept import prefers_html
+from ..blob_response import BlobResponse
 from ..bodies import JSON_BODY_LIMIT, json_object, small_body
 from ..client_address import client_address
 from ..content_headers import content_headers, content_type_v2
@@ -148,6 +149,8 @@ async def _file(request: web.Request, shared: Shared, record: FileRecord, query:
     })
     counted = query.width is None and request.method == "GET"
     if counted and not await request.app[STORAGE].count_download(shared.link.id):
+        if isinstance(response, BlobResponse):
+            await response.discard()
         raise Gone()
     return response
 
