@@ -1,8 +1,8 @@
 """Requests/s through nginx with 1, 2 and 3 nodes (scale-out.md, "Proven together").
 
 Each node is `python supervisor.py` with API_WORKERS=1 and JOB_WORKERS=1, all on
-the same engines (tests/cluster/engines.py chooses them: one SQLite file, one
-content folder, one redis-server today), behind the nginx of the cluster tests
+the same engines (tests/cluster/engines.py chooses them: one PostgreSQL
+database, a bucket of moto's S3 server, a Sentinel-managed Redis), behind the nginx of the cluster tests
 (tests/cluster/nginx.py, the upstream block README.md shows). The load is wrk
 through nginx with a fixed mix, half `GET /files/:id` (the metadata) and half
 `GET /files/:id/data` (the content of a 1 KiB file), with a user's token. Also
