@@ -33,7 +33,7 @@ from shared.blob_store import WRITE_BATCH
 from shared.errors import NotFound, StorageUnavailable
 from shared.s3_blobs import S3Blobs, S3BlobWriter, s3_errors
 from shared.upload_lock import UploadLock
-from shared.upload_parts import PartLost
+from shared.upload_parts import BatchedChunk, PartLost
 
 PARTS = ".uploads"
 _DIGITS = 20
@@ -104,21 +104,18 @@ def chain(chunks: list[Chunk], end: int) -> list[Chunk] | None:
     return None
 
 
-class ChunkPart:
+class ChunkPart(BatchedChunk):
     """One request's chunk of an upload, as `shared.upload_parts.PartFile` is
     for a part file (the same calls, so tus_chunks.receive takes either):
     `write`, then `sync` (the chunk object complete) or `rollback`; `close`."""
 
     def __init__(self, blobs: S3Blobs, upload_id: str, offset: int, lock: UploadLock) -> None:
+        super().__init__()
         self.offset = offset
         self._lock = lock
-        self.written = 0
-        self.hashers: list[Any] = []
         self._blobs = blobs
         key = f"{upload_prefix(blobs, upload_id)}{offset:0{_DIGITS}d}-{secrets.token_hex(8)}"
         self._writer = S3BlobWriter(blobs, blobs.location(key[len(blobs.key("")):]))
-        self._pending: list[bytes] = []
-        self._pending_size = 0
         self._committed = False
 
     @classmethod
@@ -135,18 +132,6 @@ class ChunkPart:
             raise
         return cls(blobs, upload_id, offset, lock)
 
-    async def write(self, data: bytes) -> None:
-        if not data:
-            return
-        self._pending.append(data)
-        self._pending_size += len(data)
-        self.written += len(data)
-        if self._pending_size >= WRITE_BATCH:
-            await self._flush()
-
-    async def flush(self) -> None:
-        await self._flush()
-
     async def sync(self) -> None:
         """The chunk is a complete object (nothing to store when empty)."""
         await self._flush()
@@ -155,7 +140,7 @@ class ChunkPart:
             self._committed = True
 
     async def rollback(self) -> None:
-        self._pending, self._pending_size, self.written = [], 0, 0
+        self._forget()
         await self._writer.abort()
         if self._committed:
             self._committed = False
@@ -169,14 +154,11 @@ class ChunkPart:
         finally:
             await self._lock.release()
 
-    async def _flush(self) -> None:
-        if not self._pending:
-            return
-        batch = b"".join(self._pending)
-        self._pending, self._pending_size = [], 0
+    async def _hand_over(self, batch: list[bytes]) -> None:
+        joined = b"".join(batch)
         for hasher in self.hashers:
-            await asyncio.to_thread(hasher.update, batch)
-        await self._writer.write(batch)
+            await asyncio.to_thread(hasher.update, joined)
+        await self._writer.write(joined)
 
     async def _delete(self) -> None:
         with contextlib.suppress(NotFound, StorageUnavailable), s3_errors(self._blobs.bucket):

@@ -40,32 +40,17 @@ class PartLost(Exception):
     tampered with)."""
 
 
-class PartFile:
-    """An upload's part file, locked and positioned at `offset` for one request.
+class BatchedChunk:
+    """A tus chunk's bytes handed on in batches of at least WRITE_BATCH (one
+    hop to the thread or the store per MiB, not one per network read), and
+    `hashers` updated with each batch. A subclass says where a batch goes
+    (`_hand_over`); `written` counts every byte given to `write`."""
 
-    `write` the chunk's bytes in order (batched, written in a thread; each
-    batch also updates `hashers`), then `sync` (fsync: the bytes are durable
-    and the caller may move the stored offset) or `rollback` (back to
-    `offset`, as if the chunk never came); `close` always, which also frees
-    the lock."""
-
-    def __init__(self, path: str, offset: int, fd: int) -> None:
-        self.path = path
-        self.offset = offset
+    def __init__(self) -> None:
         self.written = 0  # bytes handed to write() (flushed or pending)
         self.hashers: list[Any] = []
-        self._fd: int | None = fd
         self._pending: list[bytes] = []
         self._pending_size = 0
-        self._lock = threading.Lock()  # the writing thread and a rollback never overlap
-
-    @classmethod
-    async def open(cls, path: str, offset: int) -> PartFile:
-        """Lock the part, cut it back to `offset`; at offset 0 the part is
-        made when missing. Conflict when another request holds it; PartLost
-        when it is missing or holds fewer than `offset` bytes."""
-        fd = await asyncio.to_thread(_open_locked, path, offset)
-        return cls(path, offset, fd)
 
     async def write(self, data: bytes) -> None:
         if not data:
@@ -77,8 +62,46 @@ class PartFile:
             await self._flush()
 
     async def flush(self) -> None:
-        """Hand what is pending to the file (and the hashers), without fsync."""
+        """Hand what is pending on (and to the hashers), without making it durable."""
         await self._flush()
+
+    def _forget(self) -> None:
+        """This request's bytes never came (a rollback)."""
+        self._pending, self._pending_size, self.written = [], 0, 0
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending, self._pending_size = self._pending, [], 0
+        await self._hand_over(batch)
+
+    async def _hand_over(self, batch: list[bytes]) -> None:
+        raise NotImplementedError
+
+
+class PartFile(BatchedChunk):
+    """An upload's part file, locked and positioned at `offset` for one request.
+
+    `write` the chunk's bytes in order (batched, written in a thread; each
+    batch also updates `hashers`), then `sync` (fsync: the bytes are durable
+    and the caller may move the stored offset) or `rollback` (back to
+    `offset`, as if the chunk never came); `close` always, which also frees
+    the lock."""
+
+    def __init__(self, path: str, offset: int, fd: int) -> None:
+        super().__init__()
+        self.path = path
+        self.offset = offset
+        self._fd: int | None = fd
+        self._lock = threading.Lock()  # the writing thread and a rollback never overlap
+
+    @classmethod
+    async def open(cls, path: str, offset: int) -> PartFile:
+        """Lock the part, cut it back to `offset`; at offset 0 the part is
+        made when missing. Conflict when another request holds it; PartLost
+        when it is missing or holds fewer than `offset` bytes."""
+        fd = await asyncio.to_thread(_open_locked, path, offset)
+        return cls(path, offset, fd)
 
     async def sync(self) -> None:
         """Everything written so far is on disk (fsync)."""
@@ -87,19 +110,14 @@ class PartFile:
 
     async def rollback(self) -> None:
         """Drop this request's bytes: the file ends at `offset` again."""
-        self._pending.clear()
-        self._pending_size = 0
-        self.written = 0
+        self._forget()
         await finish_in_thread(self._truncate)
 
     async def close(self) -> None:
         """Release the lock and the file (idempotent; finishes even if cancelled)."""
         await finish_in_thread(self._close)
 
-    async def _flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending, self._pending_size = self._pending, [], 0
+    async def _hand_over(self, batch: list[bytes]) -> None:
         await asyncio.to_thread(self._write_batch, batch)
 
     def _write_batch(self, batch: list[bytes]) -> None:
