@@ -7,33 +7,23 @@ thumbnails `<prefix>/<uuid>_<width>`; documents keep `s3://bucket/prefix/<uuid>`
 as their location. Hidden names (`<prefix>/.uploads/...`, tus chunks) are
 never listed as blobs.
 
-Writes stream: bytes are gathered into parts of `blobs.part_size` and sent
-as a multipart upload (one PutObject when everything fits in one part), the
-SHA-256 computed on the way (in a thread while the part travels). Anything
-but a commit aborts the multipart upload, shielded from cancellation, so no
-parts stay behind (and deletes the object when a commit was under way).
-
-botocore's errors become the domain's here (`s3_errors`): NotFound for a
-missing object, StorageFull for a store out of room, StorageUnavailable for
-anything else the store says or when it does not answer.
+Writes stream through `S3BlobWriter` (shared/s3_writer.py); botocore's
+errors become the domain's in `s3_errors` (shared/s3_errors.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.blob_store import (
-    HEAD_BYTES,
     THUMBNAIL_WIDTHS,
     WRITE_BATCH,
     BlobInfo,
@@ -41,7 +31,9 @@ from shared.blob_store import (
     ServedAs,
     thumbnail_path,
 )
-from shared.errors import NotFound, StorageFull, StorageUnavailable
+from shared.errors import NotFound, StorageUnavailable
+from shared.s3_errors import error_code, s3_errors
+from shared.s3_writer import S3BlobWriter
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -49,153 +41,7 @@ else:
     S3Client = Any
 
 READ_CHUNK = 256 * 1024  # bytes per read of a streamed download
-_HASH_INLINE = 256 * 1024  # smaller than this is hashed on the loop; a thread hop costs more
 _DELETE_BATCH = 1000  # keys per DeleteObjects, S3's limit
-_MISSING = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchUpload"})
-# What stores say when they have no room (MinIO, Ceph, quota-limited buckets).
-_FULL = frozenset({"XMinioStorageFull", "QuotaExceeded", "InsufficientStorage", "EntityTooLarge"})
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-@contextlib.contextmanager
-def s3_errors(bucket: str) -> Iterator[None]:
-    """botocore's exceptions (and the HTTP client's beneath) as domain errors."""
-    try:
-        yield
-    except ClientError as exc:
-        code = error_code(exc)
-        if code in _MISSING:
-            raise NotFound() from None
-        if code == "NoSuchBucket":
-            raise StorageUnavailable(f"the bucket {bucket!r} does not exist") from None
-        if code in _FULL:
-            raise StorageFull(f"the object store has no room: {code}") from None
-        raise StorageUnavailable(f"the object store refused: {code or exc}") from None
-    except (TimeoutError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
-        raise StorageUnavailable(f"the object store does not answer: {exc}") from None
-
-
-async def _hash(hasher: Any, data: bytes) -> None:
-    if len(data) < _HASH_INLINE:
-        hasher.update(data)
-    else:
-        await asyncio.to_thread(hasher.update, data)  # hashlib releases the GIL
-
-
-class S3BlobWriter:
-    """One object written as its bytes arrive (see the module's docstring)."""
-
-    def __init__(self, store: S3Blobs, location: str | None = None) -> None:
-        self._store = store
-        # A fresh name is ours alone: a failed commit may delete what it left.
-        # A given location (a thumbnail, a finished upload's blob) may be
-        # another writer's already, with the same bytes: never deleted here.
-        self._fresh = location is None
-        self.path = location or store.location(str(uuid.uuid4()))
-        self.key = store.key_of(self.path)
-        self.size = 0
-        self.head = b""
-        self._hash = hashlib.sha256()
-        self._buffer: list[bytes] = []
-        self._buffered = 0
-        self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
-        self._state = "open"  # open -> committing -> done, or aborted
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    async def write(self, data: bytes) -> None:
-        if not data or self._state != "open":
-            return
-        if len(self.head) < HEAD_BYTES:
-            self.head += data[:HEAD_BYTES - len(self.head)]
-        self._buffer.append(data)
-        self._buffered += len(data)
-        self.size += len(data)
-        if self._buffered >= self._store.part_size:
-            await self._send_part()
-
-    async def commit(self) -> str:
-        """The object complete under its key; returns its location."""
-        if self._state != "open":
-            raise RuntimeError(f"commit of a blob writer that is {self._state}")
-        self._state = "committing"
-        store = self._store
-        try:
-            with s3_errors(store.bucket):
-                if self._upload_id is None:
-                    body = self._take()
-                    await _hash(self._hash, body)
-                    await store.client.put_object(Bucket=store.bucket, Key=self.key, Body=body)
-                else:
-                    if self._buffered:
-                        await self._send_part()
-                    await store.client.complete_multipart_upload(
-                        Bucket=store.bucket, Key=self.key, UploadId=self._upload_id,
-                        MultipartUpload={"Parts": self._parts})  # type: ignore[typeddict-item]
-        except BaseException:
-            await self.abort()
-            raise
-        self._state = "done"
-        return self.path
-
-    async def abort(self) -> None:
-        """Drop everything written (idempotent; a no-op after commit). Runs to
-        its end even when the request awaiting it is cancelled."""
-        if self._state in ("done", "aborted"):
-            return
-        committing = self._state == "committing" and self._fresh
-        self._state = "aborted"
-        self._buffer, self._buffered = [], 0
-        if self._upload_id is None and not committing:
-            return
-        await asyncio.shield(asyncio.ensure_future(self._clean_up(committing)))
-
-    async def __aenter__(self) -> S3BlobWriter:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.abort()
-
-    def _take(self) -> bytes:
-        body = b"".join(self._buffer)
-        self._buffer, self._buffered = [], 0
-        return body
-
-    async def _send_part(self) -> None:
-        store = self._store
-        body = self._take()
-        try:
-            with s3_errors(store.bucket):
-                if self._upload_id is None:
-                    created = await store.client.create_multipart_upload(Bucket=store.bucket, Key=self.key)
-                    self._upload_id = created["UploadId"]
-                number = len(self._parts) + 1
-                # The hash runs in a thread while the part travels.
-                _, sent = await asyncio.gather(
-                    _hash(self._hash, body),
-                    store.client.upload_part(Bucket=store.bucket, Key=self.key, UploadId=self._upload_id,
-                                             PartNumber=number, Body=body))
-            self._parts.append({"ETag": sent["ETag"], "PartNumber": number})
-        except BaseException:
-            if self._state == "open":
-                await self.abort()
-            raise
-
-    async def _clean_up(self, committing: bool) -> None:
-        store = self._store
-        with contextlib.suppress(NotFound, StorageUnavailable, StorageFull), s3_errors(store.bucket):
-            if self._upload_id is not None:
-                await store.client.abort_multipart_upload(Bucket=store.bucket, Key=self.key,
-                                                          UploadId=self._upload_id)
-        if committing:  # a PutObject or completion may have gone through before the failure
-            with contextlib.suppress(NotFound, StorageUnavailable, StorageFull), s3_errors(store.bucket):
-                await store.client.delete_object(Bucket=store.bucket, Key=self.key)
 
 
 class S3Blobs:

@@ -31,7 +31,9 @@ from redis.asyncio import Redis
 
 from shared.blob_store import WRITE_BATCH
 from shared.errors import NotFound, StorageUnavailable
-from shared.s3_blobs import S3Blobs, S3BlobWriter, s3_errors
+from shared.s3_blobs import S3Blobs
+from shared.s3_errors import s3_errors
+from shared.s3_writer import S3BlobWriter
 from shared.upload_lock import UploadLock
 from shared.upload_parts import BatchedChunk, PartLost
 

@@ -36,6 +36,8 @@ INTO_ITSELF = "Cannot move a folder into itself"
 # the default of storage.write_timeout (config.toml).
 DEFAULT_WRITE_TIMEOUT = 10.0
 POOL_SIZE = 10  # PostgreSQL connections per process unless storage.pool_size says otherwise
+# The column each v2 sort compares, in both SQL backends.
+SORT_COLUMN = {"name": "name_key", "updated_at": "updated_at", "size": "size_key"}
 
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from ..errors import Invalid, QuotaExceeded, StorageBusy, StorageFull, StorageUnavailable
+from ..errors import Invalid, NotFound, QuotaExceeded, StorageBusy, StorageFull, StorageUnavailable
 from .base import NOT_A_FOLDER, PARENT_NOT_FOUND, ROOT, FileRecord, ParentId, is_id, is_root
 from .guard import UNSTORABLE_TEXT, unstorable_text
 
@@ -204,3 +204,11 @@ class PGCore:
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
+
+
+def owned_ids(user_id: str, file_id: str) -> tuple[str, str]:
+    """A user's and a file's ids as stored (lower case); NotFound for anything
+    that is not an id, which no row can hold."""
+    if not (is_id(user_id) and is_id(file_id)):
+        raise NotFound()
+    return user_id.lower(), file_id.lower()

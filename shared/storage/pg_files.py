@@ -26,6 +26,7 @@ from .pg_core import (
     file_record,
     leave_order,
     live_folder_key,
+    owned_ids,
     parent_key,
     stored_name,
 )
@@ -77,12 +78,6 @@ async def _moves_into_itself(conn: Connection, user_id: str, folder_id: str, tar
            ) SELECT EXISTS (SELECT 1 FROM up WHERE id = $3)""",
         target, user_id, folder_id, MAX_DEPTH)
     return bool(found)
-
-
-def _ids(user_id: str, file_id: str) -> tuple[str, str]:
-    if not (is_id(user_id) and is_id(file_id)):
-        raise NotFound()
-    return user_id.lower(), file_id.lower()
 
 
 @domain_errors(domain_error)
@@ -161,7 +156,7 @@ class FilesPart(PGCore):
         is_public: bool | None = None,
         now: float,
     ) -> FileRecord:
-        user_id, file_id = _ids(user_id, file_id)
+        user_id, file_id = owned_ids(user_id, file_id)
 
         async def update(conn: Connection) -> FileRecord:
             record, seq = await _live_row(conn, user_id, file_id)
@@ -193,7 +188,7 @@ class FilesPart(PGCore):
     async def replace_content(
         self, user_id: str, file_id: str, content: NewContent, quota: int | None, now: float
     ) -> tuple[FileRecord, str | None]:
-        user_id, file_id = _ids(user_id, file_id)
+        user_id, file_id = owned_ids(user_id, file_id)
 
         async def replace(conn: Connection) -> tuple[FileRecord, str | None]:
             record, _ = await _live_row(conn, user_id, file_id)

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import FileRecord, Order, ParentId, Position, is_id, is_storable_text, name_key
+from .base import SORT_COLUMN, FileRecord, Order, ParentId, Position, is_id, is_storable_text, name_key
 from .guard import domain_errors
 from .pg_core import FILE_COLUMNS, MAX_DEPTH, PGCore, domain_error, file_record, parent_key, stored_name
-
-# The column each sort compares.
-_SORT_COLUMN = {"name": "name_key", "updated_at": "updated_at", "size": "size_key"}
 
 
 def _like_pattern(text: str) -> str:
@@ -66,7 +63,7 @@ class ListsPart(PGCore):
         together in that order."""
         if limit <= 0:
             return []
-        column = _SORT_COLUMN[order.field]
+        column = SORT_COLUMN[order.field]
         direction, beyond = ("DESC", "<") if order.descending else ("ASC", ">")
         ordering = f"{column} {direction}, id {direction}"
         values = [*params, limit]

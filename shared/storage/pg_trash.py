@@ -26,6 +26,7 @@ from .pg_core import (
     domain_error,
     file_record,
     leave_order,
+    owned_ids,
 )
 
 # The rows below a folder, as (id), by a recursive walk of the parent links
@@ -65,16 +66,10 @@ async def _purge(conn: Connection, user_id: str, file_id: str) -> list[str]:
     return [row[2] for row in rows if row[2] is not None]
 
 
-def _ids(user_id: str, file_id: str) -> tuple[str, str]:
-    if not (is_id(user_id) and is_id(file_id)):
-        raise NotFound()
-    return user_id.lower(), file_id.lower()
-
-
 @domain_errors(domain_error)
 class TrashPart(PGCore):
     async def trash_file(self, user_id: str, file_id: str, now: float) -> FileRecord:
-        user_id, file_id = _ids(user_id, file_id)
+        user_id, file_id = owned_ids(user_id, file_id)
 
         async def trash(conn: Connection) -> FileRecord:
             row = await conn.fetchrow(
@@ -94,7 +89,7 @@ class TrashPart(PGCore):
         return await self._transaction(trash, user_id)
 
     async def restore_file(self, user_id: str, file_id: str, now: float) -> FileRecord:
-        user_id, file_id = _ids(user_id, file_id)
+        user_id, file_id = owned_ids(user_id, file_id)
 
         async def restore(conn: Connection) -> FileRecord:
             key = await conn.fetchval(
@@ -131,7 +126,7 @@ class TrashPart(PGCore):
         return [file_record(row) for row in rows]
 
     async def purge_file(self, user_id: str, file_id: str) -> list[str]:
-        user_id, file_id = _ids(user_id, file_id)
+        user_id, file_id = owned_ids(user_id, file_id)
         return await self._transaction(lambda conn: _purge(conn, user_id, file_id), user_id)
 
     async def purge_trash(self, user_id: str) -> list[str]:

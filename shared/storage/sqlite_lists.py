@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .base import ROOT, FileRecord, Order, ParentId, Position, is_id, is_storable_text, name_key
+from .base import ROOT, SORT_COLUMN, FileRecord, Order, ParentId, Position, is_id, is_storable_text, name_key
 from .guard import domain_errors
 from .sqlite_core import FILE_COLUMNS, MAX_DEPTH, SQLiteCore, domain_error, file_record, parent_key
 
-# The column each sort compares, and the index that holds it for a folder's live rows.
-_SORT_COLUMN = {"name": "name_key", "updated_at": "updated_at", "size": "size_key"}
+# The index that holds each sort's column for a folder's live rows.
 _LIST_INDEX = {"name": "live_by_name", "updated_at": "live_by_updated", "size": "live_by_size"}
 
 
@@ -65,7 +64,7 @@ class ListsPart(SQLiteCore):
         `after` (see the module doc): `statement(is_file, seek, ordering)` is
         the SQL of one kind, taking `params`, the seek's two values if any,
         and the number of rows."""
-        column = _SORT_COLUMN[order.field]
+        column = SORT_COLUMN[order.field]
         direction, beyond = ("DESC", "<") if order.descending else ("ASC", ">")
         ordering = f"{column} {direction}, id {direction}"
         found: list[FileRecord] = []
